@@ -1,0 +1,533 @@
+"""Loading and validating raw data into a :class:`Dataset`.
+
+``load_dataset`` reads the four tables (CSV or Parquet) from a folder, applies the plan's column
+map, resolves postal codes to coordinates, parses numbers and dates and checks every rule of the
+data contract. It collects *every* problem before it stops, so a user fixes an export in one go:
+
+>>> from terrlib import demo, io
+>>> import tempfile
+>>> folder = tempfile.mkdtemp()
+>>> _ = demo.generate(folder, n_accounts=300, n_reps=8, seed=1)
+>>> data = io.load_dataset(folder)
+>>> len(data.accounts)
+300
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from terrlib.geo import resolve_zip
+from terrlib.periods import latest_complete_quarter, parse_quarter, quarter_bounds, quarter_of
+from terrlib.plan import Plan, PlanError, load_plan
+from terrlib.schemas import CONTRACT, TableSpec, column_schema
+
+MAX_EXAMPLES = 5
+SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: where (file, column), what (rule), how often and examples."""
+
+    file: str
+    column: str | None
+    rule: str
+    rows: int = 0
+    examples: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.column:
+            parts.append(f"column {self.column}")
+        parts.append(self.rule)
+        if self.rows:
+            parts.append(f"{self.rows} row{'s' if self.rows != 1 else ''}")
+        text = " · ".join(parts)
+        if self.examples:
+            text += " · e.g. " + ", ".join(self.examples)
+        return text
+
+
+class DataValidationError(ValueError):
+    """Raised when input data breaks the contract; ``problems`` holds every finding."""
+
+    def __init__(self, source: Path | str, problems: list[Problem]):
+        self.source = Path(source)
+        self.problems = problems
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        """A message for people: one line per problem."""
+        n = len(self.problems)
+        head = f"Input data in {self.source} has {n} problem{'s' if n != 1 else ''}:"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The four validated tables and the plan.
+
+    Dates are ``datetime64``; ``close_date`` is missing for open opportunities. Use
+    :meth:`as_of` before analysing a quarter so nothing dated after it leaks in.
+    """
+
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    opportunities: pd.DataFrame
+    activities: pd.DataFrame
+    plan: Plan
+    data_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    cutoff: pd.Timestamp | None = None
+
+    @property
+    def fiscal_start(self) -> int:
+        return self.plan.calendar.fiscal_year_start_month
+
+    @property
+    def first_date(self) -> pd.Timestamp:
+        return min(self.opportunities["created_date"].min(), self.activities["activity_date"].min())
+
+    @property
+    def last_date(self) -> pd.Timestamp:
+        dates = [
+            self.opportunities["created_date"].max(),
+            self.opportunities["close_date"].max(),
+            self.activities["activity_date"].max(),
+        ]
+        return max(d for d in dates if pd.notna(d))
+
+    def latest_complete_quarter(self) -> pd.Period:
+        """The latest quarter the activity and opportunity dates cover completely."""
+        return latest_complete_quarter(self.last_date, self.fiscal_start)
+
+    def quarter(self, text: str | pd.Period) -> pd.Period:
+        """Parse a quarter in this data set's fiscal calendar."""
+        return parse_quarter(text, self.fiscal_start)
+
+    def as_of(self, quarter: str | pd.Period) -> Dataset:
+        """Return the data as it was known at the end of ``quarter``.
+
+        Records created after the quarter end are dropped; opportunities that closed after it
+        are shown as still open (their outcome and close date were not known yet).
+        """
+        _, end = quarter_bounds(quarter, self.fiscal_start)
+        end = end + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        opps = self.opportunities[self.opportunities["created_date"] <= end].copy()
+        late = opps["close_date"] > end
+        opps.loc[late, "stage"] = "open"
+        opps.loc[late, "close_date"] = pd.NaT
+        return replace(
+            self,
+            accounts=self.accounts[self.accounts["created_date"] <= end].copy(),
+            opportunities=opps,
+            activities=self.activities[self.activities["activity_date"] <= end].copy(),
+            cutoff=end.normalize(),
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Rows per table and the date range each covers."""
+        rows = []
+        for name, date_col in (
+            ("accounts", "created_date"),
+            ("reps", "hire_date"),
+            ("opportunities", "created_date"),
+            ("activities", "activity_date"),
+        ):
+            frame = getattr(self, name)
+            rows.append(
+                {
+                    "table": name,
+                    "rows": len(frame),
+                    "first date": frame[date_col].min().date(),
+                    "last date": frame[date_col].max().date(),
+                }
+            )
+        return pd.DataFrame(rows).set_index("table")
+
+    def quarters(self) -> list[pd.Period]:
+        """Quarters with at least one opportunity or activity."""
+        dates = pd.concat(
+            [self.opportunities["created_date"], self.activities["activity_date"]]
+        ).dropna()
+        return sorted(set(dates.dt.to_period(quarter_of(dates.iloc[0], self.fiscal_start).freq)))
+
+    def input_hashes(self) -> dict[str, str]:
+        """sha256 of every input file, for the run manifest."""
+        return {p.name: sha256(p) for p in self.files.values()}
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def find_table(data_dir: Path, table: str) -> Path | None:
+    """Return ``<table>.csv`` or ``<table>.parquet`` in ``data_dir`` (CSV first), or None."""
+    for suffix in SUFFIXES:
+        path = data_dir / f"{table}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _read_raw(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
+    if path.suffix == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any reader failure becomes one message
+            problems.append(Problem(path.name, None, f"cannot be read as Parquet ({exc})"))
+            return None
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex().upper()
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(
+            Problem(
+                path.name,
+                None,
+                f"file is not UTF-8 text (byte 0x{bad} on line {line}); export it as UTF-8",
+            )
+        )
+        return None
+    if not text.strip():
+        problems.append(Problem(path.name, None, "table is empty (no header, no rows)"))
+        return None
+    from io import StringIO
+
+    try:
+        return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except Exception as exc:  # noqa: BLE001
+        problems.append(Problem(path.name, None, f"cannot be read as CSV ({exc})".replace("\n", " ")))
+        return None
+
+
+def _examples(frame: pd.DataFrame, spec: TableSpec, mask) -> tuple[str, ...]:
+    rows = frame[np.asarray(mask, dtype=bool)]
+    keys = []
+    for idx, key in zip(rows.index[:MAX_EXAMPLES], rows[spec.key].iloc[:MAX_EXAMPLES]
+                        if spec.key in rows else [None] * MAX_EXAMPLES, strict=False):
+        keys.append(str(key) if pd.notna(key) else f"line {idx + 2}")
+    return tuple(keys)
+
+
+def _parse_numbers(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+    cleaned = values.astype("string").str.strip().str.replace(",", "", regex=False)
+    return pd.to_numeric(cleaned, errors="coerce").astype(float)
+
+
+def _parse_dates(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize(None) if values.dt.tz is not None else values
+    text = values.astype("string").str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
+def _parse_table(
+    frame: pd.DataFrame, spec: TableSpec, file: str, problems: list[Problem]
+) -> pd.DataFrame:
+    out = frame.copy()
+    for col in spec.text + tuple(c for c in ("postal_code",) if c in out):
+        text = out[col].astype("string").str.strip()
+        out[col] = text.mask(text == "")
+    numbers = spec.numbers + tuple(c for c in ("latitude", "longitude") if c in out)
+    for col in numbers:
+        parsed = _parse_numbers(out[col])
+        bad = parsed.isna() & out[col].notna() & (out[col].astype("string").str.strip() != "")
+        if bad.any():
+            problems.append(
+                Problem(file, col, "not a number", int(bad.sum()), _examples(out, spec, bad))
+            )
+        out[col] = parsed
+    for col in spec.dates:
+        parsed = _parse_dates(out[col])
+        bad = parsed.isna() & out[col].notna()
+        if bad.any():
+            shown = out.loc[bad, col].astype(str).head(3).tolist()
+            problems.append(
+                Problem(
+                    file,
+                    col,
+                    f"unparseable date (e.g. {', '.join(repr(s) for s in shown)}; use YYYY-MM-DD)",
+                    int(bad.sum()),
+                    _examples(out, spec, bad),
+                )
+            )
+        out[col] = parsed
+    return out
+
+
+def _resolve_locations(accounts: pd.DataFrame, file: str, problems: list[Problem]) -> pd.DataFrame:
+    spec = CONTRACT["accounts"]
+    out = accounts.copy()
+    for col in ("latitude", "longitude"):
+        if col not in out:
+            out[col] = np.nan
+    missing = out["latitude"].isna() | out["longitude"].isna()
+    if "postal_code" in out:
+        has_zip = missing & out["postal_code"].notna()
+        if has_zip.any():
+            found = resolve_zip(out.loc[has_zip, "postal_code"])
+            out.loc[has_zip, ["latitude", "longitude"]] = found.to_numpy()
+            unknown = has_zip & out["latitude"].isna()
+            if unknown.any():
+                codes = out.loc[unknown, "postal_code"].astype(str).head(3).tolist()
+                problems.append(
+                    Problem(
+                        file,
+                        "postal_code",
+                        f"unknown US ZIP code (e.g. {', '.join(codes)})",
+                        int(unknown.sum()),
+                        _examples(out, spec, unknown),
+                    )
+                )
+        no_location = missing & out["postal_code"].isna()
+    else:
+        no_location = missing
+    if no_location.any():
+        problems.append(
+            Problem(
+                file,
+                "latitude/longitude",
+                "location missing and no postal_code to resolve it",
+                int(no_location.sum()),
+                _examples(out, spec, no_location),
+            )
+        )
+    return out
+
+
+def _check_columns(frame: pd.DataFrame, spec: TableSpec, file: str, problems: list[Problem]):
+    problems_before = len(problems)
+    if spec.name == "accounts":
+        has_coords = {"latitude", "longitude"} <= set(frame.columns)
+        if not has_coords and "postal_code" not in frame.columns:
+            problems.append(
+                Problem(file, "latitude, longitude", "required columns missing (or give postal_code)")
+            )
+    missing = [c for c in spec.required if c not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns[:12]))
+        problems.append(
+            Problem(
+                file,
+                ", ".join(missing),
+                f"required column{'s' if len(missing) > 1 else ''} missing (found: {found}; "
+                "map other names in the plan's columns: section)",
+            )
+        )
+    return len(problems) == problems_before
+
+
+def _schema_problems(
+    frame: pd.DataFrame, spec: TableSpec, file: str, problems: list[Problem]
+) -> None:
+    try:
+        column_schema(spec.name).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+            rule = {
+                "not_nullable": "missing value",
+                "field_uniqueness": "duplicate key" if column == spec.key else "duplicate value",
+            }.get(str(check), str(check))
+            index = pd.Index(group["index"].dropna().astype(int).unique())
+            mask = frame.index.isin(index)
+            examples = _examples(frame, spec, mask)
+            if rule.startswith("duplicate"):
+                examples = tuple(dict.fromkeys(examples))
+            problems.append(Problem(file, str(column), rule, len(index), examples))
+
+
+def _check_references(
+    tables: dict[str, pd.DataFrame], files: dict[str, str], problems: list[Problem]
+) -> None:
+    refs = [
+        ("opportunities", "account_id", "accounts", "account_id"),
+        ("opportunities", "rep_id", "reps", "rep_id"),
+        ("activities", "account_id", "accounts", "account_id"),
+        ("activities", "rep_id", "reps", "rep_id"),
+        ("accounts", "territory_id", "reps", "territory_id"),
+    ]
+    for child, col, parent, pcol in refs:
+        if child not in tables or parent not in tables:
+            continue
+        frame = tables[child]
+        if col not in frame or pcol not in tables[parent]:
+            continue
+        dangling = frame[col].notna() & ~frame[col].isin(tables[parent][pcol].dropna())
+        if dangling.any():
+            values = frame.loc[dangling, col].astype(str).unique()[:3]
+            problems.append(
+                Problem(
+                    files[child],
+                    col,
+                    f"refers to unknown {pcol} in {files[parent]} (e.g. {', '.join(values)})",
+                    int(dangling.sum()),
+                    _examples(frame, CONTRACT[child], dangling),
+                )
+            )
+
+
+def _check_opportunity_dates(opps: pd.DataFrame, file: str, problems: list[Problem]) -> None:
+    spec = CONTRACT["opportunities"]
+    before = opps["close_date"] < opps["created_date"]
+    if before.any():
+        problems.append(
+            Problem(file, "close_date", "close date before created date", int(before.sum()),
+                    _examples(opps, spec, before))
+        )
+    closed_no_date = opps["stage"].isin(["won", "lost"]) & opps["close_date"].isna()
+    if closed_no_date.any():
+        problems.append(
+            Problem(file, "close_date", "won or lost opportunity without a close date",
+                    int(closed_no_date.sum()), _examples(opps, spec, closed_no_date))
+        )
+
+
+def _lower_categories(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    col = {"opportunities": "stage", "activities": "activity_type"}.get(table)
+    if col and col in frame:
+        frame = frame.copy()
+        frame[col] = frame[col].str.lower()
+    return frame
+
+
+def validate_data(
+    data_dir: Path | str, plan: Plan | None = None, quarter: str | None = None
+) -> Dataset:
+    """Read and check every table in ``data_dir``; return the :class:`Dataset`.
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder holding ``accounts``, ``reps``, ``opportunities`` and ``activities`` as CSV or
+        Parquet.
+    plan : Plan, optional
+        Supplies the column map and fiscal calendar; the default plan when omitted.
+    quarter : str, optional
+        When given, it must contain at least one opportunity or activity.
+
+    Raises
+    ------
+    DataValidationError
+        Listing every problem found (file, column, rule, row count, up to five example keys).
+    """
+    data_dir = Path(data_dir)
+    plan = plan or Plan()
+    problems: list[Problem] = []
+    if not data_dir.is_dir():
+        raise DataValidationError(data_dir, [Problem(str(data_dir), None, "folder not found")])
+    tables: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    paths: dict[str, Path] = {}
+    for name, spec in CONTRACT.items():
+        path = find_table(data_dir, name)
+        if path is None:
+            problems.append(Problem(f"{name}.csv", None, "file missing (expected CSV or Parquet)"))
+            continue
+        files[name], paths[name] = path.name, path
+        raw = _read_raw(path, problems)
+        if raw is None:
+            continue
+        raw = raw.rename(columns=lambda c: str(c).strip())
+        raw = raw.rename(columns=plan.columns.get(name, {}))
+        if raw.empty:
+            problems.append(Problem(path.name, None, "table is empty (header only, no rows)"))
+            continue
+        if not _check_columns(raw, spec, path.name, problems):
+            continue
+        parsed = _lower_categories(_parse_table(raw, spec, path.name, problems), name)
+        if name == "accounts":
+            parsed = _resolve_locations(parsed, path.name, problems)
+        _schema_problems(parsed, spec, path.name, problems)
+        tables[name] = parsed
+    _check_references(tables, files, problems)
+    if "opportunities" in tables:
+        _check_opportunity_dates(tables["opportunities"], files["opportunities"], problems)
+    if problems:
+        raise DataValidationError(data_dir, problems)
+    data = Dataset(
+        accounts=tables["accounts"].reset_index(drop=True),
+        reps=tables["reps"].reset_index(drop=True),
+        opportunities=tables["opportunities"].reset_index(drop=True),
+        activities=tables["activities"].reset_index(drop=True),
+        plan=plan,
+        data_dir=data_dir,
+        files=paths,
+    )
+    if quarter is not None:
+        q = data.quarter(quarter)
+        start, end = quarter_bounds(q, data.fiscal_start)
+        in_q = data.activities["activity_date"].between(start, end).any() or data.opportunities[
+            "created_date"
+        ].between(start, end).any()
+        if not in_q:
+            raise DataValidationError(
+                data_dir,
+                [
+                    Problem(
+                        "(all tables)",
+                        None,
+                        f"quarter {q} has no opportunities or activities; the data covers "
+                        f"{data.first_date.date()} to {data.last_date.date()}",
+                    )
+                ],
+            )
+    return data
+
+
+def load_dataset(
+    data_dir: Path | str,
+    plan_path: Path | str | None = None,
+    quarter: str | None = None,
+) -> Dataset:
+    """Load the plan (``plan.yaml`` beside the data when no path is given) and the data.
+
+    Raises
+    ------
+    PlanError, DataValidationError
+        With a message for people; see :func:`validate_data`.
+    """
+    data_dir = Path(data_dir)
+    if plan_path is None and (data_dir / "plan.yaml").is_file():
+        plan_path = data_dir / "plan.yaml"
+    plan = load_plan(plan_path)
+    data = validate_data(data_dir, plan, quarter)
+    if plan_path is not None:
+        data.files["plan"] = Path(plan_path)
+    return data
+
+
+__all__ = [
+    "DataValidationError",
+    "Dataset",
+    "PlanError",
+    "Problem",
+    "load_dataset",
+    "validate_data",
+]

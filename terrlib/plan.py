@@ -1,0 +1,220 @@
+"""The plan file: strategy, segments, coverage model, balance rules, calendar, column map.
+
+The plan is YAML validated with pydantic; unknown keys and bad values are errors that name the
+key, so a typo never silently falls back to a default.
+
+Examples
+--------
+>>> plan = Plan.model_validate({"company": "Acme"})
+>>> plan.balance.tolerance
+0.1
+>>> plan.size_band_of(5000)
+'Enterprise'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TABLES = ("accounts", "reps", "opportunities", "activities")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Strategy(_Strict):
+    """Where the strategy points: priority industries and size bands with weights (0-1)."""
+
+    priority_industries: dict[str, float] = Field(default_factory=dict)
+    priority_segments: dict[str, float] = Field(default_factory=dict)
+    growth_goal: float = Field(0.15, ge=-1, le=5, description="Target revenue growth, year on year")
+
+    @field_validator("priority_industries", "priority_segments")
+    @classmethod
+    def _weights_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"weights must lie between 0 and 1, got {bad}")
+        return value
+
+
+class SizeBand(_Strict):
+    """A size band: accounts with at least ``min_employees`` employees (the largest band wins)."""
+
+    name: str
+    min_employees: int = Field(ge=0)
+
+
+def _default_bands() -> list[SizeBand]:
+    return [
+        SizeBand(name="Enterprise", min_employees=1000),
+        SizeBand(name="Mid-Market", min_employees=100),
+        SizeBand(name="SMB", min_employees=0),
+    ]
+
+
+class Segments(_Strict):
+    """Segmentation rules: size bands and the density that separates metro from rural."""
+
+    size_bands: list[SizeBand] = Field(default_factory=_default_bands)
+    metro_radius_km: float = Field(25.0, gt=0)
+    metro_min_accounts: int = Field(15, ge=1)
+
+    @field_validator("size_bands")
+    @classmethod
+    def _bands_cover_zero(cls, value: list[SizeBand]) -> list[SizeBand]:
+        if not value:
+            raise ValueError("at least one size band is needed")
+        if min(b.min_employees for b in value) != 0:
+            raise ValueError("one size band must start at min_employees: 0")
+        names = [b.name for b in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"size band names must be unique, got {names}")
+        return sorted(value, key=lambda b: -b.min_employees)
+
+
+class CallPattern(_Strict):
+    """How often an account of a band is called, and for how long."""
+
+    calls_per_year: float = Field(ge=0)
+    minutes_per_call: float = Field(gt=0)
+
+
+def _default_coverage() -> dict[str, CallPattern]:
+    return {
+        "Enterprise": CallPattern(calls_per_year=24, minutes_per_call=90),
+        "Mid-Market": CallPattern(calls_per_year=10, minutes_per_call=60),
+        "SMB": CallPattern(calls_per_year=4, minutes_per_call=30),
+    }
+
+
+class Coverage(_Strict):
+    """The coverage model: call pattern per size band plus travel for in-person visits."""
+
+    by_size_band: dict[str, CallPattern] = Field(default_factory=_default_coverage)
+    visit_share: float = Field(0.2, ge=0, le=1, description="Share of calls made in person")
+    travel_speed_kmh: float = Field(70.0, gt=0)
+    min_travel_minutes: float = Field(10.0, ge=0, description="Floor for a nearby visit, one way")
+    admin_share: float = Field(
+        0.0, ge=0, lt=1, description="Share of capacity lost to admin before selling"
+    )
+
+
+class BalanceWeights(_Strict):
+    workload: float = Field(1.0, ge=0)
+    potential: float = Field(1.0, ge=0)
+    travel: float = Field(1.0, ge=0)
+    disruption: float = Field(1.0, ge=0)
+
+
+class Balance(_Strict):
+    """Balance rules for the territory optimizer and for the balance diagnostics."""
+
+    tolerance: float = Field(0.10, gt=0, le=1, description="Allowed deviation from target, +-")
+    weights: BalanceWeights = Field(default_factory=BalanceWeights)
+    locked_accounts: list[str] = Field(default_factory=list)
+    max_moved_share: float = Field(0.15, ge=0, le=1)
+
+
+class Thresholds(_Strict):
+    """Thresholds that turn diagnostics into verdicts."""
+
+    over_utilization: float = Field(1.15, gt=0, description="Demand / capacity above: understaffed")
+    under_utilization: float = Field(0.80, gt=0, description="Demand / capacity below: overstaffed")
+    top_account_coverage: float = Field(0.8, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.under_utilization >= self.over_utilization:
+            raise ValueError("under_utilization must be below over_utilization")
+        return self
+
+
+class Calendar(_Strict):
+    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+
+
+class Plan(_Strict):
+    """A territory plan. See ``data/raw/demo/plan.yaml`` for a commented example."""
+
+    company: str = "Company"
+    currency: str = "USD"
+    strategy: Strategy = Field(default_factory=Strategy)
+    segments: Segments = Field(default_factory=Segments)
+    coverage: Coverage = Field(default_factory=Coverage)
+    balance: Balance = Field(default_factory=Balance)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    calendar: Calendar = Field(default_factory=Calendar)
+    columns: dict[Literal["accounts", "reps", "opportunities", "activities"], dict[str, str]] = (
+        Field(default_factory=dict)
+    )
+
+    @model_validator(mode="after")
+    def _coverage_matches_bands(self) -> Plan:
+        bands = {b.name for b in self.segments.size_bands}
+        missing = bands - set(self.coverage.by_size_band)
+        if missing:
+            raise ValueError(
+                f"coverage.by_size_band has no call pattern for size band(s) {sorted(missing)}"
+            )
+        return self
+
+    def size_band_of(self, employees: float) -> str:
+        """Name the size band of an account with ``employees`` employees."""
+        for band in self.segments.size_bands:
+            if employees >= band.min_employees:
+                return band.name
+        return self.segments.size_bands[-1].name
+
+
+class PlanError(ValueError):
+    """A plan file that cannot be read or does not validate; ``problems`` lists each issue."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__(f"{self.path}: " + "; ".join(problems))
+
+
+def load_plan(path: Path | str | None) -> Plan:
+    """Read and validate a plan file; ``None`` gives the default plan.
+
+    Raises
+    ------
+    PlanError
+        When the file is missing, is not YAML, or has unknown keys or bad values; each problem
+        is named by its dotted key, e.g. ``balance.tolerance: Input should be greater than 0``.
+    """
+    if path is None:
+        return Plan()
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(path, ["file not found"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise PlanError(path, ["file is not UTF-8 text"]) from None
+    except yaml.YAMLError as exc:
+        raise PlanError(path, [f"not valid YAML ({exc})".replace("\n", " ")]) from None
+    if not isinstance(raw, dict):
+        raise PlanError(path, ["the plan must be a mapping of keys to values"])
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{where}: {msg}")
+        raise PlanError(path, problems) from None
+
+
+def dump_plan(plan: Plan, path: Path | str, header: str = "") -> None:
+    """Write a plan as YAML (with an optional comment header)."""
+    text = yaml.safe_dump(plan.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    Path(path).write_text(header + text, encoding="utf-8")

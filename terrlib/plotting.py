@@ -1,0 +1,110 @@
+"""One plotting theme and the stage figures. Every function takes ``ax=None`` and returns the
+Axes, seaborn style.
+
+Examples
+--------
+>>> import pandas as pd
+>>> ax = utilization_bars(pd.DataFrame({"territory_id": ["T1"], "utilization": [1.2]}))
+>>> ax.get_ylabel()
+'demand / capacity'
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+PALETTE = "tab20"
+
+
+def set_theme() -> None:
+    """Apply the terrlib theme (seaborn whitegrid, readable fonts, compact figures)."""
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
+    plt.rcParams.update({"figure.figsize": (10, 4.5), "figure.dpi": 90, "axes.titleweight": "bold"})
+
+
+def _ax(ax, size=(10, 4.5)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def territory_map(accounts: pd.DataFrame, reps: pd.DataFrame, ax=None, title: str = ""):
+    """Accounts as points coloured by territory, rep homes as black crosses."""
+    ax = _ax(ax, (10, 6))
+    codes, _ = pd.factorize(accounts["territory_id"])
+    colours = plt.get_cmap(PALETTE)(codes % 20)
+    ax.scatter(accounts["longitude"], accounts["latitude"], c=colours, s=4, alpha=0.6, lw=0)
+    ax.scatter(reps["home_longitude"], reps["home_latitude"], marker="x", c="black", s=30,
+               label="rep home")
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.set_aspect(1.25)
+    ax.legend(loc="lower left")
+    ax.set_title(title or "Current territories (colour) and rep homes (x)")
+    return ax
+
+
+def utilization_bars(workload: pd.DataFrame, ax=None, low: float = 0.8, high: float = 1.15):
+    """Demand / capacity per territory, the capacity line at 1 and the plan's thresholds."""
+    ax = _ax(ax)
+    data = workload.sort_values("utilization", ascending=False)
+    colours = np.where(data["utilization"] > high, "#c0392b",
+                       np.where(data["utilization"] < low, "#2980b9", "#7f8c8d"))
+    ax.bar(data["territory_id"].astype(str), data["utilization"], color=colours)
+    ax.axhline(1.0, color="black", lw=1, label="capacity")
+    ax.axhline(high, color="#c0392b", lw=0.8, ls="--", label=f"understaffed > {high:.0%}")
+    ax.axhline(low, color="#2980b9", lw=0.8, ls="--", label=f"overstaffed < {low:.0%}")
+    ax.set_ylabel("demand / capacity")
+    ax.set_xlabel("territory")
+    ax.tick_params(axis="x", rotation=90, labelsize=7)
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def rate_with_interval(table: pd.DataFrame, label: str, rate: str = "win_rate",
+                       low: str = "ci_low", high: str = "ci_high", ax=None):
+    """Horizontal points with 95% intervals (win rate by industry, for instance)."""
+    ax = _ax(ax, (8, 0.35 * len(table) + 1.2))
+    data = table.sort_values(rate)
+    y = np.arange(len(data))
+    ax.errorbar(data[rate], y, xerr=[data[rate] - data[low], data[high] - data[rate]],
+                fmt="o", color="#34495e", capsize=3)
+    ax.set_yticks(y, data[label].astype(str))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(f"{rate.replace('_', ' ')} (95% interval)")
+    return ax
+
+
+def attainment_bars(scorecard: pd.DataFrame, ax=None):
+    """Quota attainment per rep, sorted, with the 100% line."""
+    ax = _ax(ax)
+    data = scorecard.sort_values("attainment", ascending=False)
+    ax.bar(data["rep_name"], data["attainment"], color=np.where(data["attainment"] >= 1,
+                                                                "#27ae60", "#95a5a6"))
+    ax.axhline(1.0, color="black", lw=1)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel("quota attainment")
+    ax.tick_params(axis="x", rotation=90, labelsize=7)
+    return ax
+
+
+def segment_bubbles(segments: pd.DataFrame, ax=None):
+    """Potential against penetration per segment, bubble size = accounts."""
+    ax = _ax(ax, (9, 5.5))
+    size = 600 * segments["accounts"] / segments["accounts"].max()
+    ax.scatter(segments["potential"] / 1e6, segments["penetration"], s=size, alpha=0.5,
+               color="#16a085", edgecolor="black")
+    for _, row in segments.nlargest(12, "potential").iterrows():
+        ax.annotate(row["segment"], (row["potential"] / 1e6, row["penetration"]), fontsize=7)
+    ax.set_xlabel("annual potential ($M)")
+    ax.set_ylabel("penetration (bookings / potential)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    return ax
+
+
+set_theme()

@@ -1,0 +1,268 @@
+"""The quarterly report: run the five stage notebooks with papermill, render HTML with code
+hidden, write ``index.html`` and ``run.json``, and move it all into place only on success.
+
+A failing stage raises :class:`ReportError` naming the notebook and the failing cell's error;
+the previous ``reports/<quarter>`` and ``data/processed/<quarter>`` stay as they were, and the
+failed executed notebook is kept in ``reports/<quarter>.failed/`` for debugging.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import KernelManager
+
+from terrlib import config
+from terrlib.io import load_dataset
+from terrlib.stage import HEADLINES
+
+TEMPLATES = Path(__file__).parent / "templates"
+REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
+PACKAGES = ("terrlib", "pandas", "numpy", "scipy", "statsmodels", "pandera", "pydantic",
+            "papermill", "nbconvert", "matplotlib", "seaborn", "highspy", "zipcodes")
+
+
+class ReportError(RuntimeError):
+    """A report could not be built; the message says which notebook and cell failed."""
+
+
+def render_html(notebook: Path, destination: Path) -> None:
+    """Render an executed notebook to a self-contained HTML page with code cells hidden."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = nbformat.read(notebook, as_version=4)
+    remover = TagRemovePreprocessor(remove_cell_tags=REMOVE_TAGS, enabled=True)
+    nb, _ = remover.preprocess(nb, {})
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATES)],
+        template_name="terrlib",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    destination.write_text(body, encoding="utf-8")
+
+
+def _with_reset(source: Path) -> nbformat.NotebookNode:
+    """The notebook with a first (hidden) cell that clears what an earlier notebook left in
+    the shared kernel."""
+    if not source.is_file():
+        raise ReportError(f"notebook {source} not found")
+    nb = nbformat.read(source, as_version=4)
+    reset = nbformat.v4.new_code_cell("%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')")
+    reset.metadata["tags"] = ["remove-cell"]
+    nb.cells.insert(0, reset)
+    return nb
+
+
+def _failed_cell(nb_path: Path) -> str:
+    try:
+        nb = nbformat.read(nb_path, as_version=4)
+    except Exception:  # noqa: BLE001
+        return ""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"cell {index + 1} ({output.get('ename')}: {output.get('evalue')})"
+    return ""
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _index_html(quarter: str, company: str, headlines: dict, timings: dict, manifest: dict) -> str:
+    sections = []
+    for stem in config.STAGE_NOTEBOOKS:
+        sentences = "".join(f"<p>{html.escape(s)}</p>" for s in headlines.get(stem, []))
+        sections.append(
+            f'<section><h2><a href="{stem}.html">{html.escape(config.STAGE_TITLES[stem])}</a>'
+            f"</h2>{sentences}</section>")
+    params = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                     for k, v in manifest["parameters"].items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{html.escape(company)} · territory report {quarter}</title>
+<style>
+body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 960px;
+       margin: 2em auto; padding: 0 1.5em; color: #222; line-height: 1.45; }}
+h1 {{ margin-bottom: 0.2em; }} .sub {{ color: #666; margin-top: 0; }}
+section {{ border-left: 4px solid #16a085; padding: 0.2em 1em; margin: 1.2em 0; background: #f8fbfa; }}
+section h2 {{ font-size: 1.15em; margin: 0.4em 0; }} a {{ color: #0b6e5b; }}
+table {{ border-collapse: collapse; font-size: 13px; }} th, td {{ text-align: left; padding: 2px 10px; }}
+details {{ margin-top: 2em; color: #444; }}
+</style></head><body>
+<h1>{html.escape(company)}: quarterly territory report</h1>
+<p class="sub">Quarter {quarter} · data as known at the quarter end · built
+{html.escape(manifest["built_at"])} in {sum(timings.values()):.0f} s</p>
+{''.join(sections)}
+<details><summary>Run manifest (parameters, inputs, versions)</summary>
+<table>{params}</table>
+<p>Input files (sha256): {html.escape(", ".join(f"{k} {v[:12]}" for k, v in manifest["inputs"].items()))}</p>
+<p>Seconds per notebook: {html.escape(", ".join(f"{k} {v:.1f}" for k, v in timings.items()))}</p>
+<p>Full manifest: <a href="run.json">run.json</a></p></details>
+</body></html>
+"""
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Swap ``new`` into ``target`` with renames, keeping the old one until the new is there."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(backup)
+    shutil.move(str(new), str(target))
+    if backup.exists():
+        shutil.rmtree(backup)
+
+
+def build_report(
+    quarter: str | None = None,
+    data_dir: Path | str | None = None,
+    plan_path: Path | str | None = None,
+    out_dir: Path | str | None = None,
+    processed_root: Path | str | None = None,
+    notebooks_dir: Path | str | None = None,
+    seed: int = config.DEFAULT_SEED,
+    progress: Callable[[str], None] | None = print,
+) -> Path:
+    """Build ``<out_dir>/<quarter>/`` (index.html, one HTML per stage, run.json).
+
+    Parameters
+    ----------
+    quarter : str, optional
+        Quarter to report; the latest complete quarter in the data when omitted.
+    data_dir, plan_path : path, optional
+        Raw data folder (demo data by default) and plan (``plan.yaml`` beside the data).
+    out_dir, processed_root : path, optional
+        Report root (``reports/``) and processed-data root (``data/processed/``).
+    notebooks_dir : path, optional
+        Where the stage notebooks are (``notebooks/``).
+    seed : int
+        Passed to every notebook.
+    progress : callable, optional
+        Receives one line per step; ``None`` for silence.
+
+    Returns
+    -------
+    pathlib.Path
+        The report folder.
+
+    Raises
+    ------
+    PlanError, DataValidationError
+        Bad input, before any notebook runs.
+    ReportError
+        A notebook failed; nothing already in place was touched.
+    """
+    import papermill as pm
+
+    say = progress or (lambda _msg: None)
+    data_dir = Path(data_dir) if data_dir else config.DEMO_DATA
+    out_dir = Path(out_dir) if out_dir else config.REPORTS
+    processed_root = Path(processed_root) if processed_root else config.DATA_PROCESSED
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir else config.NOTEBOOKS
+    data = load_dataset(data_dir, plan_path, quarter)
+    q = str(data.quarter(quarter) if quarter else data.latest_complete_quarter())
+    plan_file = data.files.get("plan")
+    say(f"terrlib report {q}: data {data_dir} ({len(data.accounts):,} accounts, "
+        f"{len(data.opportunities):,} opportunities, {len(data.activities):,} activities)")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".build-{q}-", dir=out_dir))
+    processed = build / "processed"
+    executed = build / "executed"
+    pages = build / "report"
+    for folder in (processed, executed, pages):
+        folder.mkdir()
+    parameters = {
+        "quarter": q,
+        "data_dir": str(data_dir.resolve()),
+        "plan_path": str(Path(plan_file).resolve()) if plan_file else "",
+        "processed_dir": str(processed.resolve()),
+        "seed": seed,
+    }
+    timings: dict[str, float] = {}
+    # One kernel serves the five notebooks in turn (its namespace reset before each), so the
+    # scientific stack is imported once rather than five times.
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(notebooks_dir))
+    try:
+        for i, stem in enumerate(config.STAGE_NOTEBOOKS, 1):
+            source = notebooks_dir / f"{stem}.ipynb"
+            target = executed / f"{stem}.ipynb"
+            began = time.perf_counter()
+            try:
+                pm.execute_notebook(_with_reset(source), str(target), parameters=parameters,
+                                    kernel_name="python3", progress_bar=False,
+                                    cwd=str(notebooks_dir), log_output=False, km=km)
+            except pm.PapermillExecutionError as exc:
+                keep = out_dir / f"{q}.failed"
+                if keep.exists():
+                    shutil.rmtree(keep)
+                keep.mkdir(parents=True)
+                shutil.copy2(target, keep / target.name)
+                where = _failed_cell(target) or f"cell {exc.exec_count}"
+                raise ReportError(
+                    f"notebook {stem} failed at {where}. The executed notebook is kept in "
+                    f"{keep / target.name}; the previous report and processed data were left as "
+                    "they were.") from None
+            render_html(target, pages / f"{stem}.html")
+            timings[stem] = time.perf_counter() - began
+            say(f"  [{i}/{len(config.STAGE_NOTEBOOKS)}] {stem}: {timings[stem]:.1f} s")
+        headlines_path = processed / HEADLINES
+        headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
+        manifest = {
+            "quarter": q,
+            "parameters": {k: v for k, v in parameters.items() if k != "processed_dir"},
+            "inputs": data.input_hashes(),
+            "versions": _versions(),
+            "seconds": {k: round(v, 2) for k, v in timings.items()},
+            "git_commit": _git_commit(),
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        }
+        (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        (pages / "index.html").write_text(
+            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8")
+        _replace_dir(processed, processed_root / q)
+        _replace_dir(pages, out_dir / q)
+        failed = out_dir / f"{q}.failed"
+        if failed.exists():
+            shutil.rmtree(failed)
+    finally:
+        km.shutdown_kernel(now=True)
+        shutil.rmtree(build, ignore_errors=True)
+    say(f"report written to {out_dir / q / 'index.html'}")
+    return out_dir / q

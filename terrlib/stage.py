@@ -1,0 +1,85 @@
+"""What every stage notebook does first and last: resolve its parameters, load the data as of
+the quarter, and write artifacts and headlines to ``data/processed/<quarter>/``.
+
+Examples
+--------
+>>> from terrlib import demo
+>>> import tempfile
+>>> folder = tempfile.mkdtemp()
+>>> _ = demo.generate(folder, n_accounts=300, n_reps=8, seed=5)
+>>> run = start("01-strategic-alignment", data_dir=folder, processed_dir=tempfile.mkdtemp())
+>>> str(run.quarter)
+'2026Q3'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from terrlib import config
+from terrlib.io import Dataset, load_dataset
+
+HEADLINES = "headlines.json"
+
+
+@dataclass
+class Stage:
+    """A stage run: its name, the quarter, the data as known at the quarter end, and where its
+    artifacts go."""
+
+    name: str
+    quarter: pd.Period
+    data: Dataset
+    processed_dir: Path
+    seed: int
+
+    @property
+    def q(self) -> str:
+        """The quarter as text, e.g. ``'2026Q3'``."""
+        return str(self.quarter)
+
+    def save(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write ``frame`` to ``<processed_dir>/<name>.csv`` and return the path."""
+        path = self.processed_dir / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        return path
+
+    def load(self, name: str) -> pd.DataFrame | None:
+        """Read an artifact an earlier stage wrote, or ``None`` when it is not there."""
+        path = self.processed_dir / f"{name}.csv"
+        return pd.read_csv(path) if path.is_file() else None
+
+    def headline(self, *sentences: str) -> None:
+        """Record the stage's headline sentences for the report's index page."""
+        path = self.processed_dir / HEADLINES
+        current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        current[self.name] = list(sentences)
+        path.write_text(json.dumps(current, indent=1), encoding="utf-8")
+
+
+def start(
+    name: str,
+    quarter: str = "",
+    data_dir: str = "",
+    plan_path: str = "",
+    processed_dir: str = "",
+    seed: int = config.DEFAULT_SEED,
+) -> Stage:
+    """Resolve a notebook's parameters and load its data.
+
+    Empty strings mean the defaults: the demo data, ``plan.yaml`` beside the data, the latest
+    complete quarter in the data, and ``data/processed/<quarter>``.
+    """
+    data_path = Path(data_dir) if data_dir else config.DEMO_DATA
+    if not data_dir and not (data_path / "accounts.csv").is_file():
+        raise FileNotFoundError(
+            f"no demo data in {data_path}: run `make demo` (or `terrlib demo --out {data_path}`)")
+    full = load_dataset(data_path, plan_path or None, quarter or None)
+    q = full.quarter(quarter) if quarter else full.latest_complete_quarter()
+    out = Path(processed_dir) if processed_dir else config.DATA_PROCESSED / str(q)
+    out.mkdir(parents=True, exist_ok=True)
+    return Stage(name=name, quarter=q, data=full.as_of(q), processed_dir=out, seed=seed)
