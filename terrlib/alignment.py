@@ -46,23 +46,31 @@ def territory_balance(data: Dataset, quarter: str) -> Result:
     work = account_workload(data).set_index("account_id")["hours"]
     won = bookings(data, start, end)
     terr_of = acc.set_index("account_id")["territory_id"]
-    per = pd.DataFrame({
-        "accounts": acc.groupby("territory_id").size(),
-        "market_revenue": acc.groupby("territory_id")["annual_revenue"].sum(),
-        "bookings_4q": won.groupby(won["account_id"].map(terr_of))["amount"].sum(),
-        "workload_hours": work.groupby(terr_of.reindex(work.index)).sum(),
-    }).reindex(data.reps["territory_id"].unique()).fillna(0)
+    per = (
+        pd.DataFrame(
+            {
+                "accounts": acc.groupby("territory_id").size(),
+                "market_revenue": acc.groupby("territory_id")["annual_revenue"].sum(),
+                "bookings_4q": won.groupby(won["account_id"].map(terr_of))["amount"].sum(),
+                "workload_hours": work.groupby(terr_of.reindex(work.index)).sum(),
+            }
+        )
+        .reindex(data.reps["territory_id"].unique())
+        .fillna(0)
+    )
     index = per / per.mean()
     tol = data.plan.balance.tolerance
     outside = (index["workload_hours"] - 1).abs() > tol
     table = per.copy()
     for col in per.columns:
         table[f"{col}_index"] = index[col]
-    spread = pd.DataFrame({
-        "coefficient of variation": per.std() / per.mean(),
-        "Gini": per.apply(gini),
-        "max / min": per.max() / per.min().replace(0, np.nan),
-    }).T
+    spread = pd.DataFrame(
+        {
+            "coefficient of variation": per.std() / per.mean(),
+            "Gini": per.apply(gini),
+            "max / min": per.max() / per.min().replace(0, np.nan),
+        }
+    ).T
     headline = (
         f"Workload per territory varies with a coefficient of variation of "
         f"{spread.loc['coefficient of variation', 'workload_hours']:.0%} and a max/min of "
@@ -76,11 +84,15 @@ def territory_balance(data: Dataset, quarter: str) -> Result:
         "Territory balance",
         headline,
         table.reset_index(names="territory_id"),
-        formats={"market_revenue": "{:,.0f}", "bookings_4q": "{:,.0f}",
-                 "workload_hours": "{:,.0f}", **{f"{c}_index": "{:.2f}" for c in per.columns}},
+        formats={
+            "market_revenue": "{:,.0f}",
+            "bookings_4q": "{:,.0f}",
+            "workload_hours": "{:,.0f}",
+            **{f"{c}_index": "{:.2f}" for c in per.columns},
+        },
         notes="index: the territory's value divided by the mean over territories (1.00 = "
-              "average). market_revenue: sum of the accounts' own annual revenue, a proxy for "
-              "market size until stage 2 estimates potential.",
+        "average). market_revenue: sum of the accounts' own annual revenue, a proxy for "
+        "market size until stage 2 estimates potential.",
     )
     result.spread = spread
     result.outside = per.index[outside].tolist()
@@ -101,25 +113,32 @@ def effort_vs_strategy(data: Dataset, quarter: str) -> Result:
     prio_minutes = acts[acts["priority"]].groupby("rep_id")["duration_minutes"].sum()
     market = acc.groupby("territory_id")["annual_revenue"].sum()
     prio_market = acc[acc_prio].groupby("territory_id")["annual_revenue"].sum()
-    table = pd.DataFrame({
-        "rep_name": reps["rep_name"],
-        "territory_id": reps["territory_id"],
-        "effort_share": (prio_minutes / minutes).reindex(reps.index),
-        "market_share": (prio_market / market).reindex(reps["territory_id"]).to_numpy(),
-    })
+    table = pd.DataFrame(
+        {
+            "rep_name": reps["rep_name"],
+            "territory_id": reps["territory_id"],
+            "effort_share": (prio_minutes / minutes).reindex(reps.index),
+            "market_share": (prio_market / market).reindex(reps["territory_id"]).to_numpy(),
+        }
+    )
     table["gap"] = table["effort_share"] - table["market_share"]
     overall_effort = acts.loc[acts["priority"], "duration_minutes"].sum() / max(
-        acts["duration_minutes"].sum(), 1)
+        acts["duration_minutes"].sum(), 1
+    )
     overall_market = acc.loc[acc_prio, "annual_revenue"].sum() / acc["annual_revenue"].sum()
     worst = table.nsmallest(3, "gap")
+    gaps = ", ".join(f"{r.rep_name} ({r.gap:+.0%})" for r in worst.itertuples())
     headline = (
         f"Priority industries ({', '.join(sorted(prio)) or 'none set'}) hold "
         f"{overall_market:.0%} of the market but get {overall_effort:.0%} of rep time. "
-        f"The largest gaps: {', '.join(f'{r.rep_name} ({r.gap:+.0%})' for r in worst.itertuples())}."
+        f"The largest gaps: {gaps}."
     )
-    return Result("Rep time against the strategy's priority industries", headline,
-                  table.sort_values("gap").reset_index(names="rep_id"),
-                  formats={"effort_share": "{:.0%}", "market_share": "{:.0%}", "gap": "{:+.0%}"},
-                  notes="effort_share: priority-industry share of activity minutes; "
-                        "market_share: priority-industry share of account revenue in the "
-                        "territory.")
+    return Result(
+        "Rep time against the strategy's priority industries",
+        headline,
+        table.sort_values("gap").reset_index(names="rep_id"),
+        formats={"effort_share": "{:.0%}", "market_share": "{:.0%}", "gap": "{:+.0%}"},
+        notes="effort_share: priority-industry share of activity minutes; "
+        "market_share: priority-industry share of account revenue in the "
+        "territory.",
+    )

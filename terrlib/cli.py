@@ -21,8 +21,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
     demo.add_argument("--accounts", type=int, default=5000)
     demo.add_argument("--reps", type=int, default=44)
-    demo.add_argument("--end-quarter", default=config.DEFAULT_END_QUARTER,
-                      help="last quarter of history, e.g. 2026Q3")
+    demo.add_argument(
+        "--end-quarter",
+        default=config.DEFAULT_END_QUARTER,
+        help="last quarter of history, e.g. 2026Q3",
+    )
 
     val = sub.add_parser("validate", help="check raw data against the data contract")
     val.add_argument("--data", type=Path, default=config.DEMO_DATA, help="raw data folder")
@@ -34,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--data", type=Path, default=config.DEMO_DATA, help="raw data folder")
     rep.add_argument("--plan", type=Path, default=None, help="plan YAML (default: beside data)")
     rep.add_argument("--out", type=Path, default=config.REPORTS, help="report root folder")
-    rep.add_argument("--processed", type=Path, default=config.DATA_PROCESSED,
-                     help="processed-data root folder")
+    rep.add_argument(
+        "--processed", type=Path, default=config.DATA_PROCESSED, help="processed-data root folder"
+    )
     rep.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
     return parser
 
@@ -47,8 +51,10 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"{args.data}: valid")
     print(data.summary().to_string())
     quarters = data.quarters()
-    print(f"quarters with data: {quarters[0]} to {quarters[-1]} ({len(quarters)}); "
-          f"latest complete: {data.latest_complete_quarter()}")
+    print(
+        f"quarters with data: {quarters[0]} to {quarters[-1]} ({len(quarters)}); "
+        f"latest complete: {data.latest_complete_quarter()}"
+    )
     return 0
 
 
@@ -63,10 +69,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from terrlib.demo import generate
 
-            truth = generate(args.out, n_accounts=args.accounts, n_reps=args.reps,
-                             seed=args.seed, end_quarter=args.end_quarter)
-            print(f"demo company written to {args.out} ({truth['n_accounts']} accounts, "
-                  f"{truth['n_reps']} reps, {truth['quarters'][0]} to {truth['quarters'][-1]})")
+            truth = generate(
+                args.out,
+                n_accounts=args.accounts,
+                n_reps=args.reps,
+                seed=args.seed,
+                end_quarter=args.end_quarter,
+            )
+            print(
+                f"demo company written to {args.out} ({truth['n_accounts']} accounts, "
+                f"{truth['n_reps']} reps, {truth['quarters'][0]} to {truth['quarters'][-1]})"
+            )
             return 0
         if args.command == "validate":
             return _validate(args)

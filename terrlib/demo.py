@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from scipy import sparse
 from scipy.optimize import linprog
 
@@ -73,29 +72,64 @@ PRODUCT_PAIRS = [("Analytics", "Integrations"), ("Security", "Support Plus")]
 
 METROS = [
     # (lat, lon, relative size) of large US metros: accounts cluster around them
-    (40.75, -73.98, 20), (34.05, -118.25, 13), (41.85, -87.68, 9.5), (32.78, -96.80, 7.6),
-    (29.76, -95.37, 7.1), (38.90, -77.04, 6.3), (25.77, -80.19, 6.1), (39.95, -75.16, 6.2),
-    (33.75, -84.39, 6.1), (42.36, -71.06, 4.9), (33.45, -112.07, 4.9), (37.77, -122.42, 4.7),
-    (47.61, -122.33, 4.0), (42.33, -83.05, 4.3), (44.98, -93.27, 3.7), (32.72, -117.16, 3.3),
-    (27.95, -82.46, 3.2), (39.74, -104.99, 3.0), (38.63, -90.20, 2.8), (35.23, -80.84, 2.7),
-    (45.52, -122.68, 2.5), (30.27, -97.74, 2.3), (36.16, -86.78, 2.0), (40.76, -111.89, 1.3),
-    (39.10, -94.58, 2.2), (39.96, -83.00, 2.1), (39.77, -86.16, 2.1), (40.44, -79.99, 2.3),
-    (35.78, -78.64, 1.4), (36.17, -115.14, 2.3), (29.42, -98.49, 2.6), (38.58, -121.49, 2.4),
-    (41.50, -81.69, 2.0), (43.04, -87.91, 1.6), (35.15, -90.05, 1.3), (30.33, -81.66, 1.6),
+    (40.75, -73.98, 20),
+    (34.05, -118.25, 13),
+    (41.85, -87.68, 9.5),
+    (32.78, -96.80, 7.6),
+    (29.76, -95.37, 7.1),
+    (38.90, -77.04, 6.3),
+    (25.77, -80.19, 6.1),
+    (39.95, -75.16, 6.2),
+    (33.75, -84.39, 6.1),
+    (42.36, -71.06, 4.9),
+    (33.45, -112.07, 4.9),
+    (37.77, -122.42, 4.7),
+    (47.61, -122.33, 4.0),
+    (42.33, -83.05, 4.3),
+    (44.98, -93.27, 3.7),
+    (32.72, -117.16, 3.3),
+    (27.95, -82.46, 3.2),
+    (39.74, -104.99, 3.0),
+    (38.63, -90.20, 2.8),
+    (35.23, -80.84, 2.7),
+    (45.52, -122.68, 2.5),
+    (30.27, -97.74, 2.3),
+    (36.16, -86.78, 2.0),
+    (40.76, -111.89, 1.3),
+    (39.10, -94.58, 2.2),
+    (39.96, -83.00, 2.1),
+    (39.77, -86.16, 2.1),
+    (40.44, -79.99, 2.3),
+    (35.78, -78.64, 1.4),
+    (36.17, -115.14, 2.3),
+    (29.42, -98.49, 2.6),
+    (38.58, -121.49, 2.4),
+    (41.50, -81.69, 2.0),
+    (43.04, -87.91, 1.6),
+    (35.15, -90.05, 1.3),
+    (30.33, -81.66, 1.6),
 ]
 
-FIRST = ("Alex Jordan Taylor Morgan Casey Riley Jamie Avery Quinn Drew Sam Robin Cameron Dana "
-         "Elliot Frankie Harper Jesse Kendall Logan Micah Noel Parker Reese Rowan Sage Skyler "
-         "Tatum Blair Emerson").split()
-LAST = ("Garcia Smith Johnson Lee Brown Martinez Davis Wilson Anderson Thomas Moore Jackson White "
-        "Harris Clark Lewis Walker Hall Young King Wright Lopez Hill Scott Green Adams Baker "
-        "Nelson Carter Mitchell Perez Roberts Turner Phillips Campbell Parker Evans Edwards "
-        "Collins Stewart").split()
-NAME_A = ("Summit Harbor Pioneer Granite Cedar Beacon Northstar Bluewater Ironwood Keystone "
-          "Meridian Prairie Redwood Silverline Evergreen Lakeshore Copper Atlas Horizon Liberty "
-          "Crescent Falcon Orchard Sterling Union").split()
-NAME_B = ("Analytics Logistics Health Systems Foods Partners Labs Industries Capital Retail "
-          "Medical Software Supply Works Group Dynamics Learning Advisors Freight Clinics").split()
+FIRST = (
+    "Alex Jordan Taylor Morgan Casey Riley Jamie Avery Quinn Drew Sam Robin Cameron Dana "
+    "Elliot Frankie Harper Jesse Kendall Logan Micah Noel Parker Reese Rowan Sage Skyler "
+    "Tatum Blair Emerson"
+).split()
+LAST = (
+    "Garcia Smith Johnson Lee Brown Martinez Davis Wilson Anderson Thomas Moore Jackson White "
+    "Harris Clark Lewis Walker Hall Young King Wright Lopez Hill Scott Green Adams Baker "
+    "Nelson Carter Mitchell Perez Roberts Turner Phillips Campbell Parker Evans Edwards "
+    "Collins Stewart"
+).split()
+NAME_A = (
+    "Summit Harbor Pioneer Granite Cedar Beacon Northstar Bluewater Ironwood Keystone "
+    "Meridian Prairie Redwood Silverline Evergreen Lakeshore Copper Atlas Horizon Liberty "
+    "Crescent Falcon Orchard Sterling Union"
+).split()
+NAME_B = (
+    "Analytics Logistics Health Systems Foods Partners Labs Industries Capital Retail "
+    "Medical Software Supply Works Group Dynamics Learning Advisors Freight Clinics"
+).split()
 NAME_C = ("Inc", "LLC", "Co", "Corp", "Ltd", "Group")
 
 
@@ -162,8 +196,10 @@ def _assign_territories(
         ik = np.flatnonzero(homes["region"].to_numpy() == region)
         n, m = len(ia), len(ik)
         d = distance_matrix_km(
-            acc["latitude"].to_numpy()[ia], acc["longitude"].to_numpy()[ia],
-            homes["home_latitude"].to_numpy()[ik], homes["home_longitude"].to_numpy()[ik],
+            acc["latitude"].to_numpy()[ia],
+            acc["longitude"].to_numpy()[ia],
+            homes["home_latitude"].to_numpy()[ik],
+            homes["home_longitude"].to_numpy()[ik],
         )
         q = min(arcs, m)
         near = np.argsort(d, axis=1)[:, :q]
@@ -175,23 +211,35 @@ def _assign_territories(
         share = shares[ik] / shares[ik].sum()
         # variables: x (nv), H, over (m), under (m)
         x_cols = np.arange(nv)
-        a_eq = sparse.vstack([
-            sparse.csr_matrix((np.ones(nv), (rows, x_cols)), shape=(n, nv + 1 + 2 * m)),
-            sparse.csr_matrix(
-                (np.r_[h, -1.0], (np.zeros(nv + 1, int), np.r_[x_cols, nv])), shape=(1, nv + 1 + 2 * m)
-            ),
-        ])
+        a_eq = sparse.vstack(
+            [
+                sparse.csr_matrix((np.ones(nv), (rows, x_cols)), shape=(n, nv + 1 + 2 * m)),
+                sparse.csr_matrix(
+                    (np.r_[h, -1.0], (np.zeros(nv + 1, int), np.r_[x_cols, nv])),
+                    shape=(1, nv + 1 + 2 * m),
+                ),
+            ]
+        )
         load = sparse.csr_matrix((h, (ks, x_cols)), shape=(m, nv))
         eye = sparse.identity(m)
         zero = sparse.csr_matrix((m, m))
-        a_ub = sparse.vstack([
-            sparse.hstack([load, -(1 + band) * share[:, None], -eye, zero]),
-            sparse.hstack([-load, (1 - band) * share[:, None], zero, -eye]),
-        ]).tocsr()
+        a_ub = sparse.vstack(
+            [
+                sparse.hstack([load, -(1 + band) * share[:, None], -eye, zero]),
+                sparse.hstack([-load, (1 - band) * share[:, None], zero, -eye]),
+            ]
+        ).tocsr()
         penalty = 1e3 * float(dist.max() + 1)
         cost = np.r_[h * dist, 0.0, np.full(2 * m, penalty)]
-        res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(2 * m), A_eq=a_eq, b_eq=np.r_[np.ones(n), 0],
-                      bounds=(0, None), method="highs")
+        res = linprog(
+            cost,
+            A_ub=a_ub,
+            b_ub=np.zeros(2 * m),
+            A_eq=a_eq,
+            b_eq=np.r_[np.ones(n), 0],
+            bounds=(0, None),
+            method="highs",
+        )
         if res.status != 0:
             raise RuntimeError(f"demo territory layout failed in {region}: {res.message}")
         xs = res.x[:nv].reshape(n, q)
@@ -249,7 +297,9 @@ def _place_homes(acc: pd.DataFrame, alloc: pd.Series, rng: np.random.Generator) 
         for j in range(int(n)):
             members = sub[labels == j] if (labels == j).any() else sub
             centre = members[["latitude", "longitude"]].median().to_numpy()
-            nearest = ((members[["latitude", "longitude"]].to_numpy() - centre) ** 2).sum(1).argmin()
+            nearest = (
+                ((members[["latitude", "longitude"]].to_numpy() - centre) ** 2).sum(1).argmin()
+            )
             row = members.iloc[nearest]
             homes.append((region, row["latitude"], row["longitude"]))
     homes = pd.DataFrame(homes, columns=["region", "home_latitude", "home_longitude"])
@@ -332,22 +382,24 @@ def generate(
     region_of = acc["region"].to_numpy()
     # rep homes: staff regions by the hours their accounts need; travel per account shrinks
     # with the square root of rep density, so a first layout calibrates the travel part
-    call_hours = call_hours(plan, employees, np.zeros(n_accounts))
+    direct_hours = call_hours(plan, employees, np.zeros(n_accounts))
     demand = pd.Series(call_hours(plan, employees, np.full(n_accounts, 30.0)))
     alloc = _staff(demand.groupby(region_of).sum(), n_reps)
     homes = _place_homes(acc, alloc, rng)
     first = _assign_territories(acc, homes, np.ones(len(homes)), plan, band=0.1)
-    d0 = distance_matrix_km(acc["latitude"], acc["longitude"],
-                            homes["home_latitude"], homes["home_longitude"])
+    d0 = distance_matrix_km(
+        acc["latitude"], acc["longitude"], homes["home_latitude"], homes["home_longitude"]
+    )
     total = pd.Series(call_hours(plan, employees, d0[np.arange(n_accounts), first]))
-    calls_r = pd.Series(call_hours).groupby(region_of).sum()
+    calls_r = pd.Series(direct_hours).groupby(region_of).sum()
     travel_r = total.groupby(region_of).sum() - calls_r
     alloc = _staff_with_travel(calls_r, travel_r, alloc, n_reps)
     for _ in range(4):  # then move single reps until regions carry similar hours per rep
         homes = _place_homes(acc, alloc, rng)
         lay = _assign_territories(acc, homes, np.ones(len(homes)), plan, band=0.1)
-        d0 = distance_matrix_km(acc["latitude"], acc["longitude"],
-                                homes["home_latitude"], homes["home_longitude"])
+        d0 = distance_matrix_km(
+            acc["latitude"], acc["longitude"], homes["home_latitude"], homes["home_longitude"]
+        )
         hours0 = pd.Series(call_hours(plan, employees, d0[np.arange(n_accounts), lay]))
         per_rep = hours0.groupby(region_of).sum() / alloc
         if per_rep.max() / per_rep.min() < 1.1:
@@ -368,9 +420,10 @@ def generate(
     over_target = {}
     per_region_idx = {r: np.flatnonzero(reps["region"].to_numpy() == r) for r in regions}
     order = rng.permutation(regions)
-    overloaded = [int(rng.choice(per_region_idx[r])) for r in order[:3]]
+    n_imb = 3 if k >= 20 else 1  # planted over- and under-loaded territories
+    overloaded = [int(rng.choice(per_region_idx[r])) for r in order[:n_imb]]
     underloaded = []
-    for r in order[1:4]:
+    for r in order[1 : 1 + n_imb]:
         choices = [i for i in per_region_idx[r] if i not in overloaded and not part_time[i]]
         underloaded.append(int(rng.choice(choices)))
     util_target = np.clip(rng.normal(1.0, 0.06, k), 0.88, 1.12)
@@ -381,14 +434,16 @@ def generate(
         util_target[i] = rng.uniform(0.50, 0.60)
     rel_capacity = np.where(part_time, 0.5, 1.0)
     assign = _assign_territories(acc, reps, util_target * rel_capacity, plan)
-    dist_home = distance_matrix_km(acc["latitude"], acc["longitude"],
-                                   reps["home_latitude"], reps["home_longitude"])[
-        np.arange(n_accounts), assign]
+    dist_home = distance_matrix_km(
+        acc["latitude"], acc["longitude"], reps["home_latitude"], reps["home_longitude"]
+    )[np.arange(n_accounts), assign]
     hours = call_hours(plan, employees, dist_home)
     load = np.bincount(assign, weights=hours, minlength=k)
     # one company-wide capacity (full-time), set so the typical territory is about fully loaded
-    typical = np.median(load[[i for i in range(k) if i not in overloaded + underloaded]]
-                        / rel_capacity[[i for i in range(k) if i not in overloaded + underloaded]])
+    typical = np.median(
+        load[[i for i in range(k) if i not in overloaded + underloaded]]
+        / rel_capacity[[i for i in range(k) if i not in overloaded + underloaded]]
+    )
     capacity = float(round(typical / 50) * 50) * rel_capacity
     acc["territory_id"] = reps["territory_id"].to_numpy()[assign]
     utilization = load / capacity
@@ -406,29 +461,42 @@ def generate(
     # hire dates: two reps are new (one hired last year, one this year)
     hire = start - pd.to_timedelta(rng.integers(200, 365 * 8, k), "D")
     hire = pd.DatetimeIndex(hire).normalize().to_numpy().copy()
-    new_reps = rng.choice([i for i in range(k) if i not in overloaded + underloaded], 2, replace=False)
-    hire[new_reps[0]] = (quarters[-5].start_time + pd.Timedelta(days=20)).normalize().to_datetime64()
-    hire[new_reps[1]] = (quarters[-2].start_time + pd.Timedelta(days=10)).normalize().to_datetime64()
+    new_reps = rng.choice(
+        [i for i in range(k) if i not in overloaded + underloaded],
+        2 if k >= 20 else 1,
+        replace=False,
+    )
+    hire[new_reps[0]] = (
+        (quarters[-5].start_time + pd.Timedelta(days=20)).normalize().to_datetime64()
+    )
+    if len(new_reps) > 1:
+        hire[new_reps[1]] = (
+            (quarters[-2].start_time + pd.Timedelta(days=10)).normalize().to_datetime64()
+        )
     reps["hire_date"] = pd.to_datetime(hire)
 
     # rep skill: strong and weak reps; one weak rep in a rich territory, one strong in a poor one
     terr_potential = np.bincount(assign, weights=wallet, minlength=k)
     skill = rng.normal(0, 0.12, k)
-    eligible = [i for i in range(k) if i not in new_reps and not part_time[i]
-                and i not in overloaded and i not in underloaded]
+    eligible = [
+        i
+        for i in range(k)
+        if i not in new_reps and not part_time[i] and i not in overloaded and i not in underloaded
+    ]
     pot_rank = sorted(eligible, key=lambda i: terr_potential[i] / capacity[i])
     misleading_weak = pot_rank[-1]
     misleading_strong = pot_rank[0]
     rest = [i for i in eligible if i not in (misleading_weak, misleading_strong)]
-    picks = rng.choice(rest, 6, replace=False)
-    strong = [misleading_strong, *picks[:3]]
-    weak = [misleading_weak, *picks[3:]]
+    n_more = min(3, len(rest) // 2)
+    picks = rng.choice(rest, 2 * n_more, replace=False)
+    strong = [misleading_strong, *picks[:n_more]]
+    weak = [misleading_weak, *picks[n_more:]]
     skill[strong] = rng.uniform(0.75, 0.95, len(strong))
     skill[weak] = -rng.uniform(0.75, 0.95, len(weak))
 
     # effort bias: reps over-serve some industries; three reps neglect priority segments
     bias = acc["industry"].map(EFFORT_BIAS).fillna(1.0).to_numpy()
-    neglecters = rng.choice(eligible, 3, replace=False)
+    neglecters = rng.choice(eligible, min(3, len(eligible)), replace=False)
     is_priority = acc["industry"].isin(PRIORITY_INDUSTRIES).to_numpy()
     bias = np.where(np.isin(assign, neglecters) & is_priority, bias * 0.35, bias)
 
@@ -534,9 +602,18 @@ def generate(
     act_type = types[(u[:, None] > cum).sum(1)]
     typical = pd.Series({"call": 25, "email": 6, "meeting": 50, "visit": 80})
     duration = np.round(typical[act_type].to_numpy() * np.exp(rng.normal(0, 0.35, n_act)))
-    acts = pd.DataFrame(
-        {"ai": ai, "activity_date": act_date, "activity_type": act_type, "duration_minutes": duration}
-    ).sort_values(["activity_date", "ai"], kind="stable").reset_index(drop=True)
+    acts = (
+        pd.DataFrame(
+            {
+                "ai": ai,
+                "activity_date": act_date,
+                "activity_type": act_type,
+                "duration_minutes": duration,
+            }
+        )
+        .sort_values(["activity_date", "ai"], kind="stable")
+        .reset_index(drop=True)
+    )
     acts["activity_id"] = [f"X{i:07d}" for i in range(1, len(acts) + 1)]
     acts["account_id"] = acc["account_id"].to_numpy()[acts["ai"]]
     acts["rep_id"] = reps["rep_id"].to_numpy()[assign[acts["ai"]]]
@@ -558,26 +635,65 @@ def generate(
 
     # ------------------------------------------------------------------ write
     acc_out = acc[
-        ["account_id", "account_name", "industry", "employees", "annual_revenue", "latitude",
-         "longitude", "postal_code", "region", "territory_id", "created_date"]
+        [
+            "account_id",
+            "account_name",
+            "industry",
+            "employees",
+            "annual_revenue",
+            "latitude",
+            "longitude",
+            "postal_code",
+            "region",
+            "territory_id",
+            "created_date",
+        ]
     ].copy()
     acc_out["latitude"] = acc_out["latitude"].round(5)
     acc_out["longitude"] = acc_out["longitude"].round(5)
     reps[["home_latitude", "home_longitude"]] = reps[["home_latitude", "home_longitude"]].round(5)
     reps_out = reps[
-        ["rep_id", "rep_name", "territory_id", "region", "home_latitude", "home_longitude",
-         "hire_date", "capacity_hours", "quarterly_quota", "annual_cost"]
+        [
+            "rep_id",
+            "rep_name",
+            "territory_id",
+            "region",
+            "home_latitude",
+            "home_longitude",
+            "hire_date",
+            "capacity_hours",
+            "quarterly_quota",
+            "annual_cost",
+        ]
     ].copy()
     opps_out = opps[
-        ["opportunity_id", "account_id", "rep_id", "product", "created_date", "close_date",
-         "stage", "amount"]
+        [
+            "opportunity_id",
+            "account_id",
+            "rep_id",
+            "product",
+            "created_date",
+            "close_date",
+            "stage",
+            "amount",
+        ]
     ]
     acts_out = acts[
-        ["activity_id", "account_id", "rep_id", "activity_date", "activity_type",
-         "duration_minutes"]
+        [
+            "activity_id",
+            "account_id",
+            "rep_id",
+            "activity_date",
+            "activity_type",
+            "duration_minutes",
+        ]
     ]
-    for name, frame in (("accounts", acc_out), ("reps", reps_out),
-                        ("opportunities", opps_out), ("activities", acts_out)):
+    for name, frame in (
+        ("accounts", acc_out),
+        ("reps", reps_out),
+        ("opportunities", opps_out),
+        ("activities", acts_out),
+    ):
         frame.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%d")
     dump_plan(plan, out / "plan.yaml", header=PLAN_HEADER)
 
@@ -588,12 +704,15 @@ def generate(
     ind = acc["industry"].to_numpy()[decided["ai"]]
     wr_high = decided.loc[ind == HIGH_CONVERTING, "stage"].eq("won").mean()
     wr_rest = decided.loc[ind != HIGH_CONVERTING, "stage"].eq("won").mean()
-    effort_min = acts.groupby(acts["ai"])["duration_minutes"].sum().reindex(range(n_accounts)).fillna(0)
+    effort_min = (
+        acts.groupby(acts["ai"])["duration_minutes"].sum().reindex(range(n_accounts)).fillna(0)
+    )
     prio = is_priority
     spend = np.bincount(won["ai"], weights=won["amount"], minlength=n_accounts)
     white = np.maximum(wallet * (nq / 4) - spend, 0)
     terr_white_share = np.bincount(assign, weights=white, minlength=k) / np.bincount(
-        assign, weights=wallet * (nq / 4), minlength=k)
+        assign, weights=wallet * (nq / 4), minlength=k
+    )
     churned = np.flatnonzero(churner & (churn_q < nq))
     truth = {
         "seed": seed,
@@ -615,7 +734,9 @@ def generate(
         "part_time_reps": r_ids[part_time].tolist(),
         "overloaded_territories": sorted(t_ids[overloaded].tolist()),
         "underloaded_territories": sorted(t_ids[underloaded].tolist()),
-        "territory_utilization": {t: round(float(u), 3) for t, u in zip(t_ids, utilization, strict=True)},
+        "territory_utilization": {
+            t: round(float(u), 3) for t, u in zip(t_ids, utilization, strict=True)
+        },
         "white_space_territories": sorted(t_ids[overloaded].tolist()),
         "territory_white_space_share": {
             t: round(float(s), 3) for t, s in zip(t_ids, terr_white_share, strict=True)
@@ -627,9 +748,7 @@ def generate(
         "priority_neglecting_reps": sorted(r_ids[neglecters].tolist()),
         "product_pairs": [list(p) for p in PRODUCT_PAIRS],
         "churned_accounts": acc["account_id"].to_numpy()[churned].tolist(),
-        "churn_quarter": {
-            acc["account_id"].iloc[i]: str(quarters[churn_q[i]]) for i in churned
-        },
+        "churn_quarter": {acc["account_id"].iloc[i]: str(quarters[churn_q[i]]) for i in churned},
         "engagement_before_churn_ratio": 0.3,
         "true_annual_potential_total": round(float(wallet.sum()), -3),
     }

@@ -29,7 +29,9 @@ STATE_REGION: dict[str, str] = {s: r for r, states in REGIONS.items() for s in s
 
 def haversine_km(lat1, lon1, lat2, lon2):
     """Great-circle distance in km; arguments broadcast like numpy arrays."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2))
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2)
+    )
     a = (
         np.sin((lat2 - lat1) / 2) ** 2
         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
@@ -53,7 +55,14 @@ def zip_table() -> pd.DataFrame:
     import zipcodes
 
     rows = [
-        (z["zip_code"], float(z["lat"]), float(z["long"]), z["state"], z["city"], z["zip_code_type"])
+        (
+            z["zip_code"],
+            float(z["lat"]),
+            float(z["long"]),
+            z["state"],
+            z["city"],
+            z["zip_code_type"],
+        )
         for z in zipcodes.list_all()
         if z.get("active") and z.get("lat") and z.get("long")
     ]

@@ -23,8 +23,11 @@ def win_rates(decided: pd.DataFrame, by: str) -> pd.DataFrame:
     """Win rate per group with a 95% Wilson interval; ``decided`` has a ``stage`` column of
     won/lost rows and the grouping column ``by``."""
     won = decided["stage"].eq("won")
-    table = won.groupby(decided[by]).agg(["sum", "size"]).rename(
-        columns={"sum": "won", "size": "decided"})
+    table = (
+        won.groupby(decided[by])
+        .agg(["sum", "size"])
+        .rename(columns={"sum": "won", "size": "decided"})
+    )
     low, high = proportion_confint(table["won"], table["decided"], alpha=0.05, method="wilson")
     table["win_rate"] = table["won"] / table["decided"]
     table["ci_low"], table["ci_high"] = low, high
@@ -39,8 +42,10 @@ def decided_opportunities(data: Dataset, quarter: str, quarters: int = 8) -> pd.
     decided = opps[opps["stage"].isin(["won", "lost"]) & opps["close_date"].between(start, end)]
     acc = data.accounts.set_index("account_id")
     band = size_bands(data.plan, acc["employees"])
-    return decided.assign(industry=decided["account_id"].map(acc["industry"]),
-                          size_band=decided["account_id"].map(band))
+    return decided.assign(
+        industry=decided["account_id"].map(acc["industry"]),
+        size_band=decided["account_id"].map(band),
+    )
 
 
 def win_rate_profile(data: Dataset, quarter: str, by: str = "industry") -> Result:
@@ -56,7 +61,11 @@ def win_rate_profile(data: Dataset, quarter: str, by: str = "industry") -> Resul
         f"{top['ci_low']:.0%} to {top['ci_high']:.0%}), {top['win_rate'] / rest:.1f} times the "
         f"rate of the rest ({rest:.0%})."
     )
-    return Result(f"Win rate by {by.replace('_', ' ')}", headline, table.reset_index(drop=True),
-                  formats={"win_rate": "{:.0%}", "ci_low": "{:.0%}", "ci_high": "{:.0%}"},
-                  notes="win rate: won / (won + lost) among opportunities closed in the window; "
-                        "interval: 95% Wilson score interval.")
+    return Result(
+        f"Win rate by {by.replace('_', ' ')}",
+        headline,
+        table.reset_index(drop=True),
+        formats={"win_rate": "{:.0%}", "ci_low": "{:.0%}", "ci_high": "{:.0%}"},
+        notes="win rate: won / (won + lost) among opportunities closed in the window; "
+        "interval: 95% Wilson score interval.",
+    )

@@ -214,15 +214,20 @@ def _read_raw(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
     try:
         return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except Exception as exc:  # noqa: BLE001
-        problems.append(Problem(path.name, None, f"cannot be read as CSV ({exc})".replace("\n", " ")))
+        problems.append(
+            Problem(path.name, None, f"cannot be read as CSV ({exc})".replace("\n", " "))
+        )
         return None
 
 
 def _examples(frame: pd.DataFrame, spec: TableSpec, mask) -> tuple[str, ...]:
     rows = frame[np.asarray(mask, dtype=bool)]
     keys = []
-    for idx, key in zip(rows.index[:MAX_EXAMPLES], rows[spec.key].iloc[:MAX_EXAMPLES]
-                        if spec.key in rows else [None] * MAX_EXAMPLES, strict=False):
+    for idx, key in zip(
+        rows.index[:MAX_EXAMPLES],
+        rows[spec.key].iloc[:MAX_EXAMPLES] if spec.key in rows else [None] * MAX_EXAMPLES,
+        strict=False,
+    ):
         keys.append(str(key) if pd.notna(key) else f"line {idx + 2}")
     return tuple(keys)
 
@@ -327,7 +332,9 @@ def _check_columns(frame: pd.DataFrame, spec: TableSpec, file: str, problems: li
         has_coords = {"latitude", "longitude"} <= set(frame.columns)
         if not has_coords and "postal_code" not in frame.columns:
             problems.append(
-                Problem(file, "latitude, longitude", "required columns missing (or give postal_code)")
+                Problem(
+                    file, "latitude, longitude", "required columns missing (or give postal_code)"
+                )
             )
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
@@ -398,14 +405,24 @@ def _check_opportunity_dates(opps: pd.DataFrame, file: str, problems: list[Probl
     before = opps["close_date"] < opps["created_date"]
     if before.any():
         problems.append(
-            Problem(file, "close_date", "close date before created date", int(before.sum()),
-                    _examples(opps, spec, before))
+            Problem(
+                file,
+                "close_date",
+                "close date before created date",
+                int(before.sum()),
+                _examples(opps, spec, before),
+            )
         )
     closed_no_date = opps["stage"].isin(["won", "lost"]) & opps["close_date"].isna()
     if closed_no_date.any():
         problems.append(
-            Problem(file, "close_date", "won or lost opportunity without a close date",
-                    int(closed_no_date.sum()), _examples(opps, spec, closed_no_date))
+            Problem(
+                file,
+                "close_date",
+                "won or lost opportunity without a close date",
+                int(closed_no_date.sum()),
+                _examples(opps, spec, closed_no_date),
+            )
         )
 
 
@@ -483,9 +500,10 @@ def validate_data(
     if quarter is not None:
         q = data.quarter(quarter)
         start, end = quarter_bounds(q, data.fiscal_start)
-        in_q = data.activities["activity_date"].between(start, end).any() or data.opportunities[
-            "created_date"
-        ].between(start, end).any()
+        in_q = (
+            data.activities["activity_date"].between(start, end).any()
+            or data.opportunities["created_date"].between(start, end).any()
+        )
         if not in_q:
             raise DataValidationError(
                 data_dir,

@@ -39,8 +39,9 @@ def territory_map(accounts: pd.DataFrame, reps: pd.DataFrame, ax=None, title: st
     codes, _ = pd.factorize(accounts["territory_id"])
     colours = plt.get_cmap(PALETTE)(codes % 20)
     ax.scatter(accounts["longitude"], accounts["latitude"], c=colours, s=4, alpha=0.6, lw=0)
-    ax.scatter(reps["home_longitude"], reps["home_latitude"], marker="x", c="black", s=30,
-               label="rep home")
+    ax.scatter(
+        reps["home_longitude"], reps["home_latitude"], marker="x", c="black", s=30, label="rep home"
+    )
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     ax.set_aspect(1.25)
@@ -53,8 +54,11 @@ def utilization_bars(workload: pd.DataFrame, ax=None, low: float = 0.8, high: fl
     """Demand / capacity per territory, the capacity line at 1 and the plan's thresholds."""
     ax = _ax(ax)
     data = workload.sort_values("utilization", ascending=False)
-    colours = np.where(data["utilization"] > high, "#c0392b",
-                       np.where(data["utilization"] < low, "#2980b9", "#7f8c8d"))
+    colours = np.where(
+        data["utilization"] > high,
+        "#c0392b",
+        np.where(data["utilization"] < low, "#2980b9", "#7f8c8d"),
+    )
     ax.bar(data["territory_id"].astype(str), data["utilization"], color=colours)
     ax.axhline(1.0, color="black", lw=1, label="capacity")
     ax.axhline(high, color="#c0392b", lw=0.8, ls="--", label=f"understaffed > {high:.0%}")
@@ -66,14 +70,26 @@ def utilization_bars(workload: pd.DataFrame, ax=None, low: float = 0.8, high: fl
     return ax
 
 
-def rate_with_interval(table: pd.DataFrame, label: str, rate: str = "win_rate",
-                       low: str = "ci_low", high: str = "ci_high", ax=None):
+def rate_with_interval(
+    table: pd.DataFrame,
+    label: str,
+    rate: str = "win_rate",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    ax=None,
+):
     """Horizontal points with 95% intervals (win rate by industry, for instance)."""
     ax = _ax(ax, (8, 0.35 * len(table) + 1.2))
     data = table.sort_values(rate)
     y = np.arange(len(data))
-    ax.errorbar(data[rate], y, xerr=[data[rate] - data[low], data[high] - data[rate]],
-                fmt="o", color="#34495e", capsize=3)
+    ax.errorbar(
+        data[rate],
+        y,
+        xerr=[data[rate] - data[low], data[high] - data[rate]],
+        fmt="o",
+        color="#34495e",
+        capsize=3,
+    )
     ax.set_yticks(y, data[label].astype(str))
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel(f"{rate.replace('_', ' ')} (95% interval)")
@@ -84,8 +100,11 @@ def attainment_bars(scorecard: pd.DataFrame, ax=None):
     """Quota attainment per rep, sorted, with the 100% line."""
     ax = _ax(ax)
     data = scorecard.sort_values("attainment", ascending=False)
-    ax.bar(data["rep_name"], data["attainment"], color=np.where(data["attainment"] >= 1,
-                                                                "#27ae60", "#95a5a6"))
+    ax.bar(
+        data["rep_name"],
+        data["attainment"],
+        color=np.where(data["attainment"] >= 1, "#27ae60", "#95a5a6"),
+    )
     ax.axhline(1.0, color="black", lw=1)
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylabel("quota attainment")
@@ -97,8 +116,14 @@ def segment_bubbles(segments: pd.DataFrame, ax=None):
     """Potential against penetration per segment, bubble size = accounts."""
     ax = _ax(ax, (9, 5.5))
     size = 600 * segments["accounts"] / segments["accounts"].max()
-    ax.scatter(segments["potential"] / 1e6, segments["penetration"], s=size, alpha=0.5,
-               color="#16a085", edgecolor="black")
+    ax.scatter(
+        segments["potential"] / 1e6,
+        segments["penetration"],
+        s=size,
+        alpha=0.5,
+        color="#16a085",
+        edgecolor="black",
+    )
     for _, row in segments.nlargest(12, "potential").iterrows():
         ax.annotate(row["segment"], (row["potential"] / 1e6, row["penetration"]), fontsize=7)
     ax.set_xlabel("annual potential ($M)")

@@ -30,8 +30,21 @@ from terrlib.stage import HEADLINES
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
-PACKAGES = ("terrlib", "pandas", "numpy", "scipy", "statsmodels", "pandera", "pydantic",
-            "papermill", "nbconvert", "matplotlib", "seaborn", "highspy", "zipcodes")
+PACKAGES = (
+    "terrlib",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "pandera",
+    "pydantic",
+    "papermill",
+    "nbconvert",
+    "matplotlib",
+    "seaborn",
+    "highspy",
+    "zipcodes",
+)
 
 
 class ReportError(RuntimeError):
@@ -64,7 +77,9 @@ def _with_reset(source: Path) -> nbformat.NotebookNode:
     if not source.is_file():
         raise ReportError(f"notebook {source} not found")
     nb = nbformat.read(source, as_version=4)
-    reset = nbformat.v4.new_code_cell("%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')")
+    reset = nbformat.v4.new_code_cell(
+        "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')"
+    )
     reset.metadata["tags"] = ["remove-cell"]
     nb.cells.insert(0, reset)
     return nb
@@ -84,8 +99,14 @@ def _failed_cell(nb_path: Path) -> str:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=config.PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -107,9 +128,13 @@ def _index_html(quarter: str, company: str, headlines: dict, timings: dict, mani
         sentences = "".join(f"<p>{html.escape(s)}</p>" for s in headlines.get(stem, []))
         sections.append(
             f'<section><h2><a href="{stem}.html">{html.escape(config.STAGE_TITLES[stem])}</a>'
-            f"</h2>{sentences}</section>")
-    params = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                     for k, v in manifest["parameters"].items())
+            f"</h2>{sentences}</section>"
+        )
+    inputs = html.escape(", ".join(f"{k} {v[:12]}" for k, v in manifest["inputs"].items()))
+    params = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in manifest["parameters"].items()
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
@@ -118,18 +143,20 @@ def _index_html(quarter: str, company: str, headlines: dict, timings: dict, mani
 body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 960px;
        margin: 2em auto; padding: 0 1.5em; color: #222; line-height: 1.45; }}
 h1 {{ margin-bottom: 0.2em; }} .sub {{ color: #666; margin-top: 0; }}
-section {{ border-left: 4px solid #16a085; padding: 0.2em 1em; margin: 1.2em 0; background: #f8fbfa; }}
+section {{ border-left: 4px solid #16a085; padding: 0.2em 1em; margin: 1.2em 0;
+          background: #f8fbfa; }}
 section h2 {{ font-size: 1.15em; margin: 0.4em 0; }} a {{ color: #0b6e5b; }}
-table {{ border-collapse: collapse; font-size: 13px; }} th, td {{ text-align: left; padding: 2px 10px; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+th, td {{ text-align: left; padding: 2px 10px; }}
 details {{ margin-top: 2em; color: #444; }}
 </style></head><body>
 <h1>{html.escape(company)}: quarterly territory report</h1>
 <p class="sub">Quarter {quarter} · data as known at the quarter end · built
 {html.escape(manifest["built_at"])} in {sum(timings.values()):.0f} s</p>
-{''.join(sections)}
+{"".join(sections)}
 <details><summary>Run manifest (parameters, inputs, versions)</summary>
 <table>{params}</table>
-<p>Input files (sha256): {html.escape(", ".join(f"{k} {v[:12]}" for k, v in manifest["inputs"].items()))}</p>
+<p>Input files (sha256): {inputs}</p>
 <p>Seconds per notebook: {html.escape(", ".join(f"{k} {v:.1f}" for k, v in timings.items()))}</p>
 <p>Full manifest: <a href="run.json">run.json</a></p></details>
 </body></html>
@@ -196,8 +223,10 @@ def build_report(
     data = load_dataset(data_dir, plan_path, quarter)
     q = str(data.quarter(quarter) if quarter else data.latest_complete_quarter())
     plan_file = data.files.get("plan")
-    say(f"terrlib report {q}: data {data_dir} ({len(data.accounts):,} accounts, "
-        f"{len(data.opportunities):,} opportunities, {len(data.activities):,} activities)")
+    say(
+        f"terrlib report {q}: data {data_dir} ({len(data.accounts):,} accounts, "
+        f"{len(data.opportunities):,} opportunities, {len(data.activities):,} activities)"
+    )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".build-{q}-", dir=out_dir))
@@ -224,9 +253,16 @@ def build_report(
             target = executed / f"{stem}.ipynb"
             began = time.perf_counter()
             try:
-                pm.execute_notebook(_with_reset(source), str(target), parameters=parameters,
-                                    kernel_name="python3", progress_bar=False,
-                                    cwd=str(notebooks_dir), log_output=False, km=km)
+                pm.execute_notebook(
+                    _with_reset(source),
+                    str(target),
+                    parameters=parameters,
+                    kernel_name="python3",
+                    progress_bar=False,
+                    cwd=str(notebooks_dir),
+                    log_output=False,
+                    km=km,
+                )
             except pm.PapermillExecutionError as exc:
                 keep = out_dir / f"{q}.failed"
                 if keep.exists():
@@ -237,7 +273,8 @@ def build_report(
                 raise ReportError(
                     f"notebook {stem} failed at {where}. The executed notebook is kept in "
                     f"{keep / target.name}; the previous report and processed data were left as "
-                    "they were.") from None
+                    "they were."
+                ) from None
             render_html(target, pages / f"{stem}.html")
             timings[stem] = time.perf_counter() - began
             say(f"  [{i}/{len(config.STAGE_NOTEBOOKS)}] {stem}: {timings[stem]:.1f} s")
@@ -255,7 +292,8 @@ def build_report(
         }
         (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         (pages / "index.html").write_text(
-            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8")
+            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
+        )
         _replace_dir(processed, processed_root / q)
         _replace_dir(pages, out_dir / q)
         failed = out_dir / f"{q}.failed"

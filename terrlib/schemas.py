@@ -128,7 +128,8 @@ def column_schema(table: str) -> pa.DataFrameSchema:
         cols["duration_minutes"] = _col(_nonneg("duration"))
         cols["activity_type"] = _col(
             pa.Check.isin(
-                ACTIVITY_TYPES, error=f"unknown activity type (allowed: {', '.join(ACTIVITY_TYPES)})"
+                ACTIVITY_TYPES,
+                error=f"unknown activity type (allowed: {', '.join(ACTIVITY_TYPES)})",
             )
         )
     return pa.DataFrameSchema(cols, name=table)

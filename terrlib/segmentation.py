@@ -43,21 +43,25 @@ def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
     acc = data.accounts
     won = bookings(data, start, end)
     spend = won.groupby("account_id")["amount"].sum().reindex(acc["account_id"]).fillna(0.0)
-    frame = pd.DataFrame({
-        "account_id": acc["account_id"].to_numpy(),
-        "territory_id": acc["territory_id"].to_numpy(),
-        "industry": acc["industry"].to_numpy(),
-        "size_band": size_bands(data.plan, acc["employees"]).to_numpy(),
-        "log_employees": np.log(acc["employees"].clip(lower=1)).to_numpy(),
-        "spend_4q": spend.to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "account_id": acc["account_id"].to_numpy(),
+            "territory_id": acc["territory_id"].to_numpy(),
+            "industry": acc["industry"].to_numpy(),
+            "size_band": size_bands(data.plan, acc["employees"]).to_numpy(),
+            "log_employees": np.log(acc["employees"].clip(lower=1)).to_numpy(),
+            "spend_4q": spend.to_numpy(),
+        }
+    )
     mature = (acc["created_date"] <= start).to_numpy()
     fit_rows = frame[mature & (frame["spend_4q"] > 0)].assign(
-        log_spend=lambda f: np.log(f["spend_4q"]))
+        log_spend=lambda f: np.log(f["spend_4q"])
+    )
     if len(fit_rows) < MIN_BUYERS:
         raise ValueError(
             f"account potential needs at least {MIN_BUYERS} mature accounts that bought in the "
-            f"four quarters to {quarter}; found {len(fit_rows)}")
+            f"four quarters to {quarter}; found {len(fit_rows)}"
+        )
     model = smf.quantreg("log_spend ~ log_employees + C(industry)", fit_rows).fit(q=q)
     frame["potential"] = np.exp(model.predict(frame))
     frame["white_space"] = (frame["potential"] - frame["spend_4q"]).clip(lower=0)
@@ -71,9 +75,12 @@ def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
         f"{frame['spend_4q'].sum() / 1e6:,.1f}M booked in the last four quarters, leaving "
         f"{frame['white_space'].sum() / 1e6:,.1f}M of white space."
     )
-    result = Result("Account potential and white space", headline, frame,
-                    formats={"spend_4q": "{:,.0f}", "potential": "{:,.0f}",
-                             "white_space": "{:,.0f}"})
+    result = Result(
+        "Account potential and white space",
+        headline,
+        frame,
+        formats={"spend_4q": "{:,.0f}", "potential": "{:,.0f}", "white_space": "{:,.0f}"},
+    )
     result.model = model
     return result
 
@@ -88,12 +95,15 @@ def segment_table(data: Dataset, quarter: str, potential: pd.DataFrame) -> Resul
     decided = decided.assign(
         industry=decided["account_id"].map(pot["industry"]),
         size_band=decided["account_id"].map(pot["size_band"]),
-        won=decided["stage"].eq("won"))
+        won=decided["stage"].eq("won"),
+    )
     keys = ["industry", "size_band"]
-    seg = potential.groupby(keys).agg(accounts=("account_id", "size"),
-                                      bookings=("spend_4q", "sum"),
-                                      potential=("potential", "sum"),
-                                      white_space=("white_space", "sum"))
+    seg = potential.groupby(keys).agg(
+        accounts=("account_id", "size"),
+        bookings=("spend_4q", "sum"),
+        potential=("potential", "sum"),
+        white_space=("white_space", "sum"),
+    )
     deals = decided.groupby(keys).agg(decided=("won", "size"), won=("won", "sum"))
     won_amount = decided[decided["won"]].groupby(keys)["amount"].mean()
     seg = seg.join(deals).join(won_amount.rename("avg_deal"))
@@ -108,14 +118,23 @@ def segment_table(data: Dataset, quarter: str, potential: pd.DataFrame) -> Resul
         f"{best['penetration']:.0%} penetration; overall penetration is "
         f"{seg['bookings'].sum() / seg['potential'].sum():.0%}."
     )
-    return Result("Segment economics (last four quarters)", headline,
-                  seg.sort_values("white_space", ascending=False).reset_index(drop=True),
-                  formats={"bookings": "{:,.0f}", "potential": "{:,.0f}",
-                           "white_space": "{:,.0f}", "avg_deal": "{:,.0f}",
-                           "win_rate": "{:.0%}", "penetration": "{:.0%}", "won": "{:.0f}",
-                           "decided": "{:.0f}"},
-                  notes="win_rate: won / (won + lost) closed in the window; penetration: "
-                        "bookings / potential; white space: potential less spend, summed.")
+    return Result(
+        "Segment economics (last four quarters)",
+        headline,
+        seg.sort_values("white_space", ascending=False).reset_index(drop=True),
+        formats={
+            "bookings": "{:,.0f}",
+            "potential": "{:,.0f}",
+            "white_space": "{:,.0f}",
+            "avg_deal": "{:,.0f}",
+            "win_rate": "{:.0%}",
+            "penetration": "{:.0%}",
+            "won": "{:.0f}",
+            "decided": "{:.0f}",
+        },
+        notes="win_rate: won / (won + lost) closed in the window; penetration: "
+        "bookings / potential; white space: potential less spend, summed.",
+    )
 
 
 def white_space_by_territory(potential: pd.DataFrame) -> pd.DataFrame:

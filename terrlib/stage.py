@@ -77,7 +77,8 @@ def start(
     data_path = Path(data_dir) if data_dir else config.DEMO_DATA
     if not data_dir and not (data_path / "accounts.csv").is_file():
         raise FileNotFoundError(
-            f"no demo data in {data_path}: run `make demo` (or `terrlib demo --out {data_path}`)")
+            f"no demo data in {data_path}: run `make demo` (or `terrlib demo --out {data_path}`)"
+        )
     full = load_dataset(data_path, plan_path or None, quarter or None)
     q = full.quarter(quarter) if quarter else full.latest_complete_quarter()
     out = Path(processed_dir) if processed_dir else config.DATA_PROCESSED / str(q)

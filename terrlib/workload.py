@@ -10,7 +10,7 @@ Examples
 >>> from terrlib.plan import Plan
 >>> hours = call_hours(Plan(), np.array([5000, 50]), np.array([0.0, 70.0]))
 >>> [round(float(h), 1) for h in hours]
-[37.9, 2.5]
+[37.6, 3.6]
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def call_hours(plan: Plan, employees: np.ndarray, distance_km: np.ndarray) -> np
     distance from the rep's home."""
     cov = plan.coverage
     calls, minutes = call_pattern(plan, employees)
-    one_way = np.maximum(np.asarray(distance_km, float) / cov.travel_speed_kmh * 60,
-                         cov.min_travel_minutes)
+    one_way = np.maximum(
+        np.asarray(distance_km, float) / cov.travel_speed_kmh * 60, cov.min_travel_minutes
+    )
     return calls * (minutes + cov.visit_share * 2 * one_way) / 60
 
 
@@ -58,8 +59,12 @@ def account_workload(data: Dataset) -> pd.DataFrame:
     acc = data.accounts
     homes = data.reps.drop_duplicates("territory_id").set_index("territory_id")
     home = homes.reindex(acc["territory_id"])
-    dist = haversine_km(acc["latitude"], acc["longitude"], home["home_latitude"].to_numpy(),
-                        home["home_longitude"].to_numpy())
+    dist = haversine_km(
+        acc["latitude"],
+        acc["longitude"],
+        home["home_latitude"].to_numpy(),
+        home["home_longitude"].to_numpy(),
+    )
     total = call_hours(data.plan, acc["employees"].to_numpy(), dist)
     calls, minutes = call_pattern(data.plan, acc["employees"].to_numpy())
     base = calls * minutes / 60
@@ -86,8 +91,11 @@ def territory_workload(data: Dataset) -> Result:
     work = account_workload(data)
     reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")
     per = work.groupby("territory_id").agg(
-        accounts=("account_id", "size"), call_hours=("call_hours", "sum"),
-        travel_hours=("travel_hours", "sum"), hours=("hours", "sum"))
+        accounts=("account_id", "size"),
+        call_hours=("call_hours", "sum"),
+        travel_hours=("travel_hours", "sum"),
+        hours=("hours", "sum"),
+    )
     per = per.reindex(reps.index, fill_value=0)
     per.insert(0, "region", reps["region"])
     per.insert(1, "rep_name", reps["rep_name"])
@@ -97,7 +105,9 @@ def territory_workload(data: Dataset) -> Result:
     th = data.plan.thresholds
     per["status"] = np.select(
         [per["utilization"] > th.over_utilization, per["utilization"] < th.under_utilization],
-        ["understaffed", "overstaffed"], "balanced")
+        ["understaffed", "overstaffed"],
+        "balanced",
+    )
     per = per.reset_index()
     under = per[per["status"] == "understaffed"]
     over = per[per["status"] == "overstaffed"]
@@ -107,20 +117,33 @@ def territory_workload(data: Dataset) -> Result:
         f"({per['hours'].sum() / per['capacity'].sum():.0%} overall). "
         f"{len(under)} of {len(per)} territories need more than "
         f"{th.over_utilization:.0%} of their rep's hours"
-        + (f" (worst {under.nlargest(1, 'utilization')['territory_id'].iloc[0]} at "
-           f"{under['utilization'].max():.0%})" if len(under) else "")
+        + (
+            f" (worst {under.nlargest(1, 'utilization')['territory_id'].iloc[0]} at "
+            f"{under['utilization'].max():.0%})"
+            if len(under)
+            else ""
+        )
         + f"; {len(over)} need less than {th.under_utilization:.0%}"
-        + (f" (lowest {over.nsmallest(1, 'utilization')['territory_id'].iloc[0]} at "
-           f"{over['utilization'].min():.0%})." if len(over) else ".")
+        + (
+            f" (lowest {over.nsmallest(1, 'utilization')['territory_id'].iloc[0]} at "
+            f"{over['utilization'].min():.0%})."
+            if len(over)
+            else "."
+        )
     )
     return Result(
         "Workload against capacity per territory",
         headline,
         per.sort_values("utilization", ascending=False).reset_index(drop=True),
-        formats={"call_hours": "{:,.0f}", "travel_hours": "{:,.0f}", "hours": "{:,.0f}",
-                 "capacity": "{:,.0f}", "utilization": "{:.0%}"},
+        formats={
+            "call_hours": "{:,.0f}",
+            "travel_hours": "{:,.0f}",
+            "hours": "{:,.0f}",
+            "capacity": "{:,.0f}",
+            "utilization": "{:.0%}",
+        },
         notes="hours: call time plus travel per year under the plan's coverage model; "
-              "capacity: the rep's selling hours per year less the plan's admin share.",
+        "capacity: the rep's selling hours per year less the plan's admin share.",
     )
 
 
@@ -128,8 +151,9 @@ def sizing(data: Dataset) -> Result:
     """Workload build-up sizing: reps needed per region = hours demanded / hours per rep."""
     terr = territory_workload(data).table
     per_rep = float(terr["capacity"].median())
-    reg = terr.groupby("region").agg(reps_today=("territory_id", "size"), hours=("hours", "sum"),
-                                     capacity=("capacity", "sum"))
+    reg = terr.groupby("region").agg(
+        reps_today=("territory_id", "size"), hours=("hours", "sum"), capacity=("capacity", "sum")
+    )
     reg["reps_needed"] = reg["hours"] / per_rep
     reg["gap"] = reg["reps_needed"] - reg["reps_today"]
     reg = reg.reset_index()
@@ -140,6 +164,14 @@ def sizing(data: Dataset) -> Result:
         f"{reg['reps_needed'].sum():.1f} reps against {reg['reps_today'].sum()} today "
         f"({total_gap:+.1f}); {worst['region']} is the most short-handed ({worst['gap']:+.1f})."
     )
-    return Result("Sales-force sizing by region (workload build-up)", headline, reg,
-                  formats={"hours": "{:,.0f}", "capacity": "{:,.0f}", "reps_needed": "{:.1f}",
-                           "gap": "{:+.1f}"})
+    return Result(
+        "Sales-force sizing by region (workload build-up)",
+        headline,
+        reg,
+        formats={
+            "hours": "{:,.0f}",
+            "capacity": "{:,.0f}",
+            "reps_needed": "{:.1f}",
+            "gap": "{:+.1f}",
+        },
+    )

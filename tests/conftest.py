@@ -1,0 +1,48 @@
+"""Shared fixtures: a small demo company generated once per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from terrlib import demo, io
+
+SMALL = {"n_accounts": 900, "n_reps": 20, "seed": 3}
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Path:
+    """Folder with a small demo company (900 accounts, 20 reps, 11 quarters)."""
+    folder = tmp_path_factory.mktemp("demo")
+    demo.generate(folder, **SMALL)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_truth(small_demo) -> dict:
+    return json.loads((small_demo / "truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def small_data(small_demo) -> io.Dataset:
+    return io.load_dataset(small_demo).as_of("2026Q3")
+
+
+@pytest.fixture(scope="session")
+def default_demo(tmp_path_factory) -> Path:
+    """The default demo company (5,000 accounts, 44 reps), generated once."""
+    folder = tmp_path_factory.mktemp("demo_default")
+    demo.generate(folder)
+    return folder
+
+
+@pytest.fixture
+def demo_copy(small_demo, tmp_path) -> Path:
+    """A writable copy of the small demo, for tests that break it."""
+    target = tmp_path / "data"
+    target.mkdir()
+    for f in small_demo.iterdir():
+        (target / f.name).write_bytes(f.read_bytes())
+    return target

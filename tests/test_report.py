@@ -1,0 +1,124 @@
+"""End to end: `terrlib report` into a temporary folder, and a failing run that leaves the
+earlier report intact. These execute all five notebooks on the small demo company."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from terrlib import cli, config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(small_demo, tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    code = cli.main(
+        [
+            "report",
+            "--quarter",
+            "2026Q3",
+            "--data",
+            str(small_demo),
+            "--out",
+            str(root / "reports"),
+            "--processed",
+            str(root / "processed"),
+        ]
+    )
+    assert code == 0
+    return root
+
+
+def test_report_pages(built):
+    folder = built / "reports" / "2026Q3"
+    names = {p.name for p in folder.iterdir()}
+    assert {"index.html", "run.json", *(f"{s}.html" for s in config.STAGE_NOTEBOOKS)} <= names
+    index = (folder / "index.html").read_text()
+    for stem in config.STAGE_NOTEBOOKS:
+        assert f'href="{stem}.html"' in index
+    assert "hours a year" in index  # a headline sentence with numbers
+    for stem in config.STAGE_NOTEBOOKS:
+        page = (folder / f"{stem}.html").read_text()
+        assert (
+            "Traceback" not in page
+            and "Error" not in page.split("<body")[1][:200000].split("terrlib-nav")[0]
+        )
+        assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', page)  # opens offline
+        assert "stage.start(" not in page  # code hidden
+    assert "data:image/png;base64" in (folder / "01-strategic-alignment.html").read_text()
+
+
+def test_run_manifest(built, small_demo):
+    manifest = json.loads((built / "reports" / "2026Q3" / "run.json").read_text())
+    assert manifest["quarter"] == "2026Q3"
+    assert set(manifest["inputs"]) >= {
+        "accounts.csv",
+        "reps.csv",
+        "opportunities.csv",
+        "activities.csv",
+        "plan.yaml",
+    }
+    assert len(manifest["inputs"]["accounts.csv"]) == 64
+    assert set(manifest["seconds"]) == set(config.STAGE_NOTEBOOKS)
+    assert "pandas" in manifest["versions"]
+
+
+def test_processed_artifacts(built):
+    processed = built / "processed" / "2026Q3"
+    for name in (
+        "territory_workload.csv",
+        "account_potential.csv",
+        "segments.csv",
+        "win_rate_industry.csv",
+        "sizing.csv",
+        "rep_scorecard.csv",
+        "headlines.json",
+    ):
+        assert (processed / name).is_file(), name
+
+
+def test_failing_notebook_keeps_previous_report(built, small_demo, tmp_path, capsys):
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(config.NOTEBOOKS, notebooks)
+    broken = notebooks / "03-ideal-customer-profile.ipynb"
+    nb = nbformat.read(broken, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('planted failure')"))
+    nbformat.write(nb, broken)
+    reports = built / "reports"
+    before = (reports / "2026Q3" / "index.html").read_bytes()
+    processed_before = (built / "processed" / "2026Q3" / "rep_scorecard.csv").read_bytes()
+
+    from terrlib.report import ReportError, build_report
+
+    with pytest.raises(ReportError, match="03-ideal-customer-profile failed at cell .*planted"):
+        build_report(
+            "2026Q3", small_demo, None, reports, built / "processed", notebooks, progress=None
+        )
+    assert (reports / "2026Q3" / "index.html").read_bytes() == before
+    assert (built / "processed" / "2026Q3" / "rep_scorecard.csv").read_bytes() == processed_before
+    assert (reports / "2026Q3.failed" / "03-ideal-customer-profile.ipynb").is_file()
+    assert not [p for p in reports.iterdir() if p.name.startswith(".build")]
+
+
+def test_bad_data_stops_report_with_message(demo_copy, tmp_path, capsys):
+    (demo_copy / "activities.csv").unlink()
+    code = cli.main(
+        [
+            "report",
+            "--data",
+            str(demo_copy),
+            "--out",
+            str(tmp_path / "r"),
+            "--processed",
+            str(tmp_path / "p"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "activities.csv · file missing" in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "2026Q3").exists()

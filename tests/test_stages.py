@@ -1,0 +1,93 @@
+"""Stage analyses: measures on tiny frames with known answers, and first findings on the demo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from terrlib import alignment, icp, performance, segmentation, workload
+from terrlib.periods import latest_complete_quarter, parse_quarter, trailing_bounds
+from terrlib.plan import Plan
+
+
+def test_gini_known_values():
+    assert alignment.gini(pd.Series([5, 5, 5])) == pytest.approx(0.0)
+    assert alignment.gini(pd.Series([0, 0, 0, 1])) == pytest.approx(0.75)
+
+
+def test_call_hours_by_hand():
+    plan = Plan()
+    # Enterprise: 24 calls x (90 min + 0.2 x 2 x 60 min travel at 70 km/h for 70 km) / 60
+    assert workload.call_hours(plan, np.array([5000]), np.array([70.0]))[0] == pytest.approx(
+        24 * (90 + 0.2 * 2 * 60) / 60
+    )
+    # SMB next door: the 10-minute floor applies
+    assert workload.call_hours(plan, np.array([10]), np.array([0.0]))[0] == pytest.approx(
+        4 * (30 + 0.2 * 2 * 10) / 60
+    )
+
+
+def test_win_rates_with_wilson_interval():
+    opps = pd.DataFrame({"stage": ["won"] * 30 + ["lost"] * 70, "g": ["a"] * 100})
+    table = icp.win_rates(opps, "g")
+    assert table.loc[0, "win_rate"] == pytest.approx(0.3)
+    assert table.loc[0, "ci_low"] == pytest.approx(0.2189, abs=1e-3)
+    assert table.loc[0, "ci_high"] == pytest.approx(0.3958, abs=1e-3)
+
+
+def test_quarters():
+    assert str(parse_quarter("2026q3")) == "2026Q3"
+    assert str(latest_complete_quarter(pd.Timestamp("2026-09-28"))) == "2026Q3"
+    assert str(latest_complete_quarter(pd.Timestamp("2026-09-01"))) == "2026Q2"
+    start, end = trailing_bounds("2026Q1", 4)
+    assert (start, end) == (pd.Timestamp("2025-04-01"), pd.Timestamp("2026-03-31"))
+    with pytest.raises(ValueError, match="2026Q3"):
+        parse_quarter("Q3 2026")
+
+
+def test_alignment_flags_planted_territories(small_data, small_truth):
+    load = workload.territory_workload(small_data).table.set_index("territory_id")
+    for t in small_truth["overloaded_territories"]:
+        assert load.loc[t, "status"] == "understaffed"
+    for t in small_truth["underloaded_territories"]:
+        assert load.loc[t, "status"] == "overstaffed"
+    effort = alignment.effort_vs_strategy(small_data, "2026Q3")
+    assert "hold" in effort.headline and effort.table["gap"].median() < 0
+
+
+def test_potential_and_segments(small_data):
+    pot = segmentation.account_potential(small_data, "2026Q3")
+    table = pot.table
+    assert (table["potential"] > 0).all() and (table["white_space"] >= 0).all()
+    assert pot.model.params["log_employees"] > 0.3  # potential grows with size
+    seg = segmentation.segment_table(small_data, "2026Q3", table)
+    assert seg.table["accounts"].sum() == len(small_data.accounts)
+
+
+def test_potential_refuses_too_little_data(small_data):
+    from dataclasses import replace
+
+    tiny = replace(small_data, opportunities=small_data.opportunities.head(20))
+    with pytest.raises(ValueError, match="at least 30 mature accounts"):
+        segmentation.account_potential(tiny, "2026Q3")
+
+
+def test_icp_finds_the_high_converting_industry(small_data, small_truth):
+    result = icp.win_rate_profile(small_data, "2026Q3")
+    assert result.table.iloc[0]["industry"] == small_truth["high_converting_industry"]
+    assert "Manufacturing wins" in result.headline
+
+
+def test_scorecard_handles_new_rep(small_data, small_truth):
+    card = performance.rep_scorecard(small_data, "2026Q3").table.set_index("rep_id")
+    reps = small_data.reps.set_index("rep_id")
+    new = reps.loc[small_truth["new_reps"], "hire_date"].idxmax()
+    assert 1 <= card.loc[new, "quarters_held"] < 4
+    assert card["attainment"].notna().all()
+    assert "reached quota" in performance.rep_scorecard(small_data, "2026Q3").headline
+
+
+def test_results_render_html(small_data):
+    html = workload.sizing(small_data)._repr_html_()
+    assert "<table" in html and "reps" in html
