@@ -20,6 +20,8 @@ def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None) -> 
     """HTML of a table with per-column formats (``"{:,.0f}"``, ``"{:.0%}"``...)."""
     styler = table.style.format(formats or {}, na_rep="–")
     styler = styler.format_index(lambda v: str(v)).set_table_attributes('class="terrlib-table"')
+    if isinstance(table.index, pd.RangeIndex):
+        styler = styler.hide(axis="index")
     return styler.to_html()
 
 
