@@ -30,8 +30,7 @@ def gini(values: pd.Series) -> float:
 def bookings(data: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Won opportunities closed between ``start`` and ``end`` (inclusive)."""
     opps = data.opportunities
-    won = opps[(opps["stage"] == "won") & opps["close_date"].between(start, end)]
-    return won
+    return opps[(opps["stage"] == "won") & opps["close_date"].between(start, end)]
 
 
 def territory_balance(data: Dataset, quarter: str) -> Result:

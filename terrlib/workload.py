@@ -24,12 +24,17 @@ from terrlib.plan import Plan
 from terrlib.results import Result
 
 
+def _band_index(plan: Plan, employees: np.ndarray) -> tuple[list, np.ndarray]:
+    """The plan's size bands from smallest up, and each account's position among them."""
+    bands = sorted(plan.segments.size_bands, key=lambda b: b.min_employees)
+    which = np.searchsorted([b.min_employees for b in bands], employees, side="right") - 1
+    return bands, np.clip(which, 0, len(bands) - 1)
+
+
 def call_pattern(plan: Plan, employees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Calls per year and minutes per call for accounts of the given sizes."""
     cov = plan.coverage
-    bands = sorted(plan.segments.size_bands, key=lambda b: b.min_employees)
-    which = np.searchsorted([b.min_employees for b in bands], employees, side="right") - 1
-    which = np.clip(which, 0, len(bands) - 1)
+    bands, which = _band_index(plan, employees)
     calls = np.array([cov.by_size_band[b.name].calls_per_year for b in bands])[which]
     minutes = np.array([cov.by_size_band[b.name].minutes_per_call for b in bands])[which]
     return calls, minutes
@@ -48,10 +53,8 @@ def call_hours(plan: Plan, employees: np.ndarray, distance_km: np.ndarray) -> np
 
 def size_bands(plan: Plan, employees: pd.Series) -> pd.Series:
     """Size band name per account."""
-    bands = sorted(plan.segments.size_bands, key=lambda b: b.min_employees)
-    which = np.searchsorted([b.min_employees for b in bands], employees.to_numpy(), side="right")
-    names = np.array([b.name for b in bands])
-    return pd.Series(names[np.clip(which - 1, 0, len(bands) - 1)], index=employees.index)
+    bands, which = _band_index(plan, employees.to_numpy())
+    return pd.Series(np.array([b.name for b in bands])[which], index=employees.index)
 
 
 def account_workload(data: Dataset) -> pd.DataFrame:
