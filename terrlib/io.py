@@ -221,15 +221,25 @@ def _read_raw(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
 
 
 def _examples(frame: pd.DataFrame, spec: TableSpec, mask) -> tuple[str, ...]:
-    rows = frame[np.asarray(mask, dtype=bool)]
-    keys = []
-    for idx, key in zip(
-        rows.index[:MAX_EXAMPLES],
-        rows[spec.key].iloc[:MAX_EXAMPLES] if spec.key in rows else [None] * MAX_EXAMPLES,
-        strict=False,
-    ):
-        keys.append(str(key) if pd.notna(key) else f"line {idx + 2}")
-    return tuple(keys)
+    """Up to five keys of the rows in ``mask`` (``line N`` where the key itself is missing)."""
+    rows = frame[np.asarray(mask, dtype=bool)].head(MAX_EXAMPLES)
+    keys = rows[spec.key] if spec.key in rows else pd.Series(pd.NA, index=rows.index)
+    return tuple(str(k) if pd.notna(k) else f"line {i + 2}" for i, k in keys.items())
+
+
+def _flag(
+    problems: list[Problem],
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    file: str,
+    column: str,
+    rule: str,
+    mask,
+) -> None:
+    """Record one problem for the rows in ``mask`` (nothing when no row breaks the rule)."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.any():
+        problems.append(Problem(file, column, rule, int(mask.sum()), _examples(frame, spec, mask)))
 
 
 def _parse_numbers(values: pd.Series) -> pd.Series:
@@ -263,25 +273,15 @@ def _parse_table(
     for col in numbers:
         parsed = _parse_numbers(out[col])
         bad = parsed.isna() & out[col].notna() & (out[col].astype("string").str.strip() != "")
-        if bad.any():
-            problems.append(
-                Problem(file, col, "not a number", int(bad.sum()), _examples(out, spec, bad))
-            )
+        _flag(problems, out, spec, file, col, "not a number", bad)
         out[col] = parsed
     for col in spec.dates:
         parsed = _parse_dates(out[col])
         bad = parsed.isna() & out[col].notna()
-        if bad.any():
-            shown = out.loc[bad, col].astype(str).head(3).tolist()
-            problems.append(
-                Problem(
-                    file,
-                    col,
-                    f"unparseable date (e.g. {', '.join(repr(s) for s in shown)}; use YYYY-MM-DD)",
-                    int(bad.sum()),
-                    _examples(out, spec, bad),
-                )
-            )
+        shown = ", ".join(repr(v) for v in out.loc[bad, col].astype(str).head(3))
+        _flag(
+            problems, out, spec, file, col, f"unparseable date (e.g. {shown}; use YYYY-MM-DD)", bad
+        )
         out[col] = parsed
     return out
 
@@ -299,30 +299,28 @@ def _resolve_locations(accounts: pd.DataFrame, file: str, problems: list[Problem
             found = resolve_zip(out.loc[has_zip, "postal_code"])
             out.loc[has_zip, ["latitude", "longitude"]] = found.to_numpy()
             unknown = has_zip & out["latitude"].isna()
-            if unknown.any():
-                codes = out.loc[unknown, "postal_code"].astype(str).head(3).tolist()
-                problems.append(
-                    Problem(
-                        file,
-                        "postal_code",
-                        f"unknown US ZIP code (e.g. {', '.join(codes)})",
-                        int(unknown.sum()),
-                        _examples(out, spec, unknown),
-                    )
-                )
+            codes = ", ".join(out.loc[unknown, "postal_code"].astype(str).head(3))
+            _flag(
+                problems,
+                out,
+                spec,
+                file,
+                "postal_code",
+                f"unknown US ZIP code (e.g. {codes})",
+                unknown,
+            )
         no_location = missing & out["postal_code"].isna()
     else:
         no_location = missing
-    if no_location.any():
-        problems.append(
-            Problem(
-                file,
-                "latitude/longitude",
-                "location missing and no postal_code to resolve it",
-                int(no_location.sum()),
-                _examples(out, spec, no_location),
-            )
-        )
+    _flag(
+        problems,
+        out,
+        spec,
+        file,
+        "latitude/longitude",
+        "location missing and no postal_code to resolve it",
+        no_location,
+    )
     return out
 
 
@@ -387,43 +385,38 @@ def _check_references(
         if col not in frame or pcol not in tables[parent]:
             continue
         dangling = frame[col].notna() & ~frame[col].isin(tables[parent][pcol].dropna())
-        if dangling.any():
-            values = frame.loc[dangling, col].astype(str).unique()[:3]
-            problems.append(
-                Problem(
-                    files[child],
-                    col,
-                    f"refers to unknown {pcol} in {files[parent]} (e.g. {', '.join(values)})",
-                    int(dangling.sum()),
-                    _examples(frame, CONTRACT[child], dangling),
-                )
-            )
+        values = ", ".join(frame.loc[dangling, col].astype(str).unique()[:3])
+        _flag(
+            problems,
+            frame,
+            CONTRACT[child],
+            files[child],
+            col,
+            f"refers to unknown {pcol} in {files[parent]} (e.g. {values})",
+            dangling,
+        )
 
 
 def _check_opportunity_dates(opps: pd.DataFrame, file: str, problems: list[Problem]) -> None:
     spec = CONTRACT["opportunities"]
-    before = opps["close_date"] < opps["created_date"]
-    if before.any():
-        problems.append(
-            Problem(
-                file,
-                "close_date",
-                "close date before created date",
-                int(before.sum()),
-                _examples(opps, spec, before),
-            )
-        )
-    closed_no_date = opps["stage"].isin(["won", "lost"]) & opps["close_date"].isna()
-    if closed_no_date.any():
-        problems.append(
-            Problem(
-                file,
-                "close_date",
-                "won or lost opportunity without a close date",
-                int(closed_no_date.sum()),
-                _examples(opps, spec, closed_no_date),
-            )
-        )
+    _flag(
+        problems,
+        opps,
+        spec,
+        file,
+        "close_date",
+        "close date before created date",
+        opps["close_date"] < opps["created_date"],
+    )
+    _flag(
+        problems,
+        opps,
+        spec,
+        file,
+        "close_date",
+        "won or lost opportunity without a close date",
+        opps["stage"].isin(["won", "lost"]) & opps["close_date"].isna(),
+    )
 
 
 def _lower_categories(frame: pd.DataFrame, table: str) -> pd.DataFrame:
