@@ -42,7 +42,7 @@ def territory_balance(data: Dataset, quarter: str) -> Result:
     """
     start, end = trailing_bounds(quarter, 4, data.fiscal_start)
     acc = data.accounts
-    work = account_workload(data).set_index("account_id")["hours"]
+    work = account_workload(data)
     won = bookings(data, start, end)
     terr_of = acc.set_index("account_id")["territory_id"]
     per = (
@@ -51,7 +51,7 @@ def territory_balance(data: Dataset, quarter: str) -> Result:
                 "accounts": acc.groupby("territory_id").size(),
                 "market_revenue": acc.groupby("territory_id")["annual_revenue"].sum(),
                 "bookings_4q": won.groupby(won["account_id"].map(terr_of))["amount"].sum(),
-                "workload_hours": work.groupby(terr_of.reindex(work.index)).sum(),
+                "workload_hours": work.groupby("territory_id")["hours"].sum(),
             }
         )
         .reindex(data.reps["territory_id"].unique())

@@ -417,7 +417,6 @@ def generate(
     part_time[rng.integers(k)] = True
 
     # planted imbalance: per region one overloaded and one underloaded territory
-    over_target = {}
     per_region_idx = {r: np.flatnonzero(reps["region"].to_numpy() == r) for r in regions}
     order = rng.permutation(regions)
     n_imb = 3 if k >= 20 else 1  # planted over- and under-loaded territories
@@ -429,7 +428,6 @@ def generate(
     util_target = np.clip(rng.normal(1.0, 0.06, k), 0.88, 1.12)
     for i in overloaded:
         util_target[i] = rng.uniform(1.55, 1.75)
-        over_target[i] = util_target[i]
     for i in underloaded:
         util_target[i] = rng.uniform(0.50, 0.60)
     rel_capacity = np.where(part_time, 0.5, 1.0)

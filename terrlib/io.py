@@ -24,7 +24,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from terrlib.geo import resolve_zip
-from terrlib.periods import latest_complete_quarter, parse_quarter, quarter_bounds, quarter_of
+from terrlib.periods import latest_complete_quarter, parse_quarter, quarter_bounds, quarter_freq
 from terrlib.plan import Plan, PlanError, load_plan
 from terrlib.schemas import CONTRACT, TableSpec, column_schema
 
@@ -157,7 +157,7 @@ class Dataset:
         dates = pd.concat(
             [self.opportunities["created_date"], self.activities["activity_date"]]
         ).dropna()
-        return sorted(set(dates.dt.to_period(quarter_of(dates.iloc[0], self.fiscal_start).freq)))
+        return sorted(set(dates.dt.to_period(quarter_freq(self.fiscal_start))))
 
     def input_hashes(self) -> dict[str, str]:
         """sha256 of every input file, for the run manifest."""

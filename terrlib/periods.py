@@ -109,13 +109,6 @@ def latest_complete_quarter(
     return q - 1
 
 
-def quarters_between(first: pd.Timestamp, last: pd.Timestamp, fiscal_year_start_month: int = 1):
-    """Return the list of quarters from the one containing ``first`` to the one containing
-    ``last``, inclusive."""
-    freq = quarter_freq(fiscal_year_start_month)
-    return list(pd.period_range(pd.Timestamp(first), pd.Timestamp(last), freq=freq))
-
-
 def trailing_bounds(quarter: str | pd.Period, n: int, fiscal_year_start_month: int = 1):
     """First and last day of the ``n`` quarters ending with ``quarter``.
 
