@@ -1,4 +1,18 @@
-"""Stage 1, strategic alignment: balance of territories and effort against the strategy.
+"""Stage 1, strategic alignment: do territories and rep time point where the strategy says,
+and is any territory over- or under-served?
+
+Measures
+--------
+* strategic fit of an account: the mean of its industry's and its size band's priority weights
+  in the plan (0 when not a priority, 1 for a top priority);
+* balance of territories: share of total, index against the mean, coefficient of variation,
+  Gini and max/min for accounts, potential (or market revenue), bookings and workload;
+* served-ness: workload demand against rep capacity, and the share of top-tier accounts
+  touched in the quarter;
+* effort against strategy: share of activity minutes on priority industries against their
+  share of potential; the effort index is the ratio of the two (1 = time in proportion to
+  potential), and a rep is off strategy when the index falls well below the company's own;
+* a verdict that lists what needs realignment, from the plan's thresholds.
 
 Examples
 --------
@@ -13,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from terrlib.io import Dataset
-from terrlib.periods import trailing_bounds
+from terrlib.periods import quarter_bounds, trailing_bounds
+from terrlib.plan import Plan
 from terrlib.results import Result
-from terrlib.workload import account_workload
+from terrlib.workload import account_workload, size_bands, territory_workload
 
 
 def gini(values: pd.Series) -> float:
@@ -33,34 +48,62 @@ def bookings(data: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFr
     return opps[(opps["stage"] == "won") & opps["close_date"].between(start, end)]
 
 
-def territory_balance(data: Dataset, quarter: str) -> Result:
-    """Accounts, market size (account revenue), bookings over the last four quarters and
-    workload per territory, each as an index against the territory mean.
+def strategic_fit(accounts: pd.DataFrame, plan: Plan) -> pd.Series:
+    """Strategic fit per account: the mean of the plan's priority weight of its industry and of
+    its size band (each 0 when not named).
 
-    The table's last rows give the spread of each measure: coefficient of variation, Gini and
-    max/min; territories outside the plan's balance tolerance are counted in the headline.
+    Examples
+    --------
+    >>> from terrlib.plan import Plan, Strategy
+    >>> plan = Plan(strategy=Strategy(priority_industries={"Retail": 1.0},
+    ...                               priority_segments={"Enterprise": 0.5}))
+    >>> acc = pd.DataFrame({"industry": ["Retail", "Retail", "Mining"],
+    ...                     "employees": [5000, 10, 5000]})
+    >>> strategic_fit(acc, plan).tolist()
+    [0.75, 0.5, 0.25]
+    """
+    strategy = plan.strategy
+    ind = accounts["industry"].map(strategy.priority_industries).fillna(0.0).astype(float)
+    seg = size_bands(plan, accounts["employees"]).map(strategy.priority_segments)
+    return ((ind + seg.fillna(0.0).astype(float)) / 2).rename("strategic_fit")
+
+
+def _market(data: Dataset, scores: pd.DataFrame | None) -> tuple[pd.Series, str]:
+    """Potential per account when stage 2's scores are given, else the accounts' revenue."""
+    if scores is not None and "potential" in scores:
+        pot = scores.set_index("account_id")["potential"]
+        return pot.reindex(data.accounts["account_id"]).fillna(0.0), "potential"
+    return data.accounts.set_index("account_id")["annual_revenue"], "market_revenue"
+
+
+def territory_balance(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) -> Result:
+    """Accounts, potential (or market revenue), bookings over the last four quarters and
+    workload per territory: values, shares of the total and indices against the mean.
+
+    ``result.spread`` gives each measure's coefficient of variation, Gini and max/min;
+    ``result.outside`` the territories whose workload is outside the plan's tolerance.
     """
     start, end = trailing_bounds(quarter, 4, data.fiscal_start)
     acc = data.accounts
+    terr_of = acc.set_index("account_id")["territory_id"]
+    market, market_name = _market(data, scores)
     work = account_workload(data)
     won = bookings(data, start, end)
-    terr_of = acc.set_index("account_id")["territory_id"]
-    per = (
-        pd.DataFrame(
-            {
-                "accounts": acc.groupby("territory_id").size(),
-                "market_revenue": acc.groupby("territory_id")["annual_revenue"].sum(),
-                "bookings_4q": won.groupby(won["account_id"].map(terr_of))["amount"].sum(),
-                "workload_hours": work.groupby("territory_id")["hours"].sum(),
-            }
-        )
-        .reindex(data.reps["territory_id"].unique())
-        .fillna(0)
+    per = pd.DataFrame(
+        {
+            "accounts": acc.groupby("territory_id").size(),
+            market_name: market.groupby(terr_of.reindex(market.index).to_numpy()).sum(),
+            "bookings_4q": won.groupby(won["account_id"].map(terr_of))["amount"].sum(),
+            "workload_hours": work.groupby("territory_id")["hours"].sum(),
+        }
     )
+    per = per.reindex(data.reps["territory_id"].unique()).fillna(0)
     index = per / per.mean()
     tol = data.plan.balance.tolerance
     outside = (index["workload_hours"] - 1).abs() > tol
     table = per.copy()
+    for col in per.columns:
+        table[f"{col}_share"] = per[col] / per[col].sum()
     for col in per.columns:
         table[f"{col}_index"] = index[col]
     spread = pd.DataFrame(
@@ -74,70 +117,298 @@ def territory_balance(data: Dataset, quarter: str) -> Result:
         f"Workload per territory varies with a coefficient of variation of "
         f"{spread.loc['coefficient of variation', 'workload_hours']:.0%} and a max/min of "
         f"{spread.loc['max / min', 'workload_hours']:.1f}x; {int(outside.sum())} of {len(per)} "
-        f"territories fall outside the plan's ±{tol:.0%} workload tolerance. Account counts "
-        f"differ far more (Gini {spread.loc['Gini', 'accounts']:.2f}, dense metros against "
-        f"rural areas) and bookings of the last four quarters have a Gini of "
+        f"territories fall outside the plan's ±{tol:.0%} workload tolerance. "
+        f"{market_name.replace('_', ' ').capitalize()} is spread with a Gini of "
+        f"{spread.loc['Gini', market_name]:.2f} and bookings of the last four quarters with "
         f"{spread.loc['Gini', 'bookings_4q']:.2f}."
     )
+    formats = {c: "{:,.0f}" for c in per.columns if c != "accounts"}
+    formats |= {f"{c}_share": "{:.1%}" for c in per.columns}
+    formats |= {f"{c}_index": "{:.2f}" for c in per.columns}
     result = Result(
         "Territory balance",
         headline,
         table.reset_index(names="territory_id"),
-        formats={
-            "market_revenue": "{:,.0f}",
-            "bookings_4q": "{:,.0f}",
-            "workload_hours": "{:,.0f}",
-            **{f"{c}_index": "{:.2f}" for c in per.columns},
-        },
-        notes="index: the territory's value divided by the mean over territories (1.00 = "
-        "average). market_revenue: sum of the accounts' own annual revenue, a proxy for "
-        "market size until stage 2 estimates potential.",
+        formats=formats,
+        notes="share: the territory's part of the company total; index: its value divided by "
+        "the mean over territories (1.00 = average). potential: stage 2's estimate of what the "
+        "accounts could spend in a year; market_revenue (when potential is not available): the "
+        "accounts' own annual revenue.",
     )
     result.spread = spread
     result.outside = per.index[outside].tolist()
     return result
 
 
-def effort_vs_strategy(data: Dataset, quarter: str) -> Result:
+def top_tier(data: Dataset, scores: pd.DataFrame | None = None) -> pd.Series:
+    """Boolean per account (indexed by account_id): the top ``thresholds.top_tier_share`` of
+    accounts by potential, or the largest size band when potential is not available."""
+    acc = data.accounts.set_index("account_id")
+    if scores is not None and "potential" in scores:
+        pot = scores.set_index("account_id")["potential"].reindex(acc.index)
+        cut = pot.quantile(1 - data.plan.thresholds.top_tier_share)
+        return (pot >= cut).rename("top_tier")
+    largest = data.plan.segments.size_bands[0].name
+    return (size_bands(data.plan, acc["employees"]) == largest).rename("top_tier")
+
+
+def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) -> Result:
+    """Is each territory served as the coverage model asks?
+
+    Under-served: demand above ``thresholds.over_utilization`` of capacity, or fewer than
+    ``thresholds.top_account_coverage`` of its top-tier accounts touched in the quarter.
+    Over-served: demand below ``thresholds.under_utilization`` of capacity (the evidence also
+    gives conversion against the company).
+    """
+    th = data.plan.thresholds
+    q_start, q_end = quarter_bounds(quarter, data.fiscal_start)
+    start, _ = trailing_bounds(quarter, 4, data.fiscal_start)
+    load = territory_workload(data).table.set_index("territory_id")
+    top = top_tier(data, scores)
+    acc = data.accounts.set_index("account_id")
+    acts = data.activities[data.activities["activity_date"].between(q_start, q_end)]
+    touched = acc.index.isin(acts["account_id"])
+    tops = pd.DataFrame({"territory_id": acc["territory_id"], "top": top, "touched": touched})
+    tops = tops[tops["top"]]
+    top_n = tops.groupby("territory_id").size()
+    top_cov = tops.groupby("territory_id")["touched"].mean()
+    opps = data.opportunities
+    decided = opps[opps["stage"].isin(["won", "lost"]) & opps["close_date"].between(start, q_end)]
+    decided = decided.assign(territory_id=decided["account_id"].map(acc["territory_id"]))
+    win = decided["stage"].eq("won").groupby(decided["territory_id"]).mean()
+    company_win = decided["stage"].eq("won").mean()
+    table = load[["region", "rep_name", "hours", "capacity", "utilization"]].copy()
+    table["top_accounts"] = top_n.reindex(table.index).fillna(0).astype(int)
+    table["top_touched"] = top_cov.reindex(table.index)
+    table["win_rate_4q"] = win.reindex(table.index)
+    under = (table["utilization"] > th.over_utilization) | (
+        table["top_touched"] < th.top_account_coverage
+    )
+    over = ~under & (table["utilization"] < th.under_utilization)
+    table["status"] = np.select([under, over], ["under-served", "over-served"], "served")
+    table["evidence"] = [_evidence(row, th, company_win) for row in table.itertuples()]
+    n_under, n_over = int(under.sum()), int(over.sum())
+    headline = (
+        f"{n_under} of {len(table)} territories are under-served (demand above "
+        f"{th.over_utilization:.0%} of the rep's capacity or under {th.top_account_coverage:.0%} "
+        f"of top-tier accounts touched in {quarter}) and {n_over} over-served (demand below "
+        f"{th.under_utilization:.0%} of capacity). Company-wide "
+        f"{tops['touched'].mean():.0%} of top-tier accounts were touched in the quarter."
+    )
+    order = {"under-served": 0, "over-served": 1, "served": 2}
+    table = table.reset_index().sort_values(
+        ["status", "utilization"], key=lambda s: s.map(order) if s.name == "status" else -s
+    )
+    return Result(
+        "Served-ness: demand against capacity and coverage of top accounts",
+        headline,
+        table.reset_index(drop=True),
+        formats={
+            "hours": "{:,.0f}",
+            "capacity": "{:,.0f}",
+            "utilization": "{:.0%}",
+            "top_touched": "{:.0%}",
+            "win_rate_4q": "{:.0%}",
+        },
+        notes="top-tier accounts: the top share of accounts by potential set in the plan "
+        "(thresholds.top_tier_share); top_touched: share of them with at least one activity in "
+        "the quarter; win_rate_4q: won / (won + lost) over the last four quarters.",
+    )
+
+
+def _evidence(row, th, company_win: float) -> str:
+    parts = [f"demand {row.utilization:.0%} of capacity"]
+    if pd.notna(row.top_touched):
+        parts.append(f"{row.top_touched:.0%} of {row.top_accounts} top accounts touched")
+    if pd.notna(row.win_rate_4q):
+        parts.append(f"win rate {row.win_rate_4q:.0%} (company {company_win:.0%})")
+    return "; ".join(parts)
+
+
+def effort_vs_strategy(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) -> Result:
     """Share of rep time (activity minutes, last four quarters) on the strategy's priority
-    industries against their share of the market (account revenue), per rep."""
+    industries against their share of the territory's potential (or market revenue), per rep.
+
+    ``result.by_territory`` holds the same per territory, and ``result.fit`` the company's
+    time-weighted strategic fit against its potential-weighted fit.
+    """
     start, end = trailing_bounds(quarter, 4, data.fiscal_start)
     prio = set(data.plan.strategy.priority_industries)
     acc = data.accounts.set_index("account_id")
+    market, market_name = _market(data, scores)
     acts = data.activities[data.activities["activity_date"].between(start, end)]
-    acts = acts.assign(priority=acts["account_id"].map(acc["industry"]).isin(prio))
-    acc_prio = acc["industry"].isin(prio)
-    reps = data.reps.set_index("rep_id")
-    minutes = acts.groupby("rep_id")["duration_minutes"].sum()
-    prio_minutes = acts[acts["priority"]].groupby("rep_id")["duration_minutes"].sum()
-    market = acc.groupby("territory_id")["annual_revenue"].sum()
-    prio_market = acc[acc_prio].groupby("territory_id")["annual_revenue"].sum()
-    table = pd.DataFrame(
-        {
-            "rep_name": reps["rep_name"],
-            "territory_id": reps["territory_id"],
-            "effort_share": (prio_minutes / minutes).reindex(reps.index),
-            "market_share": (prio_market / market).reindex(reps["territory_id"]).to_numpy(),
-        }
+    acts = acts.assign(
+        priority=acts["account_id"].map(acc["industry"]).isin(prio),
+        territory_id=acts["account_id"].map(acc["territory_id"]),
     )
-    table["gap"] = table["effort_share"] - table["market_share"]
+    acc_prio = acc["industry"].isin(prio)
+
+    def shares(key: str, market_key: pd.Series) -> pd.DataFrame:
+        minutes = acts.groupby(key)["duration_minutes"].sum()
+        prio_minutes = acts[acts["priority"]].groupby(key)["duration_minutes"].sum()
+        total = market.groupby(market_key.to_numpy()).sum()
+        prio_total = market[acc_prio].groupby(market_key[acc_prio].to_numpy()).sum()
+        return pd.DataFrame(
+            {
+                "effort_share": prio_minutes.reindex(minutes.index).fillna(0) / minutes,
+                "market_share": prio_total / total,
+            }
+        )
+
+    reps = data.reps.set_index("rep_id")
+    by_terr = shares("territory_id", acc["territory_id"])
+    table = pd.DataFrame({"rep_name": reps["rep_name"], "territory_id": reps["territory_id"]})
+    rep_effort = shares("rep_id", acc["territory_id"])["effort_share"]
+    table["effort_share"] = rep_effort.reindex(table.index)
+    table["market_share"] = by_terr["market_share"].reindex(table["territory_id"]).to_numpy()
     overall_effort = acts.loc[acts["priority"], "duration_minutes"].sum() / max(
         acts["duration_minutes"].sum(), 1
     )
-    overall_market = acc.loc[acc_prio, "annual_revenue"].sum() / acc["annual_revenue"].sum()
-    worst = table.nsmallest(3, "gap")
-    gaps = ", ".join(f"{r.rep_name} ({r.gap:+.0%})" for r in worst.itertuples())
+    overall_market = market[acc_prio].sum() / market.sum()
+    company_index = overall_effort / overall_market
+    for frame in (table, by_terr):
+        frame["gap"] = frame["effort_share"] - frame["market_share"]
+        frame["effort_index"] = frame["effort_share"] / frame["market_share"]
+        frame["vs_company"] = frame["effort_index"] / company_index
+    fit = strategic_fit(data.accounts, data.plan).set_axis(acc.index)
+    minutes_by_acc = acts.groupby("account_id")["duration_minutes"].sum()
+    time_fit = (fit.reindex(minutes_by_acc.index) * minutes_by_acc).sum() / minutes_by_acc.sum()
+    market_fit = (fit * market).sum() / market.sum()
+    worst = table.nsmallest(3, "effort_index")
+    gaps = ", ".join(f"{r.rep_name} ({r.effort_index:.2f})" for r in worst.itertuples())
     headline = (
         f"Priority industries ({', '.join(sorted(prio)) or 'none set'}) hold "
-        f"{overall_market:.0%} of the market but get {overall_effort:.0%} of rep time. "
-        f"The largest gaps: {gaps}."
+        f"{overall_market:.0%} of the {market_name.replace('_', ' ')} but get "
+        f"{overall_effort:.0%} of rep time; the average strategic fit of rep time is "
+        f"{time_fit:.2f} against {market_fit:.2f} for the market. The company's effort index "
+        f"is {company_index:.2f} (1 = time in proportion to potential); the lowest: {gaps}."
     )
-    return Result(
+    result = Result(
         "Rep time against the strategy's priority industries",
         headline,
-        table.sort_values("gap").reset_index(names="rep_id"),
-        formats={"effort_share": "{:.0%}", "market_share": "{:.0%}", "gap": "{:+.0%}"},
-        notes="effort_share: priority-industry share of activity minutes; "
-        "market_share: priority-industry share of account revenue in the "
-        "territory.",
+        table.sort_values("effort_index").reset_index(names="rep_id"),
+        formats={
+            "effort_share": "{:.0%}",
+            "market_share": "{:.0%}",
+            "gap": "{:+.0%}",
+            "effort_index": "{:.2f}",
+            "vs_company": "{:.2f}",
+        },
+        notes="effort_share: priority-industry share of the rep's activity minutes over the last "
+        "four quarters; market_share: priority-industry share of the territory's potential; "
+        "effort_index: effort_share / market_share; vs_company: the index against the "
+        "company's; strategic fit: mean of the plan's industry and size-band priority weights "
+        "(0 to 1).",
     )
+    result.by_territory = by_terr.reset_index(names="territory_id")
+    result.fit = {
+        "time": float(time_fit),
+        "market": float(market_fit),
+        "effort_share": float(overall_effort),
+        "market_share": float(overall_market),
+        "effort_index": float(company_index),
+    }
+    return result
+
+
+ACTIONS = {
+    "understaffed": "move accounts to neighbours or add capacity",
+    "top accounts untouched": "re-prioritise call plans toward top-tier accounts",
+    "overstaffed": "take accounts from overloaded neighbours",
+    "workload outside tolerance": "rebalance in the stage 4 optimizer",
+    "effort off strategy": "coach toward priority industries",
+}
+
+
+def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: Result) -> Result:
+    """What the data says needs realignment, territory by territory, from the plan's
+    thresholds (utilization, top-account coverage, workload tolerance, effort gap)."""
+    th = data.plan.thresholds
+    s = served.table.set_index("territory_id")
+    b = balance.table.set_index("territory_id")
+    e = effort.by_territory.set_index("territory_id")
+    rows = []
+    for terr in s.index:
+        reasons = []
+        if s.loc[terr, "utilization"] > th.over_utilization:
+            reasons.append("understaffed")
+        elif s.loc[terr, "utilization"] < th.under_utilization:
+            reasons.append("overstaffed")
+        if s.loc[terr, "top_touched"] < th.top_account_coverage:
+            reasons.append("top accounts untouched")
+        if terr in balance.outside and not {"understaffed", "overstaffed"} & set(reasons):
+            reasons.append("workload outside tolerance")
+        if terr in e.index and e.loc[terr, "vs_company"] < 1 - th.effort_shortfall:
+            reasons.append("effort off strategy")
+        if reasons:
+            rows.append(
+                {
+                    "territory_id": terr,
+                    "rep_name": s.loc[terr, "rep_name"],
+                    "utilization": s.loc[terr, "utilization"],
+                    "top_touched": s.loc[terr, "top_touched"],
+                    "workload_index": b.loc[terr, "workload_hours_index"],
+                    "effort_vs_company": e["vs_company"].get(terr, np.nan),
+                    "findings": ", ".join(reasons),
+                    "suggested action": "; ".join(ACTIONS[r] for r in reasons),
+                }
+            )
+    table = pd.DataFrame(rows)
+    fit = effort.fit
+    company = (
+        f" Company-wide, priority industries get {fit['effort_share']:.0%} of rep time against "
+        f"{fit['market_share']:.0%} of potential"
+        + (": a company-wide shift of effort is needed." if fit["effort_index"] < 0.8 else ".")
+    )
+    if table.empty:
+        headline = "No territory breaks the plan's thresholds." + company
+    else:
+        counts = table["findings"].str.split(", ").explode().value_counts()
+        headline = (
+            f"{len(table)} of {len(s)} territories need attention: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items())
+            + "."
+            + company
+        )
+    return Result(
+        "Verdict: what needs realignment",
+        headline,
+        table,
+        formats={
+            "utilization": "{:.0%}",
+            "top_touched": "{:.0%}",
+            "workload_index": "{:.2f}",
+            "effort_vs_company": "{:.2f}",
+        },
+        notes=f"Thresholds from the plan: understaffed above {th.over_utilization:.0%} and "
+        f"overstaffed below {th.under_utilization:.0%} of capacity; top accounts untouched below "
+        f"{th.top_account_coverage:.0%}; workload outside ±{data.plan.balance.tolerance:.0%} of "
+        f"the mean; effort off strategy: effort index more than {th.effort_shortfall:.0%} below "
+        "the company's.",
+    )
+
+
+def summary(balance: Result, served: Result, effort: Result, verdict: Result) -> list[str]:
+    """Three or four sentences that open the stage 1 page, with the findings in numbers."""
+    s = served.table
+    under, over = s[s["status"] == "under-served"], s[s["status"] == "over-served"]
+    first = f"{len(under)} of {len(s)} territories are under-served and {len(over)} over-served"
+    if len(under):
+        worst = under.loc[under["utilization"].idxmax()]
+        first += f"; {worst['territory_id']} asks {worst['utilization']:.0%} of its rep's hours"
+    if len(over):
+        idle = over.loc[over["utilization"].idxmin()]
+        first += f", {idle['territory_id']} only {idle['utilization']:.0%}"
+    fit = effort.fit
+    lowest = effort.table.nsmallest(3, "effort_index")["rep_name"].tolist()
+    spread = balance.spread
+    return [
+        first + ".",
+        f"Priority industries hold {fit['market_share']:.0%} of potential but get "
+        f"{fit['effort_share']:.0%} of rep time; {', '.join(lowest)} are furthest off strategy.",
+        f"Workload per territory varies with a coefficient of variation of "
+        f"{spread.loc['coefficient of variation', 'workload_hours']:.0%} "
+        f"({len(balance.outside)} territories outside the plan's tolerance).",
+        f"{len(verdict.table)} territories need realignment; the verdict below says why and "
+        "what to do.",
+    ]

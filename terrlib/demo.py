@@ -579,7 +579,9 @@ def generate(
     cov = plan.coverage.by_size_band
     calls = np.array([cov[plan.size_band_of(e)].calls_per_year for e in employees])
     diligence = np.exp(rng.normal(0, 0.1, k))
-    rate = (calls / 4)[:, None] * (bias * reach * diligence[assign])[:, None] * active
+    # unreached accounts are practically never visited; their few deals come in unprompted
+    touch = np.where(reach < 1, 0.03, 1.0)
+    rate = (calls / 4)[:, None] * (bias * touch * diligence[assign])[:, None] * active
     rate = rate * np.where(after, 0.05, np.where(before, 0.3, 1.0))
     rate = rate * np.minimum(1.0, 1.0 / np.maximum(utilization[assign], 1e-9))[:, None] ** 0.5
     counts = rng.poisson(rate)

@@ -10,7 +10,9 @@ Examples
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,3 +93,55 @@ def resolve_zip(postal_codes: pd.Series) -> pd.DataFrame:
     found = table.reindex(z.to_numpy())[["latitude", "longitude"]]
     found.index = postal_codes.index
     return found
+
+
+#: US state outlines: us-atlas 3.0.1 (npm, ISC licence), the Census Bureau's 2017 cartographic
+#: boundaries as TopoJSON, shipped so maps draw offline.
+STATES_TOPOJSON = Path(__file__).parent / "data" / "us-states-10m.json"
+NOT_CONTIGUOUS = {
+    "Alaska",
+    "Hawaii",
+    "Puerto Rico",
+    "Guam",
+    "American Samoa",
+    "Commonwealth of the Northern Mariana Islands",
+    "United States Virgin Islands",
+}
+
+
+def decode_topojson(topology: dict, name: str) -> dict[str, list[np.ndarray]]:
+    """Decode a TopoJSON geometry collection into rings of (longitude, latitude) per feature.
+
+    Arcs are delta-encoded and quantized (TopoJSON spec 2.1); a negative arc index ``~i`` means
+    arc ``i`` reversed.
+
+    Examples
+    --------
+    >>> topo = {"transform": {"scale": [1, 1], "translate": [0, 0]},
+    ...         "arcs": [[[0, 0], [1, 0], [0, 1], [-1, 0]]],
+    ...         "objects": {"x": {"geometries": [
+    ...             {"type": "Polygon", "arcs": [[0]], "properties": {"name": "sq"}}]}}}
+    >>> decode_topojson(topo, "x")["sq"][0].tolist()
+    [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+    """
+    scale = np.asarray(topology["transform"]["scale"], float)
+    translate = np.asarray(topology["transform"]["translate"], float)
+    arcs = [np.cumsum(np.asarray(a, float), axis=0) * scale + translate for a in topology["arcs"]]
+
+    def ring(indices: list[int]) -> np.ndarray:
+        parts = [arcs[i] if i >= 0 else arcs[~i][::-1] for i in indices]
+        return np.vstack([parts[0]] + [p[1:] for p in parts[1:]])
+
+    shapes: dict[str, list[np.ndarray]] = {}
+    for geom in topology["objects"][name]["geometries"]:
+        polygons = geom["arcs"] if geom["type"] == "MultiPolygon" else [geom["arcs"]]
+        shapes[geom["properties"]["name"]] = [ring(r) for poly in polygons for r in poly]
+    return shapes
+
+
+@lru_cache(maxsize=1)
+def state_outlines() -> dict[str, list[np.ndarray]]:
+    """Rings of (longitude, latitude) for the 48 contiguous states and DC, by state name."""
+    topology = json.loads(STATES_TOPOJSON.read_text(encoding="utf-8"))
+    shapes = decode_topojson(topology, "states")
+    return {k: v for k, v in shapes.items() if k not in NOT_CONTIGUOUS}

@@ -126,7 +126,18 @@ class Thresholds(_Strict):
 
     over_utilization: float = Field(1.15, gt=0, description="Demand / capacity above: understaffed")
     under_utilization: float = Field(0.80, gt=0, description="Demand / capacity below: overstaffed")
-    top_account_coverage: float = Field(0.8, ge=0, le=1)
+    top_account_coverage: float = Field(
+        0.5, ge=0, le=1, description="Share of top-tier accounts to touch each quarter"
+    )
+    top_tier_share: float = Field(
+        0.10, gt=0, le=1, description="Top share of accounts by potential that counts as top tier"
+    )
+    effort_shortfall: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="Flag a rep whose priority effort index is this far below the company's",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

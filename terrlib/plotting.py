@@ -33,9 +33,20 @@ def _ax(ax, size=(10, 4.5)):
     return ax
 
 
+def state_lines(ax) -> None:
+    """Draw the contiguous US state outlines (shipped with terrlib, no internet needed)."""
+    from terrlib.geo import state_outlines
+
+    for rings in state_outlines().values():
+        for ring in rings:
+            ax.plot(ring[:, 0], ring[:, 1], color="#b0b0b0", lw=0.5, zorder=0)
+
+
 def territory_map(accounts: pd.DataFrame, reps: pd.DataFrame, ax=None, title: str = ""):
-    """Accounts as points coloured by territory, rep homes as black crosses."""
-    ax = _ax(ax, (10, 6))
+    """Accounts as points coloured by territory, rep homes as black crosses, state outlines."""
+    ax = _ax(ax, (11, 6.5))
+    state_lines(ax)
+    ax.grid(False)
     codes, _ = pd.factorize(accounts["territory_id"])
     colours = plt.get_cmap(PALETTE)(codes % 20)
     ax.scatter(accounts["longitude"], accounts["latitude"], c=colours, s=4, alpha=0.6, lw=0)
@@ -45,6 +56,8 @@ def territory_map(accounts: pd.DataFrame, reps: pd.DataFrame, ax=None, title: st
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     ax.set_aspect(1.25)
+    ax.set_xlim(-125.5, -66)
+    ax.set_ylim(24, 50)
     ax.legend(loc="lower left")
     ax.set_title(title or "Current territories (colour) and rep homes (x)")
     return ax
@@ -129,6 +142,54 @@ def segment_bubbles(segments: pd.DataFrame, ax=None):
     ax.set_xlabel("annual potential ($M)")
     ax.set_ylabel("penetration (bookings / potential)")
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    return ax
+
+
+def lorenz_curves(table: pd.DataFrame, columns: list[str], ax=None):
+    """Lorenz curves: cumulative share of each measure against the cumulative share of
+    territories, smallest first; the diagonal is perfect balance."""
+    ax = _ax(ax, (6, 5.5))
+    for col in columns:
+        values = np.sort(table[col].to_numpy(float))
+        cum = np.r_[0, np.cumsum(values)] / max(values.sum(), 1e-12)
+        ax.plot(np.linspace(0, 1, len(cum)), cum, label=col.replace("_", " "))
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--", label="perfect balance")
+    ax.set_xlabel("share of territories (smallest first)")
+    ax.set_ylabel("cumulative share of the measure")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.legend(fontsize=8)
+    return ax
+
+
+def white_space_bars(territories: pd.DataFrame, ax=None):
+    """Potential per territory split into what is booked and the white space, in $M."""
+    ax = _ax(ax)
+    data = territories.sort_values("white_space", ascending=False)
+    x = data["territory_id"].astype(str)
+    ax.bar(x, data["bookings_4q"] / 1e6, color="#27ae60", label="booked (last 4 quarters)")
+    ax.bar(
+        x,
+        data["white_space"] / 1e6,
+        bottom=data["bookings_4q"] / 1e6,
+        color="#f5b041",
+        label="white space",
+    )
+    ax.set_ylabel("annual potential ($M)")
+    ax.set_xlabel("territory")
+    ax.tick_params(axis="x", rotation=90, labelsize=7)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def affinity_heatmap(lift: pd.DataFrame, ax=None):
+    """Lift between products (how much likelier an account owns both than by chance)."""
+    ax = _ax(ax, (7, 5.5))
+    sns.heatmap(
+        lift, annot=True, fmt=".1f", cmap="RdYlGn", center=1.0, ax=ax, cbar_kws={"label": "lift"}
+    )
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     return ax
 
 

@@ -1,8 +1,22 @@
-"""Stage 2, segmentation: account potential, white space and segment economics.
+"""Stage 2, segmentation: which markets, industries and segments are worth pursuing, what
+serving each territory costs against its potential, and what targets are realistic.
 
-Potential is what a best-in-class similar account spends: a quantile regression (statsmodels
-QuantReg, 80th percentile) of log annual bookings on log employees and industry, fitted on
-mature accounts that bought in the last four quarters. White space = potential - current spend.
+Definitions
+-----------
+* potential: what a best-in-class similar account spends in a year. A quantile regression
+  (statsmodels QuantReg, 80th percentile by default) of log annual bookings on log employees
+  and industry, fitted on mature accounts that bought in the last four quarters. It is checked
+  on time: a model fitted a year earlier must leave about 80% of the next year's buyers at or
+  below their potential;
+* white space: potential less what the account booked in the last four quarters (never
+  negative); uncovered potential: the potential of accounts no rep touched in four quarters;
+* penetration: bookings / potential; cost to serve: the coverage model's hours at the rep's
+  loaded hourly cost (annual cost / capacity hours); ROI: bookings / cost to serve;
+* realistic target: potential x attainable penetration, where attainable penetration is what
+  the best quarter of territories (75th percentile) already achieves, and never below what the
+  territory booked;
+* product affinity over accounts that bought: support (share owning both), confidence A->B
+  (share of A's owners that own B), lift (confidence / share owning B).
 
 Examples
 --------
@@ -18,27 +32,48 @@ True
 
 from __future__ import annotations
 
+from itertools import permutations
+
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
+from scipy.spatial import cKDTree
+from scipy.stats import spearmanr
 
-from terrlib.alignment import bookings
+from terrlib.alignment import bookings, strategic_fit
+from terrlib.geo import EARTH_RADIUS_KM
 from terrlib.io import Dataset
 from terrlib.periods import trailing_bounds
+from terrlib.plan import Plan
 from terrlib.results import Result
-from terrlib.workload import size_bands
+from terrlib.workload import account_workload, size_bands
 
 MIN_BUYERS = 30
 
 
-def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
-    """Annual potential and white space per account (see the module text for the method).
+def density_segment(accounts: pd.DataFrame, plan: Plan) -> pd.Series:
+    """``metro`` where at least ``segments.metro_min_accounts`` accounts (itself included) lie
+    within ``segments.metro_radius_km``, else ``rural``.
 
-    Raises
-    ------
-    ValueError
-        When fewer than 30 mature accounts bought in the last four quarters.
+    Examples
+    --------
+    >>> acc = pd.DataFrame({"latitude": [40.0, 40.01, 40.02, 45.0],
+    ...                     "longitude": [-75.0, -75.0, -75.01, -100.0]})
+    >>> plan = Plan.model_validate({"segments": {"metro_min_accounts": 3}})
+    >>> density_segment(acc, plan).tolist()
+    ['metro', 'metro', 'metro', 'rural']
     """
+    lat = np.radians(accounts["latitude"].to_numpy(float))
+    lon = np.radians(accounts["longitude"].to_numpy(float))
+    xyz = np.c_[np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)]
+    chord = 2 * np.sin(plan.segments.metro_radius_km / (2 * EARTH_RADIUS_KM))
+    counts = cKDTree(xyz).query_ball_point(xyz, chord, return_length=True)
+    dense = counts >= plan.segments.metro_min_accounts
+    return pd.Series(np.where(dense, "metro", "rural"), index=accounts.index, name="geography")
+
+
+def _fit_potential(data: Dataset, quarter: str | pd.Period, q: float):
+    """Fit the potential model on the four quarters ending with ``quarter``."""
     start, end = trailing_bounds(quarter, 4, data.fiscal_start)
     acc = data.accounts
     won = bookings(data, start, end)
@@ -63,13 +98,66 @@ def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
             f"four quarters to {quarter}; found {len(fit_rows)}"
         )
     model = smf.quantreg("log_spend ~ log_employees + C(industry)", fit_rows).fit(q=q)
+    return model, frame, len(fit_rows)
+
+
+def potential_check(data: Dataset, quarter: str, q: float = 0.8) -> Result:
+    """Time-based check of the potential model: fit on the four quarters ending a year before
+    ``quarter`` (with only the data known then) and compare with the following four quarters.
+
+    Returns
+    -------
+    Result
+        One row: ``coverage``, the share of the later year's buyers whose spend was at or below
+        their potential (about ``q`` when the model holds); ``spearman``, the rank correlation
+        of potential and later spend among them; ``buyers``, how many there were.
+    """
+    earlier = data.quarter(quarter) - 4
+    model, frame, _ = _fit_potential(data.as_of(earlier), earlier, q)
+    later = _fit_potential(data, quarter, q)[1].set_index("account_id")["spend_4q"]
+    frame = frame.assign(potential=np.exp(model.predict(frame)))
+    frame["later_spend"] = later.reindex(frame["account_id"]).to_numpy()
+    buyers = frame[frame["later_spend"] > 0]
+    row = {
+        "fitted_on": f"4 quarters to {earlier}",
+        "checked_on": f"4 quarters to {data.quarter(quarter)}",
+        "buyers": int(len(buyers)),
+        "coverage": float((buyers["later_spend"] <= buyers["potential"]).mean()),
+        "expected": q,
+        "spearman": float(spearmanr(buyers["potential"], buyers["later_spend"]).statistic),
+    }
+    headline = (
+        f"Checked on time: a model fitted a year earlier left {row['coverage']:.0%} of the "
+        f"{row['buyers']:,} accounts that bought in the next four quarters at or below their "
+        f"potential ({q:.0%} expected), and ranks them with a Spearman correlation of "
+        f"{row['spearman']:.2f}."
+    )
+    return Result(
+        "Time-based check of the potential model",
+        headline,
+        pd.DataFrame([row]),
+        formats={"coverage": "{:.0%}", "expected": "{:.0%}", "spearman": "{:.2f}"},
+    )
+
+
+def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
+    """Annual potential and white space per account (see the module text for the method).
+
+    ``result.model`` is the fitted QuantReg model.
+
+    Raises
+    ------
+    ValueError
+        When fewer than 30 mature accounts bought in the last four quarters.
+    """
+    model, frame, n_fit = _fit_potential(data, quarter, q)
     frame["potential"] = np.exp(model.predict(frame))
     frame["white_space"] = (frame["potential"] - frame["spend_4q"]).clip(lower=0)
     frame = frame.drop(columns="log_employees")
     slope = model.params["log_employees"]
     headline = (
         f"Potential is the spend of an account at the {q:.0%} percentile of similar accounts "
-        f"(same industry and size), fitted on {len(fit_rows):,} buying accounts: it grows "
+        f"(same industry and size), fitted on {n_fit:,} buying accounts: it grows "
         f"{slope:.2f}% for each 1% more employees (pseudo R² {model.prsquared:.2f}). Total "
         f"potential is {frame['potential'].sum() / 1e6:,.1f}M a year against "
         f"{frame['spend_4q'].sum() / 1e6:,.1f}M booked in the last four quarters, leaving "
@@ -85,60 +173,328 @@ def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
     return result
 
 
-def segment_table(data: Dataset, quarter: str, potential: pd.DataFrame) -> Result:
-    """Economics per industry x size band: accounts, bookings, win rate, average deal,
-    potential, penetration and white space (last four quarters)."""
+def account_scores(data: Dataset, quarter: str, potential: pd.DataFrame) -> pd.DataFrame:
+    """Per account, for later stages: strategic fit, segment (industry, size band, geography),
+    potential, white space, whether a rep touched it in four quarters, uncovered potential."""
     start, end = trailing_bounds(quarter, 4, data.fiscal_start)
-    pot = potential.set_index("account_id")
+    acc = data.accounts
+    acts = data.activities[data.activities["activity_date"].between(start, end)]
+    scores = potential.copy()
+    scores.insert(2, "strategic_fit", strategic_fit(acc, data.plan).to_numpy())
+    scores.insert(5, "geography", density_segment(acc, data.plan).to_numpy())
+    scores["touched_4q"] = scores["account_id"].isin(acts["account_id"])
+    scores["uncovered_potential"] = scores["potential"].where(~scores["touched_4q"], 0.0)
+    return scores
+
+
+SCORE_FORMATS = {"strategic_fit": "{:.2f}", "spend_4q": "{:,.0f}", "potential": "{:,.0f}",
+                 "white_space": "{:,.0f}", "uncovered_potential": "{:,.0f}"}
+
+
+def top_white_space(data: Dataset, scores: pd.DataFrame, n: int = 15) -> Result:
+    """The ``n`` accounts with the most white space, with their name, territory and segment."""
+    names = data.accounts.set_index("account_id")["account_name"]
+    top = scores.nlargest(n, "white_space").reset_index(drop=True)
+    top.insert(1, "account_name", top["account_id"].map(names))
+    cols = ["account_id", "account_name", "territory_id", "industry", "size_band", "geography",
+            "strategic_fit", "spend_4q", "potential", "white_space", "touched_4q"]
+    untouched = int((~top["touched_4q"]).sum())
+    return Result(
+        f"The {n} accounts with the most white space",
+        f"Together they could add {top['white_space'].sum() / 1e6:,.1f}M a year; {untouched} of "
+        "them had no rep activity in the last four quarters.",
+        top[cols],
+        formats=SCORE_FORMATS,
+    )
+
+
+def segment_table(
+    data: Dataset,
+    quarter: str,
+    scores: pd.DataFrame,
+    by: tuple[str, ...] = ("industry", "size_band"),
+) -> Result:
+    """Economics per segment (last four quarters): accounts, bookings, win rate, average deal,
+    cycle length, cost to serve, potential, penetration, white space and ROI.
+
+    ``by`` names columns of ``scores`` (``industry``, ``size_band``, ``geography``)."""
+    keys = list(by)
+    start, end = trailing_bounds(quarter, 4, data.fiscal_start)
+    sc = scores.set_index("account_id")
     opps = data.opportunities
     decided = opps[opps["stage"].isin(["won", "lost"]) & opps["close_date"].between(start, end)]
     decided = decided.assign(
-        industry=decided["account_id"].map(pot["industry"]),
-        size_band=decided["account_id"].map(pot["size_band"]),
+        **{k: decided["account_id"].map(sc[k]) for k in keys},
         won=decided["stage"].eq("won"),
+        cycle_days=(decided["close_date"] - decided["created_date"]).dt.days,
     )
-    keys = ["industry", "size_band"]
-    seg = potential.groupby(keys).agg(
+    costed = scores.merge(cost_to_serve(data), on="account_id")
+    seg = costed.groupby(keys).agg(
         accounts=("account_id", "size"),
         bookings=("spend_4q", "sum"),
         potential=("potential", "sum"),
         white_space=("white_space", "sum"),
+        cost_to_serve=("cost_to_serve", "sum"),
     )
     deals = decided.groupby(keys).agg(decided=("won", "size"), won=("won", "sum"))
-    won_amount = decided[decided["won"]].groupby(keys)["amount"].mean()
-    seg = seg.join(deals).join(won_amount.rename("avg_deal"))
+    won = decided[decided["won"]].groupby(keys)
+    seg = seg.join(deals).join(won["amount"].mean().rename("avg_deal"))
+    seg = seg.join(won["cycle_days"].median().rename("cycle_days"))
     seg["win_rate"] = seg["won"] / seg["decided"]
     seg["penetration"] = seg["bookings"] / seg["potential"]
+    seg["roi"] = seg["bookings"] / seg["cost_to_serve"]
     seg = seg.reset_index()
-    seg.insert(0, "segment", seg["industry"] + " · " + seg["size_band"])
+    seg.insert(0, "segment", seg[keys].astype(str).agg(" · ".join, axis=1))
     best = seg.nlargest(1, "white_space").iloc[0]
     headline = (
-        f"{len(seg)} segments (industry x size band). The largest white space is "
-        f"{best['segment']} with {best['white_space'] / 1e6:,.1f}M a year at "
+        f"{len(seg)} segments ({' x '.join(k.replace('_', ' ') for k in keys)}). The largest "
+        f"white space is {best['segment']} with {best['white_space'] / 1e6:,.1f}M a year at "
         f"{best['penetration']:.0%} penetration; overall penetration is "
-        f"{seg['bookings'].sum() / seg['potential'].sum():.0%}."
+        f"{seg['bookings'].sum() / seg['potential'].sum():.0%} and bookings return "
+        f"{seg['bookings'].sum() / seg['cost_to_serve'].sum():.1f}x the cost to serve."
     )
     return Result(
-        "Segment economics (last four quarters)",
+        f"Segment economics by {' x '.join(k.replace('_', ' ') for k in keys)} "
+        "(last four quarters)",
         headline,
         seg.sort_values("white_space", ascending=False).reset_index(drop=True),
         formats={
             "bookings": "{:,.0f}",
             "potential": "{:,.0f}",
             "white_space": "{:,.0f}",
+            "cost_to_serve": "{:,.0f}",
             "avg_deal": "{:,.0f}",
             "win_rate": "{:.0%}",
             "penetration": "{:.0%}",
             "won": "{:.0f}",
             "decided": "{:.0f}",
+            "cycle_days": "{:.0f}",
+            "roi": "{:.1f}",
         },
-        notes="win_rate: won / (won + lost) closed in the window; penetration: "
-        "bookings / potential; white space: potential less spend, summed.",
+        hidden=keys,
+        notes="win_rate: won / (won + lost) closed in the window; avg_deal and cycle_days "
+        "(median days from created to close) over won deals; cost_to_serve: coverage-model "
+        "hours x the rep's loaded hourly cost; penetration: bookings / potential; "
+        "roi: bookings / cost to serve.",
     )
 
 
-def white_space_by_territory(potential: pd.DataFrame) -> pd.DataFrame:
-    """White space, potential and spend per territory, largest white-space share first."""
-    terr = potential.groupby("territory_id")[["potential", "spend_4q", "white_space"]].sum()
+def cost_to_serve(data: Dataset) -> pd.DataFrame:
+    """Per account: coverage-model hours a year and their cost at the rep's loaded hourly cost
+    (annual cost / capacity hours)."""
+    work = account_workload(data)
+    reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")
+    hourly = reps["annual_cost"] / reps["capacity_hours"]
+    return pd.DataFrame(
+        {
+            "account_id": work["account_id"],
+            "hours": work["hours"],
+            "cost_to_serve": work["hours"] * work["territory_id"].map(hourly).to_numpy(),
+        }
+    )
+
+
+def territory_economics(
+    data: Dataset, quarter: str, scores: pd.DataFrame, attainable_quantile: float = 0.75
+) -> Result:
+    """Cost to serve, potential, bookings, ROI and a realistic target per territory, against
+    today's quota (see the module text for the target method)."""
+    reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")
+    costed = scores.merge(cost_to_serve(data), on="account_id")
+    terr = (
+        costed.groupby("territory_id")
+        .agg(
+            accounts=("account_id", "size"),
+            potential=("potential", "sum"),
+            bookings_4q=("spend_4q", "sum"),
+            white_space=("white_space", "sum"),
+            uncovered_potential=("uncovered_potential", "sum"),
+            cost_to_serve=("cost_to_serve", "sum"),
+        )
+        .reindex(reps.index)
+        .fillna(0.0)
+    )
+    terr.insert(0, "rep_name", reps["rep_name"])
+    terr["rep_cost"] = reps["annual_cost"]
+    terr["roi"] = terr["bookings_4q"] / terr["rep_cost"]
+    terr["penetration"] = terr["bookings_4q"] / terr["potential"]
     terr["white_space_share"] = terr["white_space"] / terr["potential"]
-    return terr.sort_values("white_space_share", ascending=False).reset_index()
+    terr["uncovered_share"] = terr["uncovered_potential"] / terr["potential"]
+    attainable = float(terr["penetration"].quantile(attainable_quantile))
+    terr["target_annual"] = np.maximum(terr["bookings_4q"], terr["potential"] * attainable)
+    terr["target_quarter"] = terr["target_annual"] / 4
+    terr["quota"] = reps["quarterly_quota"]
+    terr["quota_vs_target"] = terr["quota"] / terr["target_quarter"]
+    terr = terr.reset_index(names="territory_id")
+    top_ws = terr.nlargest(3, "uncovered_share")
+    headline = (
+        f"A realistic target takes each territory to {attainable:.0%} penetration of its "
+        f"potential (what the best quarter of territories already achieve): "
+        f"{terr['target_quarter'].sum() / 1e6:,.1f}M a quarter against today's quota of "
+        f"{terr['quota'].sum() / 1e6:,.1f}M. Uncovered potential concentrates in "
+        + ", ".join(f"{r.territory_id} ({r.uncovered_share:.0%})" for r in top_ws.itertuples())
+        + f"; ROI (bookings / rep cost) ranges from {terr['roi'].min():.1f}x to "
+        f"{terr['roi'].max():.1f}x."
+    )
+    result = Result(
+        "Territory cost against potential",
+        headline,
+        terr.sort_values("uncovered_share", ascending=False).reset_index(drop=True),
+        formats={
+            c: "{:,.0f}"
+            for c in (
+                "potential",
+                "bookings_4q",
+                "white_space",
+                "uncovered_potential",
+                "cost_to_serve",
+                "rep_cost",
+                "target_annual",
+                "target_quarter",
+                "quota",
+            )
+        }
+        | {
+            "roi": "{:.1f}",
+            "penetration": "{:.0%}",
+            "white_space_share": "{:.0%}",
+            "uncovered_share": "{:.0%}",
+            "quota_vs_target": "{:.2f}",
+        },
+        notes="roi: bookings of the last four quarters / the rep's annual cost; uncovered "
+        "potential: potential of accounts with no activity in four quarters; target: potential "
+        f"x {attainable:.0%} (the {attainable_quantile:.0%} quantile of territory penetration), "
+        "never below current bookings; quota_vs_target: today's quarterly quota / the target.",
+    )
+    result.attainable_penetration = attainable
+    return result
+
+
+def product_ownership(data: Dataset) -> pd.DataFrame:
+    """Boolean account x product table: which products each account has bought (won)."""
+    won = data.opportunities[data.opportunities["stage"] == "won"]
+    return pd.crosstab(won["account_id"], won["product"]).gt(0)
+
+
+def product_affinity(data: Dataset) -> Result:
+    """Support, confidence and lift of every ordered product pair over accounts that bought.
+
+    ``result.lift`` is the product x product lift matrix."""
+    owns = product_ownership(data)
+    n = len(owns)
+    share = owns.mean()
+    rows = []
+    for a, b in permutations(owns.columns, 2):
+        both = (owns[a] & owns[b]).sum()
+        rows.append(
+            {
+                "product": a,
+                "also_buys": b,
+                "accounts_with_both": int(both),
+                "support": both / n,
+                "confidence": both / owns[a].sum(),
+                "lift": (both / owns[a].sum()) / share[b],
+            }
+        )
+    pairs = pd.DataFrame(rows).sort_values("lift", ascending=False).reset_index(drop=True)
+    lift = pairs.pivot(index="product", columns="also_buys", values="lift")
+    top = pairs.drop_duplicates(subset="lift").head(2)
+    headline = (
+        f"Over {n:,} accounts that bought, the strongest pairs are "
+        + " and ".join(
+            f"{r.product} with {r.also_buys} (lift {r.lift:.1f}, "
+            f"{r.confidence:.0%} of {r.product} owners also own it)"
+            for r in top.itertuples()
+        )
+        + "."
+    )
+    result = Result(
+        "Products bought together",
+        headline,
+        pairs,
+        formats={"support": "{:.1%}", "confidence": "{:.0%}", "lift": "{:.2f}"},
+        notes="support: share of buying accounts that own both; confidence: share "
+        "of the first product's owners that own the second; lift: confidence / the "
+        "second product's share (1 = no association).",
+    )
+    result.lift = lift
+    return result
+
+
+def cross_sell_leads(
+    data: Dataset, affinity: Result, min_lift: float = 1.5, min_accounts: int = 10
+) -> Result:
+    """Accounts that own one product of a strong pair but not the other, with the pair's
+    confidence as the chance they buy it and the expected value at its average deal size."""
+    owns = product_ownership(data)
+    strong = affinity.table[
+        (affinity.table["lift"] >= min_lift)
+        & (affinity.table["accounts_with_both"] >= min_accounts)
+    ]
+    won = data.opportunities[data.opportunities["stage"] == "won"]
+    avg_deal = won.groupby("product")["amount"].mean()
+    acc = data.accounts.set_index("account_id")
+    reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")["rep_name"]
+    leads = []
+    for pair in strong.itertuples():
+        who = owns.index[owns[pair.product] & ~owns[pair.also_buys]]
+        leads.append(
+            pd.DataFrame(
+                {
+                    "account_id": who,
+                    "owns": pair.product,
+                    "offer": pair.also_buys,
+                    "confidence": pair.confidence,
+                    "lift": pair.lift,
+                    "expected_value": pair.confidence * avg_deal[pair.also_buys],
+                }
+            )
+        )
+    table = (
+        pd.concat(leads, ignore_index=True)
+        if leads
+        else pd.DataFrame(
+            columns=["account_id", "owns", "offer", "confidence", "lift", "expected_value"]
+        )
+    )
+    table = table.sort_values("expected_value", ascending=False).drop_duplicates(
+        ["account_id", "offer"]
+    )
+    table.insert(1, "account_name", table["account_id"].map(acc["account_name"]))
+    table["territory_id"] = table["account_id"].map(acc["territory_id"])
+    table["rep_name"] = table["territory_id"].map(reps)
+    headline = (
+        f"{len(table):,} cross-sell leads from {len(strong)} strong product pairs (lift at least "
+        f"{min_lift}), worth {table['expected_value'].sum() / 1e6:,.1f}M in expected bookings."
+    )
+    return Result(
+        "Cross-sell leads",
+        headline,
+        table.reset_index(drop=True),
+        formats={"confidence": "{:.0%}", "lift": "{:.1f}", "expected_value": "{:,.0f}"},
+        notes="expected_value: the pair's confidence x the offered product's average won deal.",
+    )
+
+
+def summary(
+    potential: Result, check: Result, segments: Result, territories: Result, affinity: Result
+) -> list[str]:
+    """Four sentences that open the stage 2 page, with the findings in numbers."""
+    pot = potential.table
+    seg = segments.table.iloc[0]
+    terr = territories.table
+    top = terr.head(3)
+    pair = affinity.table.iloc[0]
+    return [
+        f"Accounts could spend {pot['potential'].sum() / 1e6:,.1f}M a year; they booked "
+        f"{pot['spend_4q'].sum() / 1e6:,.1f}M in the last four quarters "
+        f"({pot['spend_4q'].sum() / pot['potential'].sum():.0%} penetration). " + check.headline,
+        f"The largest white space is {seg['segment']} ({seg['white_space'] / 1e6:,.1f}M a year "
+        f"at {seg['penetration']:.0%} penetration).",
+        "Potential no rep has touched in a year concentrates in "
+        + ", ".join(f"{r.territory_id} ({r.uncovered_share:.0%})" for r in top.itertuples())
+        + f"; realistic targets add up to {terr['target_quarter'].sum() / 1e6:,.1f}M a quarter "
+        f"against today's quota of {terr['quota'].sum() / 1e6:,.1f}M.",
+        f"{pair['product']} and {pair['also_buys']} are bought together {pair['lift']:.1f} times "
+        "as often as chance would have it, which gives the cross-sell leads below.",
+    ]

@@ -22,6 +22,7 @@ import pandas as pd
 
 from terrlib import config
 from terrlib.io import Dataset, load_dataset
+from terrlib.results import Summary
 
 HEADLINES = "headlines.json"
 
@@ -53,12 +54,14 @@ class Stage:
         path = self.processed_dir / f"{name}.csv"
         return pd.read_csv(path) if path.is_file() else None
 
-    def headline(self, *sentences: str) -> None:
-        """Record the stage's headline sentences for the report's index page."""
+    def headline(self, *sentences: str) -> Summary:
+        """Record the stage's headline sentences for the report's index page and return them
+        for display at the top of the notebook."""
         path = self.processed_dir / HEADLINES
         current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         current[self.name] = list(sentences)
         path.write_text(json.dumps(current, indent=1), encoding="utf-8")
+        return Summary(list(sentences))
 
 
 def start(

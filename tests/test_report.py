@@ -73,7 +73,11 @@ def test_processed_artifacts(built):
     processed = built / "processed" / "2026Q3"
     for name in (
         "territory_workload.csv",
-        "account_potential.csv",
+        "account_scores.csv",
+        "territory_scorecard.csv",
+        "cross_sell_leads.csv",
+        "realignment_verdict.csv",
+        "territory_servedness.csv",
         "segments.csv",
         "win_rate_industry.csv",
         "sizing.csv",

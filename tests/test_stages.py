@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib import alignment, icp, performance, segmentation, workload
+from terrlib import icp, performance, workload
 from terrlib.periods import latest_complete_quarter, parse_quarter, trailing_bounds
 from terrlib.plan import Plan
-
-
-def test_gini_known_values():
-    assert alignment.gini(pd.Series([5, 5, 5])) == pytest.approx(0.0)
-    assert alignment.gini(pd.Series([0, 0, 0, 1])) == pytest.approx(0.75)
 
 
 def test_call_hours_by_hand():
@@ -44,33 +39,6 @@ def test_quarters():
     assert (start, end) == (pd.Timestamp("2025-04-01"), pd.Timestamp("2026-03-31"))
     with pytest.raises(ValueError, match="2026Q3"):
         parse_quarter("Q3 2026")
-
-
-def test_alignment_flags_planted_territories(small_data, small_truth):
-    load = workload.territory_workload(small_data).table.set_index("territory_id")
-    for t in small_truth["overloaded_territories"]:
-        assert load.loc[t, "status"] == "understaffed"
-    for t in small_truth["underloaded_territories"]:
-        assert load.loc[t, "status"] == "overstaffed"
-    effort = alignment.effort_vs_strategy(small_data, "2026Q3")
-    assert "hold" in effort.headline and effort.table["gap"].median() < 0
-
-
-def test_potential_and_segments(small_data):
-    pot = segmentation.account_potential(small_data, "2026Q3")
-    table = pot.table
-    assert (table["potential"] > 0).all() and (table["white_space"] >= 0).all()
-    assert pot.model.params["log_employees"] > 0.3  # potential grows with size
-    seg = segmentation.segment_table(small_data, "2026Q3", table)
-    assert seg.table["accounts"].sum() == len(small_data.accounts)
-
-
-def test_potential_refuses_too_little_data(small_data):
-    from dataclasses import replace
-
-    tiny = replace(small_data, opportunities=small_data.opportunities.head(20))
-    with pytest.raises(ValueError, match="at least 30 mature accounts"):
-        segmentation.account_potential(tiny, "2026Q3")
 
 
 def test_icp_finds_the_high_converting_industry(small_data, small_truth):

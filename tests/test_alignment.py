@@ -1,0 +1,139 @@
+"""Stage 1: measures on tiny frames with known answers, and the demo's planted truths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from terrlib import alignment, segmentation
+from terrlib.plan import Plan, Strategy
+
+
+@pytest.fixture(scope="module")
+def stage1(small_data):
+    scores = segmentation.account_potential(small_data, "2026Q3").table
+    balance = alignment.territory_balance(small_data, "2026Q3", scores)
+    served = alignment.servedness(small_data, "2026Q3", scores)
+    effort = alignment.effort_vs_strategy(small_data, "2026Q3", scores)
+    verdict = alignment.realignment_verdict(small_data, balance, served, effort)
+    return {
+        "scores": scores,
+        "balance": balance,
+        "served": served,
+        "effort": effort,
+        "verdict": verdict,
+    }
+
+
+def test_gini_known_values():
+    assert alignment.gini(pd.Series([5, 5, 5])) == pytest.approx(0.0)
+    assert alignment.gini(pd.Series([0, 0, 0, 1])) == pytest.approx(0.75)
+    assert alignment.gini(pd.Series([1, 2, 3, 4])) == pytest.approx(0.25)
+
+
+def test_strategic_fit_by_hand():
+    plan = Plan(
+        strategy=Strategy(
+            priority_industries={"Retail": 0.8}, priority_segments={"Enterprise": 1.0, "SMB": 0.2}
+        )
+    )
+    acc = pd.DataFrame({"industry": ["Retail", "Mining", "Retail"], "employees": [2000, 2000, 5]})
+    assert alignment.strategic_fit(acc, plan).tolist() == pytest.approx([0.9, 0.5, 0.5])
+
+
+def test_balance_shares_and_spread(stage1, small_data):
+    table = stage1["balance"].table
+    assert table["accounts_share"].sum() == pytest.approx(1.0)
+    assert table["workload_hours_index"].mean() == pytest.approx(1.0)
+    spread = stage1["balance"].spread
+    expected_cv = table["workload_hours"].std() / table["workload_hours"].mean()
+    assert spread.loc["coefficient of variation", "workload_hours"] == pytest.approx(expected_cv)
+    tol = small_data.plan.balance.tolerance
+    outside = table.loc[(table["workload_hours_index"] - 1).abs() > tol, "territory_id"]
+    assert sorted(stage1["balance"].outside) == sorted(outside)
+
+
+def test_planted_over_and_under_served(stage1, small_truth):
+    status = stage1["served"].table.set_index("territory_id")["status"]
+    for t in small_truth["overloaded_territories"]:
+        assert status[t] == "under-served", t
+    for t in small_truth["underloaded_territories"]:
+        assert status[t] == "over-served", t
+    verdict = stage1["verdict"].table.set_index("territory_id")["findings"]
+    for t in small_truth["overloaded_territories"]:
+        assert "understaffed" in verdict[t]
+
+
+def test_effort_gap_planted(stage1, small_truth, small_data):
+    fit = stage1["effort"].fit
+    # rep time goes to priority industries far less than their share of potential
+    assert fit["effort_share"] < 0.6 * fit["market_share"]
+    assert fit["time"] < fit["market"]
+    reps = small_data.reps.set_index("rep_id")
+    terr = reps.loc[small_truth["priority_neglecting_reps"], "territory_id"]
+    by_terr = stage1["effort"].by_territory.set_index("territory_id")
+    assert by_terr.loc[terr, "vs_company"].mean() < 0.7
+    flagged = stage1["verdict"].table.set_index("territory_id")["findings"]
+    hits = sum("effort off strategy" in flagged.get(t, "") for t in terr)
+    assert hits >= 2
+
+
+def test_servedness_top_coverage_by_hand(small_data):
+    """A territory whose top accounts had no activity in the quarter is under-served."""
+    from dataclasses import replace
+
+    scores = segmentation.account_potential(small_data, "2026Q3").table
+    top = alignment.top_tier(small_data, scores)
+    terr = small_data.reps["territory_id"].iloc[0]
+    acc = small_data.accounts.set_index("account_id")
+    silenced = acc.index[(acc["territory_id"] == terr) & top]
+    quiet = replace(
+        small_data,
+        activities=small_data.activities[
+            ~(
+                small_data.activities["account_id"].isin(silenced)
+                & (small_data.activities["activity_date"] >= "2026-07-01")
+            )
+        ],
+    )
+    row = alignment.servedness(quiet, "2026Q3", scores).table.set_index("territory_id").loc[terr]
+    assert row["top_touched"] == 0 and row["status"] == "under-served"
+
+
+def test_verdict_follows_plan_thresholds(stage1, small_data):
+    """Loosening every threshold empties the verdict: nothing is hard-coded."""
+    loose = small_data.plan.model_copy(deep=True)
+    loose.thresholds.over_utilization = 10.0
+    loose.thresholds.under_utilization = 0.01
+    loose.thresholds.top_account_coverage = 0.0
+    loose.thresholds.effort_shortfall = 1.0
+    loose.balance.tolerance = 1.0
+    from dataclasses import replace
+
+    data = replace(small_data, plan=loose)
+    scores = stage1["scores"]
+    verdict = alignment.realignment_verdict(
+        data,
+        alignment.territory_balance(data, "2026Q3", scores),
+        alignment.servedness(data, "2026Q3", scores),
+        alignment.effort_vs_strategy(data, "2026Q3", scores),
+    )
+    assert verdict.table.empty and "No territory" in verdict.headline
+
+
+def test_summary_has_numbers(stage1):
+    sentences = alignment.summary(
+        stage1["balance"], stage1["served"], stage1["effort"], stage1["verdict"]
+    )
+    assert 2 <= len(sentences) <= 4
+    assert all(any(ch.isdigit() for ch in s) for s in sentences)
+
+
+def test_state_outlines_ship_offline():
+    from terrlib.geo import state_outlines
+
+    states = state_outlines()
+    assert len(states) == 49 and "Texas" in states and "Alaska" not in states
+    texas = np.vstack(states["Texas"])
+    assert texas[:, 0].min() == pytest.approx(-106.6, abs=0.2)

@@ -1,0 +1,104 @@
+"""Stage 2: measures on tiny frames with known answers, and the demo's planted truths."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from terrlib import segmentation
+from terrlib.plan import Plan
+
+
+@pytest.fixture(scope="module")
+def stage2(small_data):
+    potential = segmentation.account_potential(small_data, "2026Q3")
+    scores = segmentation.account_scores(small_data, "2026Q3", potential.table)
+    return {
+        "potential": potential,
+        "scores": scores,
+        "territories": segmentation.territory_economics(small_data, "2026Q3", scores),
+        "affinity": segmentation.product_affinity(small_data),
+    }
+
+
+def test_density_segment_by_hand():
+    acc = pd.DataFrame(
+        {"latitude": [40.0, 40.05, 40.1, 41.0], "longitude": [-75.0, -75.0, -75.0, -75.0]}
+    )
+    plan = Plan.model_validate({"segments": {"metro_radius_km": 12, "metro_min_accounts": 2}})
+    # 0.05 degrees of latitude is 5.6 km; 0.1 is 11.1 km; 1 degree is 111 km
+    assert segmentation.density_segment(acc, plan).tolist() == ["metro", "metro", "metro", "rural"]
+    plan3 = Plan.model_validate({"segments": {"metro_radius_km": 6, "metro_min_accounts": 3}})
+    assert segmentation.density_segment(acc, plan3).tolist() == ["rural", "metro", "rural", "rural"]
+
+
+def test_affinity_by_hand(small_data):
+    opps = pd.DataFrame(
+        {
+            "opportunity_id": [f"O{i}" for i in range(7)],
+            "account_id": ["a", "a", "b", "b", "c", "d", "d"],
+            "product": ["X", "Y", "X", "Y", "X", "Z", "Y"],
+            "stage": ["won"] * 7,
+            "amount": [100.0] * 7,
+        }
+    )
+    data = replace(small_data, opportunities=opps)
+    table = segmentation.product_affinity(data).table.set_index(["product", "also_buys"])
+    # 4 accounts; X owned by a, b, c; Y by a, b, d; both by a, b
+    row = table.loc[("X", "Y")]
+    assert row["support"] == pytest.approx(2 / 4)
+    assert row["confidence"] == pytest.approx(2 / 3)
+    assert row["lift"] == pytest.approx((2 / 3) / (3 / 4))
+    leads = segmentation.cross_sell_leads(
+        data, segmentation.product_affinity(data), min_lift=0.5, min_accounts=1
+    ).table
+    assert set(zip(leads["account_id"], leads["offer"], strict=True)) >= {("c", "Y"), ("d", "X")}
+
+
+def test_potential_is_honest_on_time(small_data):
+    check = segmentation.potential_check(small_data, "2026Q3").table.iloc[0]
+    assert check["buyers"] >= 30
+    assert 0.65 <= check["coverage"] <= 0.92  # an 80th-percentile model
+    assert check["spearman"] > 0.4
+
+
+def test_potential_grows_with_size_and_is_non_negative(stage2):
+    table = stage2["potential"].table
+    assert (table["potential"] > 0).all() and (table["white_space"] >= 0).all()
+    assert stage2["potential"].model.params["log_employees"] > 0.3
+
+
+def test_potential_refuses_too_little_data(small_data):
+    tiny = replace(small_data, opportunities=small_data.opportunities.head(20))
+    with pytest.raises(ValueError, match="at least 30 mature accounts"):
+        segmentation.account_potential(tiny, "2026Q3")
+
+
+def test_segment_tables_add_up(small_data, stage2):
+    for by in (("industry", "size_band"), ("geography",)):
+        seg = segmentation.segment_table(small_data, "2026Q3", stage2["scores"], by).table
+        assert seg["accounts"].sum() == len(small_data.accounts)
+        assert seg["potential"].sum() == pytest.approx(stage2["scores"]["potential"].sum())
+        assert (seg["win_rate"].dropna().between(0, 1)).all()
+
+
+def test_territory_targets(stage2):
+    terr = stage2["territories"].table
+    attainable = stage2["territories"].attainable_penetration
+    assert attainable == pytest.approx(terr["penetration"].quantile(0.75))
+    assert (terr["target_annual"] >= terr["bookings_4q"] - 1e-6).all()
+    assert (terr["target_annual"] >= terr["potential"] * attainable - 1e-6).all()
+
+
+def test_white_space_concentrates_where_planted(stage2, small_truth):
+    ranked = stage2["territories"].table.sort_values("uncovered_share", ascending=False)
+    top_quarter = set(ranked["territory_id"].head(max(1, len(ranked) // 4)))
+    assert set(small_truth["white_space_territories"]) <= top_quarter
+
+
+def test_planted_product_pairs_have_top_lift(stage2, small_truth):
+    pairs = stage2["affinity"].table
+    top = {frozenset(p) for p in pairs.head(4)[["product", "also_buys"]].to_numpy()}
+    assert {frozenset(p) for p in small_truth["product_pairs"]} == top
