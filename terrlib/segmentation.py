@@ -187,8 +187,13 @@ def account_scores(data: Dataset, quarter: str, potential: pd.DataFrame) -> pd.D
     return scores
 
 
-SCORE_FORMATS = {"strategic_fit": "{:.2f}", "spend_4q": "{:,.0f}", "potential": "{:,.0f}",
-                 "white_space": "{:,.0f}", "uncovered_potential": "{:,.0f}"}
+SCORE_FORMATS = {
+    "strategic_fit": "{:.2f}",
+    "spend_4q": "{:,.0f}",
+    "potential": "{:,.0f}",
+    "white_space": "{:,.0f}",
+    "uncovered_potential": "{:,.0f}",
+}
 
 
 def top_white_space(data: Dataset, scores: pd.DataFrame, n: int = 15) -> Result:
@@ -196,8 +201,19 @@ def top_white_space(data: Dataset, scores: pd.DataFrame, n: int = 15) -> Result:
     names = data.accounts.set_index("account_id")["account_name"]
     top = scores.nlargest(n, "white_space").reset_index(drop=True)
     top.insert(1, "account_name", top["account_id"].map(names))
-    cols = ["account_id", "account_name", "territory_id", "industry", "size_band", "geography",
-            "strategic_fit", "spend_4q", "potential", "white_space", "touched_4q"]
+    cols = [
+        "account_id",
+        "account_name",
+        "territory_id",
+        "industry",
+        "size_band",
+        "geography",
+        "strategic_fit",
+        "spend_4q",
+        "potential",
+        "white_space",
+        "touched_4q",
+    ]
     untouched = int((~top["touched_4q"]).sum())
     return Result(
         f"The {n} accounts with the most white space",
@@ -323,6 +339,8 @@ def territory_economics(
     attainable = float(terr["penetration"].quantile(attainable_quantile))
     terr["target_annual"] = np.maximum(terr["bookings_4q"], terr["potential"] * attainable)
     terr["target_quarter"] = terr["target_annual"] / 4
+    goal = data.plan.strategy.growth_goal
+    terr["goal_quarter"] = terr["bookings_4q"] * (1 + goal) / 4
     terr["quota"] = reps["quarterly_quota"]
     terr["quota_vs_target"] = terr["quota"] / terr["target_quarter"]
     terr = terr.reset_index(names="territory_id")
@@ -331,7 +349,8 @@ def territory_economics(
         f"A realistic target takes each territory to {attainable:.0%} penetration of its "
         f"potential (what the best quarter of territories already achieve): "
         f"{terr['target_quarter'].sum() / 1e6:,.1f}M a quarter against today's quota of "
-        f"{terr['quota'].sum() / 1e6:,.1f}M. Uncovered potential concentrates in "
+        f"{terr['quota'].sum() / 1e6:,.1f}M; the strategy's growth goal of {goal:.0%} would need "
+        f"{terr['goal_quarter'].sum() / 1e6:,.1f}M. Uncovered potential concentrates in "
         + ", ".join(f"{r.territory_id} ({r.uncovered_share:.0%})" for r in top_ws.itertuples())
         + f"; ROI (bookings / rep cost) ranges from {terr['roi'].min():.1f}x to "
         f"{terr['roi'].max():.1f}x."
@@ -364,7 +383,8 @@ def territory_economics(
         notes="roi: bookings of the last four quarters / the rep's annual cost; uncovered "
         "potential: potential of accounts with no activity in four quarters; target: potential "
         f"x {attainable:.0%} (the {attainable_quantile:.0%} quantile of territory penetration), "
-        "never below current bookings; quota_vs_target: today's quarterly quota / the target.",
+        "never below current bookings; goal_quarter: bookings grown by the plan's growth goal, "
+        "per quarter; quota_vs_target: today's quarterly quota / the target.",
     )
     result.attainable_penetration = attainable
     return result

@@ -84,12 +84,14 @@ def test_segment_tables_add_up(small_data, stage2):
         assert (seg["win_rate"].dropna().between(0, 1)).all()
 
 
-def test_territory_targets(stage2):
+def test_territory_targets(stage2, small_data):
     terr = stage2["territories"].table
     attainable = stage2["territories"].attainable_penetration
     assert attainable == pytest.approx(terr["penetration"].quantile(0.75))
     assert (terr["target_annual"] >= terr["bookings_4q"] - 1e-6).all()
     assert (terr["target_annual"] >= terr["potential"] * attainable - 1e-6).all()
+    goal = 1 + small_data.plan.strategy.growth_goal
+    assert terr["goal_quarter"].to_numpy() == pytest.approx(terr["bookings_4q"] * goal / 4)
 
 
 def test_white_space_concentrates_where_planted(stage2, small_truth):
