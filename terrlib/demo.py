@@ -410,9 +410,8 @@ def generate(
     k = len(reps)
     reps["rep_id"] = [f"R{i:03d}" for i in range(1, k + 1)]
     reps["territory_id"] = [f"T{i:02d}" for i in range(1, k + 1)]
-    first = rng.permutation(FIRST * 3)[:k]
-    last = rng.permutation(LAST * 2)[:k]
-    reps["rep_name"] = [f"{a} {b}" for a, b in zip(first, last, strict=True)]
+    pairs = [f"{a} {b}" for a in FIRST for b in LAST]
+    reps["rep_name"] = rng.choice(pairs, k, replace=False)  # unique names
     part_time = np.zeros(k, bool)
     part_time[rng.integers(k)] = True
 
@@ -491,6 +490,21 @@ def generate(
     weak = [misleading_weak, *picks[n_more:]]
     skill[strong] = rng.uniform(0.75, 0.95, len(strong))
     skill[weak] = -rng.uniform(0.75, 0.95, len(weak))
+    # make the misleading pair stark and observable: the weak rep's accounts are larger
+    # (richer potential, flat quota: high raw attainment), the strong rep's smaller. Sizes stay
+    # inside their size band, so the coverage model's hours (and the layout) do not change.
+    edges = sorted(b.min_employees for b in plan.segments.size_bands)
+    band_of = np.searchsorted(edges, employees, side="right") - 1
+    low = np.maximum(np.array(edges)[band_of], 3)
+    high = np.array([*edges[1:], np.inf])[band_of] - 1
+    for t, factor in ((misleading_weak, 2.5), (misleading_strong, 0.5)):
+        members = assign == t
+        scaled = np.clip(np.round(employees * factor), low, high)
+        ratio = np.where(members, scaled / employees, 1.0)
+        employees = employees * ratio
+        wallet = wallet * ratio**0.7
+        acc["annual_revenue"] = np.round(acc["annual_revenue"] * ratio, -3).astype(np.int64)
+    acc["employees"] = employees.astype(int)
 
     # effort bias: reps over-serve some industries; three reps neglect priority segments
     bias = acc["industry"].map(EFFORT_BIAS).fillna(1.0).to_numpy()

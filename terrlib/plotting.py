@@ -193,4 +193,69 @@ def affinity_heatmap(lift: pd.DataFrame, ax=None):
     return ax
 
 
+def _log_multiplier_axis(axis, set_scale) -> None:
+    set_scale("log")
+    axis.set_major_locator(matplotlib.ticker.FixedLocator([0.25, 0.5, 1, 2, 4]))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def rating_intervals(effects: pd.DataFrame, ax=None):
+    """Each rep's adjusted rating (x what the territory predicts) with its 95% interval; green
+    when the interval is above 1, red when below, grey when it cannot be told apart."""
+    data = effects.dropna(subset=["multiplier"]).sort_values("multiplier")
+    ax = _ax(ax, (8, 0.22 * len(data) + 1.5))
+    y = np.arange(len(data))
+    colours = np.where(
+        data["multiplier_low"] > 1,
+        "#27ae60",
+        np.where(data["multiplier_high"] < 1, "#c0392b", "#7f8c8d"),
+    )
+    ax.hlines(y, data["multiplier_low"], data["multiplier_high"], color=colours, lw=2)
+    ax.scatter(data["multiplier"], y, color=colours, zorder=3, s=18)
+    ax.axvline(1.0, color="black", lw=0.8)
+    _log_multiplier_axis(ax.xaxis, ax.set_xscale)
+    ax.set_yticks(y, data["rep_name"], fontsize=7)
+    ax.set_xlabel("bookings against what the territory predicts (95% interval)")
+    return ax
+
+
+def raw_vs_adjusted(effects: pd.DataFrame, ax=None):
+    """Raw quota attainment (four quarters) against the adjusted rating, one dot per rep."""
+    ax = _ax(ax, (8, 5.5))
+    data = effects.dropna(subset=["multiplier", "attainment_4q"])
+    ax.scatter(data["attainment_4q"], data["multiplier"], color="#34495e", s=20)
+    for row in data[data["raw_attainment_says"] != ""].itertuples():
+        ax.annotate(
+            row.rep_name,
+            (row.attainment_4q, row.multiplier),
+            fontsize=7,
+            color="#c0392b" if row.raw_attainment_says.startswith("flattered") else "#27ae60",
+        )
+    ax.axvline(1.0, color="black", lw=0.8, ls="--")
+    ax.axhline(1.0, color="black", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([0.1, 0.25, 0.5, 1, 2, 4, 8]))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    _log_multiplier_axis(ax.yaxis, ax.set_yscale)
+    ax.set_xlabel("raw quota attainment, last four quarters")
+    ax.set_ylabel("adjusted rating")
+    return ax
+
+
+def team_trend(team: pd.DataFrame, ax=None):
+    """Team bookings per quarter (bars) and win rate (line)."""
+    ax = _ax(ax, (10, 4))
+    ax.bar(team["quarter"].astype(str), team["bookings"] / 1e6, color="#16a085")
+    ax.set_ylabel("bookings ($M)")
+    twin = ax.twinx()
+    twin.plot(team["quarter"].astype(str), team["win_rate"], color="#c0392b", marker="o")
+    twin.set_ylabel("win rate", color="#c0392b")
+    twin.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    twin.grid(False)
+    ax.tick_params(axis="x", rotation=45)
+    return ax
+
+
 set_theme()

@@ -97,7 +97,9 @@ def _fit_potential(data: Dataset, quarter: str | pd.Period, q: float):
             f"account potential needs at least {MIN_BUYERS} mature accounts that bought in the "
             f"four quarters to {quarter}; found {len(fit_rows)}"
         )
-    model = smf.quantreg("log_spend ~ log_employees + C(industry)", fit_rows).fit(q=q)
+    model = smf.quantreg("log_spend ~ log_employees + C(industry)", fit_rows).fit(
+        q=q, max_iter=5000
+    )
     return model, frame, len(fit_rows)
 
 

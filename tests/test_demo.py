@@ -51,7 +51,7 @@ def test_planted_workload_imbalance(small_data, small_truth):
     for t in small_truth["overloaded_territories"]:
         assert table.loc[t, "utilization"] > 1.3
     for t in small_truth["underloaded_territories"]:
-        assert table.loc[t, "utilization"] < 0.7
+        assert table.loc[t, "utilization"] < 0.75  # the plan flags below 0.80
 
 
 def test_effort_out_of_proportion(small_truth):
