@@ -146,6 +146,23 @@ class Thresholds(_Strict):
         return self
 
 
+class Icp(_Strict):
+    """Ideal-customer-profile settings: tier cut-offs (cumulative share of accounts ranked by
+    expected value; the rest are tier D) and the least data a model may be fitted on."""
+
+    tiers: dict[str, float] = Field(default_factory=lambda: {"A": 0.10, "B": 0.30, "C": 0.60})
+    min_training_opportunities: int = Field(200, ge=20)
+    holdout_quarters: int = Field(2, ge=1, le=8)
+
+    @field_validator("tiers")
+    @classmethod
+    def _increasing(cls, value: dict[str, float]) -> dict[str, float]:
+        shares = list(value.values())
+        if not value or any(not 0 < v < 1 for v in shares) or shares != sorted(set(shares)):
+            raise ValueError("tier cut-offs must be increasing shares between 0 and 1")
+        return value
+
+
 class Calendar(_Strict):
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
 
@@ -160,6 +177,7 @@ class Plan(_Strict):
     coverage: Coverage = Field(default_factory=Coverage)
     balance: Balance = Field(default_factory=Balance)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    icp: Icp = Field(default_factory=Icp)
     calendar: Calendar = Field(default_factory=Calendar)
     columns: dict[Literal["accounts", "reps", "opportunities", "activities"], dict[str, str]] = (
         Field(default_factory=dict)

@@ -258,4 +258,55 @@ def team_trend(team: pd.DataFrame, ax=None):
     return ax
 
 
+def calibration_plot(table: pd.DataFrame, ax=None, label: str = "win rate"):
+    """Predicted against observed rates per fifth of the holdout; the diagonal is perfect."""
+    ax = _ax(ax, (5.5, 5))
+    ax.plot(table["predicted"], table["observed"], marker="o", color="#16a085")
+    top = max(table["predicted"].max(), table["observed"].max()) * 1.1
+    ax.plot([0, top], [0, top], color="black", lw=0.8, ls="--", label="perfect calibration")
+    ax.set_xlabel(f"predicted {label}")
+    ax.set_ylabel(f"observed {label}")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.legend(fontsize=8)
+    return ax
+
+
+def survival_curves(curves: pd.DataFrame, ax=None, max_days: int = 365):
+    """Kaplan-Meier curves: share of opportunities still undecided after a number of days."""
+    ax = _ax(ax, (9, 4.5))
+    for name, grp in curves.groupby("group"):
+        ax.step(grp["days"], grp["still_open"], where="post", label=str(name))
+    ax.set_xlim(0, max_days)
+    ax.set_xlabel("days since the opportunity was created")
+    ax.set_ylabel("share still undecided")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.legend(fontsize=8, ncol=2)
+    return ax
+
+
+def retention_plot(table: pd.DataFrame, ax=None):
+    """Share of customers still buying k quarters after their first purchase, by segment."""
+    ax = _ax(ax, (8, 4.5))
+    for name, grp in table.groupby("segment"):
+        ax.plot(grp["quarters"], grp["retained"], marker="o", label=str(name))
+    ax.set_xlabel("quarters since the first purchase")
+    ax.set_ylabel("share buying again at or after")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.legend(fontsize=8)
+    return ax
+
+
+def tier_lift(table: pd.DataFrame, ax=None):
+    """Average bookings per account by ICP tier against the average account (lift)."""
+    ax = _ax(ax, (6, 4))
+    ax.bar(table["tier"].astype(str), table["lift"], color="#16a085")
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_xlabel("ICP tier")
+    ax.set_ylabel("bookings against the average account")
+    for x, v in enumerate(table["lift"]):
+        ax.annotate(f"{v:.1f}x", (x, v), ha="center", va="bottom", fontsize=8)
+    return ax
+
+
 set_theme()
