@@ -51,7 +51,7 @@ def pfizer(**options) -> TerritoryOptimizer:
 
 
 @pytest.mark.parametrize(
-    "row", pd.read_csv(FIXTURES / "pfizer_optima.csv").itertuples(), ids=lambda r: r.band
+    "row", list(pd.read_csv(FIXTURES / "pfizer_optima.csv").itertuples()), ids=lambda r: r.band
 )
 def test_pfizer_known_optima(row):
     opt = pfizer(tolerance=row.tolerance).solve()
