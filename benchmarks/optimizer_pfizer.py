@@ -8,45 +8,27 @@ for the LP path alone (relaxation, rounding, local search) and with the MILP che
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import pandas as pd
-
+from terrlib.datasets import pfizer_case
 from terrlib.optimize import TerritoryOptimizer
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+CASE = pfizer_case()
 
 
 def build(tolerance: float) -> TerritoryOptimizer:
-    dist = pd.read_csv(FIXTURES / "pfizer_distances.csv").set_index("brick")
-    work = pd.read_csv(FIXTURES / "pfizer_workload.csv").set_index("brick")["workload"]
-    acc = pd.DataFrame(
-        {
-            "account_id": dist.index,
-            "latitude": 0.0,
-            "longitude": 0.0,
-            "calls": 0.0,
-            "call_hours": work.reindex(dist.index).to_numpy(),
-            "potential": 1.0,
-            "territory_id": "SR1",
-        }
-    )
-    homes = pd.DataFrame(
-        {"territory_id": dist.columns, "home_latitude": 0.0, "home_longitude": 0.0, "capacity": 1.0}
-    )
     return TerritoryOptimizer(
-        acc,
-        homes,
+        CASE["accounts"],
+        CASE["territories"],
         tolerance=tolerance,
         disruption=0.0,
-        distances=dist.to_numpy(),
+        distances=CASE["distances"],
         travel_weight="none",
         balance_potential=False,
     )
 
 
 def main() -> None:
-    optima = pd.read_csv(FIXTURES / "pfizer_optima.csv")
+    optima = CASE["optima"]
     print(
         f"{'band':<13}{'path':<10}{'distance':>9}{'bound':>9}{'gap':>7}{'optimum':>9}"
         f"{'vs opt':>8}{'seconds':>9}"

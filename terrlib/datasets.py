@@ -48,3 +48,49 @@ def cdnow_transactions() -> pd.DataFrame:
             "amount": raw["dollar_value"].astype(float),
         }
     )
+
+
+#: The Pfizer Turkey case, converted to CSV (see tests/fixtures/README.md).
+PFIZER_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+PFIZER_CURRENT = {
+    "SR1": [4, 5, 6, 7, 8, 15],
+    "SR2": [10, 11, 12, 13, 14],
+    "SR3": [9, 16, 17, 18],
+    "SR4": [1, 2, 3, 19, 20, 21, 22],
+}
+
+
+def pfizer_case(folder: Path = PFIZER_DIR) -> dict:
+    """The Pfizer Turkey territory case as optimizer inputs: 22 bricks (workload index as call
+    hours, no travel), 4 reps with equal targets, the brick-to-office distance matrix, the
+    current alignment and the known optima per workload band.
+
+    Returns
+    -------
+    dict
+        ``accounts``, ``territories`` (frames for :class:`~terrlib.optimize.TerritoryOptimizer`),
+        ``distances`` (array) and ``optima`` (band, tolerance, distance).
+    """
+    dist = pd.read_csv(folder / "pfizer_distances.csv").set_index("brick")
+    work = pd.read_csv(folder / "pfizer_workload.csv").set_index("brick")["workload"]
+    owner = {b: rep for rep, bricks in PFIZER_CURRENT.items() for b in bricks}
+    accounts = pd.DataFrame(
+        {
+            "account_id": dist.index,
+            "latitude": 0.0,
+            "longitude": 0.0,
+            "calls": 0.0,
+            "call_hours": work.reindex(dist.index).to_numpy(),
+            "potential": 1.0,
+            "territory_id": [owner[b] for b in dist.index],
+        }
+    )
+    territories = pd.DataFrame(
+        {"territory_id": dist.columns, "home_latitude": 0.0, "home_longitude": 0.0, "capacity": 1.0}
+    )
+    return {
+        "accounts": accounts,
+        "territories": territories,
+        "distances": dist.to_numpy(),
+        "optima": pd.read_csv(folder / "pfizer_optima.csv"),
+    }

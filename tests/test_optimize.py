@@ -4,55 +4,32 @@ clear errors for requests that cannot be met."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from terrlib.datasets import PFIZER_CURRENT, pfizer_case
 from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer
 
-FIXTURES = Path(__file__).parent / "fixtures"
-CURRENT = {
-    1: [4, 5, 6, 7, 8, 15],
-    2: [10, 11, 12, 13, 14],
-    3: [9, 16, 17, 18],
-    4: [1, 2, 3, 19, 20, 21, 22],
-}
+CASE = pfizer_case()
+CURRENT = PFIZER_CURRENT
 
 
 def pfizer(**options) -> TerritoryOptimizer:
-    dist = pd.read_csv(FIXTURES / "pfizer_distances.csv").set_index("brick")
-    work = pd.read_csv(FIXTURES / "pfizer_workload.csv").set_index("brick")["workload"]
-    owner = {b: f"SR{k}" for k, bricks in CURRENT.items() for b in bricks}
-    acc = pd.DataFrame(
-        {
-            "account_id": dist.index,
-            "latitude": 0.0,
-            "longitude": 0.0,
-            "calls": 0.0,
-            "call_hours": work.reindex(dist.index).to_numpy(),
-            "potential": 1.0,
-            "territory_id": [owner[b] for b in dist.index],
-        }
-    )
+    acc = CASE["accounts"].copy()
     if "locked" in options:
         acc["locked"] = acc["account_id"].isin(options.pop("locked"))
-    homes = pd.DataFrame(
-        {"territory_id": dist.columns, "home_latitude": 0.0, "home_longitude": 0.0, "capacity": 1.0}
-    )
     settings = {
         "disruption": 0.0,
-        "distances": dist.to_numpy(),
+        "distances": CASE["distances"],
         "travel_weight": "none",
         "balance_potential": False,
     } | options
-    return TerritoryOptimizer(acc, homes, **settings)
+    return TerritoryOptimizer(acc, CASE["territories"], **settings)
 
 
-@pytest.mark.parametrize(
-    "row", list(pd.read_csv(FIXTURES / "pfizer_optima.csv").itertuples()), ids=lambda r: r.band
-)
+@pytest.mark.parametrize("row", list(CASE["optima"].itertuples()), ids=lambda r: r.band)
 def test_pfizer_known_optima(row):
     opt = pfizer(tolerance=row.tolerance).solve()
     assert opt.objective_ == pytest.approx(row.distance, abs=0.01)
@@ -69,10 +46,10 @@ def test_bound_is_valid_without_the_milp():
 
 def test_constraints_hold_with_locks_and_cap():
     opt = pfizer(tolerance=0.2, max_moved_share=0.2, locked=[1, 9]).solve()
-    work = pd.read_csv(FIXTURES / "pfizer_workload.csv").set_index("brick")["workload"]
+    work = CASE["accounts"].set_index("account_id")["call_hours"]
     loads = work.groupby(opt.assignment_.reindex(work.index)).sum()
     assert loads.between(0.8 - 1e-9, 1.2 + 1e-9).all()
-    assert opt.assignment_[1] == "SR4" and opt.assignment_[9] == "SR3"
+    assert opt.assignment_[1] == "SR4" and opt.assignment_[9] == "SR3"  # locked where they are
     assert len(opt.moves_) <= 0.2 * 22
     assert set(opt.moves_.columns) >= {"account_id", "from", "to", "reason"}
     assert opt.moves_["reason"].str.contains("travel").all()
@@ -125,4 +102,4 @@ def test_infeasible_request_names_the_tightest_tolerance():
 def test_locked_accounts_that_break_a_band_are_named():
     # SR2 carries 1.34 of a 1.00 target today: locking its bricks breaks any tight band
     with pytest.raises(InfeasibleRequest, match="locked accounts in SR2 already need 134%"):
-        pfizer(tolerance=0.001, locked=CURRENT[2]).solve()
+        pfizer(tolerance=0.001, locked=CURRENT["SR2"]).solve()
