@@ -409,6 +409,5 @@ def summary(balance: Result, served: Result, effort: Result, verdict: Result) ->
         f"Workload per territory varies with a coefficient of variation of "
         f"{spread.loc['coefficient of variation', 'workload_hours']:.0%} "
         f"({len(balance.outside)} territories outside the plan's tolerance).",
-        f"{len(verdict.table)} territories need realignment; the verdict below says why and "
-        "what to do.",
+        f"{len(verdict.table)} territories need realignment; the verdict says why and what to do.",
     ]
