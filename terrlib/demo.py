@@ -39,7 +39,7 @@ from scipy.optimize import linprog
 
 from terrlib.geo import STATE_REGION, distance_matrix_km, zip_table
 from terrlib.periods import parse_quarter
-from terrlib.plan import Plan, Strategy, dump_plan
+from terrlib.plan import Balance, Plan, Strategy, dump_plan
 from terrlib.workload import call_hours
 
 INDUSTRIES = {
@@ -344,6 +344,9 @@ def generate(
         strategy=Strategy(
             priority_industries=PRIORITY_INDUSTRIES, priority_segments=PRIORITY_SEGMENTS
         ),
+        # a handful of very large accounts each carry up to 40% of a territory's potential
+        # target, so potential is balanced on a wider band than workload
+        balance=Balance(potential_tolerance=0.5),
     )
     last_q = parse_quarter(end_quarter)
     quarters = pd.period_range(end=last_q, periods=n_quarters, freq=last_q.freq)

@@ -9,15 +9,23 @@ to territory k.
   ``h_ik`` is the account's hours a year if served from k's home (call time plus travel), so a
   target follows the rep's capacity (a part-time rep gets half);
 * potential: ``sum_i p_i x_ik`` within ±tolerance of k's share of total potential;
-* optionally at most ``max_moved_share`` of the accounts change territory;
-* minimise ``sum_i c_i d_ik x_ik`` (call hours x distance: travel) plus ``disruption`` x the
+* optionally at most ``max_accounts`` accounts in a territory, and at most
+  ``max_moved_share`` of the accounts (or of the revenue) changing territory;
+* minimise ``sum_i w_i d_ik x_ik`` (call hours x distance: travel) plus ``disruption`` x the
   account's revenue weight for every account moved away from its current territory.
 
-Method: the LP relaxation over each account's nearest homes is solved with HiGHS; reduced costs
-of every arc left out are priced with the LP duals and violated arcs are added until none is, so
-the LP value is a valid lower bound for the full problem. The few accounts the LP splits are
-rounded to their largest part and a local search repairs any band it breaks, then improves
-the objective with feasible single moves. ``gap_`` = (objective - bound) / objective.
+Method. Arcs are sparse: each account is offered its nearest homes (a KD-tree, never an
+accounts x territories matrix) and its current territory. The LP relaxation on those arcs is
+solved with HiGHS; the reduced cost of every arc left out is priced with the LP duals, in
+chunks, and the most negative ones are added until none is left, so the LP value is a valid
+lower bound for the full problem (while pricing is unfinished, the Lagrangian bound
+``LP + sum_i min(0, min_k reduced cost)`` is used, which is valid too). A vertex of this LP
+splits at most as many accounts as there are balance rows, so the LP is almost an assignment.
+The integer solution comes from a small MILP (HiGHS) in which every account the LP leaves whole
+and whose alternatives have large reduced costs is fixed, and the split accounts and those with
+cheap alternatives are free; the neighbourhood is widened until the MILP is feasible. On small
+instances the neighbourhood is everything and the MILP's own bound is used too.
+``gap_`` = (objective - bound) / objective.
 
 Examples
 --------
@@ -36,16 +44,58 @@ Examples
 
 from __future__ import annotations
 
+import copy
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import highspy
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.spatial import cKDTree
 
-from terrlib.geo import distance_matrix_km
+from terrlib.geo import haversine_km
+from terrlib.results import Result
+
+_INF = highspy.kHighsInf
+
+
+def _quiet_banner() -> None:
+    """HiGHS prints a banner from C++ when the first solver object is made; make that one
+    with the process's stdout pointed at /dev/null so it stays out of reports."""
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(null)
+        os.close(saved)
+
+
+_quiet_banner()
+_SMALL = 50_000  # accounts x territories at or below which the MILP sees every arc
 
 
 class InfeasibleRequest(ValueError):
     """The balance rules cannot all hold; the message says which and what would."""
+
+
+def unit_vectors(lat, lon) -> np.ndarray:
+    """Points on the unit sphere, so that a KD-tree's chord distance orders great circles."""
+    la, lo = np.radians(np.asarray(lat, float)), np.radians(np.asarray(lon, float))
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
+@dataclass
+class _Model:
+    """A (mixed-integer) linear model in HiGHS column form, and what its columns mean."""
+
+    rows: np.ndarray  # account of each arc column
+    cols: np.ndarray  # territory of each arc column
+    highs: highspy.Highs
 
 
 class TerritoryOptimizer:
@@ -59,14 +109,19 @@ class TerritoryOptimizer:
         ``revenue`` (weight of moving it, default 1) and ``locked`` (bool).
     territories : DataFrame
         ``territory_id``, ``home_latitude``, ``home_longitude`` and ``capacity`` (relative
-        size: targets are shares of the totals in proportion to it).
+        size: targets are shares of the totals in proportion to it); optional
+        ``max_accounts``.
     tolerance : float
-        Allowed deviation of each territory's workload and potential from its target, ±.
+        Allowed deviation of each territory's workload from its target, ±.
+    potential_tolerance : float, optional
+        The same for potential (default: ``tolerance``).
     disruption : float
-        Cost of moving an account, in units of the average account's travel cost, scaled by
-        its revenue weight.
+        Cost of moving an account, in units of the average account's travel cost to its
+        nearest home, scaled by its revenue weight.
     max_moved_share : float, optional
-        At most this share of accounts may change territory.
+        At most this share of accounts (or of revenue, see ``cap_by``) may change territory.
+    cap_by : {"accounts", "revenue"}
+        What ``max_moved_share`` counts.
     visits_per_call, travel_speed_kmh, min_travel_minutes : float
         The coverage model's travel: share of calls made in person, speed and a floor per trip.
     candidates : int
@@ -76,7 +131,9 @@ class TerritoryOptimizer:
     travel_weight : {"call_hours", "none"}
         Weight of each account's distance in the travel objective.
     balance_potential : bool
-        Also keep potential within the tolerance (default True).
+        Also keep potential within its tolerance (default True).
+    time_limit : float
+        Seconds allowed to each MILP solve.
     """
 
     def __init__(
@@ -84,8 +141,10 @@ class TerritoryOptimizer:
         accounts: pd.DataFrame,
         territories: pd.DataFrame,
         tolerance: float = 0.10,
+        potential_tolerance: float | None = None,
         disruption: float = 1.0,
         max_moved_share: float | None = None,
+        cap_by: str = "accounts",
         visits_per_call: float = 0.2,
         travel_speed_kmh: float = 70.0,
         min_travel_minutes: float = 10.0,
@@ -93,12 +152,15 @@ class TerritoryOptimizer:
         distances: np.ndarray | None = None,
         travel_weight: str = "call_hours",
         balance_potential: bool = True,
+        time_limit: float = 10.0,
     ):
         self.accounts = accounts.reset_index(drop=True)
         self.territories = territories.reset_index(drop=True)
         self.tolerance = float(tolerance)
+        self.potential_tolerance = potential_tolerance
         self.disruption = float(disruption)
         self.max_moved_share = max_moved_share
+        self.cap_by = cap_by
         self.visits_per_call = visits_per_call
         self.travel_speed_kmh = travel_speed_kmh
         self.min_travel_minutes = min_travel_minutes
@@ -106,169 +168,345 @@ class TerritoryOptimizer:
         self.distances = distances
         self.travel_weight = travel_weight
         self.balance_potential = balance_potential
+        self.time_limit = float(time_limit)
 
     # ------------------------------------------------------------------ data
 
     def _prepare(self) -> None:
         acc, ter = self.accounts, self.territories
+        self.__dict__.pop("scales_", None)
+        self.n_, self.m_ = len(acc), len(ter)
         self.ids_ = ter["territory_id"].astype(str).to_numpy()
         index = {t: k for k, t in enumerate(self.ids_)}
         self.current_ = acc["territory_id"].astype(str).map(index).fillna(-1).astype(int).to_numpy()
-        if self.distances is not None:
-            self.dist_ = np.asarray(self.distances, float)
-        else:
-            self.dist_ = distance_matrix_km(
-                acc["latitude"], acc["longitude"], ter["home_latitude"], ter["home_longitude"]
-            )
-        call_time = acc["call_hours"].to_numpy(float)
-        calls = acc["calls"].to_numpy(float) if "calls" in acc else call_time
-        one_way = np.maximum(self.dist_ / self.travel_speed_kmh * 60, self.min_travel_minutes)
-        # hours if served from each home: call time plus the in-person share of calls as trips
-        self.hours_ = (
-            call_time[:, None] + (calls * self.visits_per_call)[:, None] * 2 * one_way / 60
-        )
+        self.call_time_ = acc["call_hours"].to_numpy(float)
+        calls = acc["calls"].to_numpy(float) if "calls" in acc else self.call_time_
+        self.trips_ = 2 * calls * self.visits_per_call  # one-way legs a year
         self.potential_ = acc["potential"].to_numpy(float)
         share = ter["capacity"].to_numpy(float)
         self.share_ = share / share.sum()
-        revenue = acc["revenue"].to_numpy(float) if "revenue" in acc else np.ones(len(acc))
-        revenue = revenue / max(revenue.mean(), 1e-12)
-        weight = call_time if self.travel_weight == "call_hours" else np.ones(len(acc))
-        self.travel_cost_ = weight[:, None] * self.dist_
-        scale = float(self.travel_cost_.min(axis=1).mean()) or 1.0
-        moved = np.ones_like(self.dist_)
-        rows = np.flatnonzero(self.current_ >= 0)
-        moved[rows, self.current_[rows]] = 0.0
-        self.move_penalty_ = self.disruption * scale * revenue[:, None] * moved
-        self.cost_ = self.travel_cost_ + self.move_penalty_
-        self.moved_ = moved
-        self.locked_ = acc["locked"].to_numpy(bool) if "locked" in acc else np.zeros(len(acc), bool)
-        # the LP works in scaled units (hours, potential and cost near 1) for HiGHS's sake
-        self.h_scale_ = float(self.hours_.mean()) or 1.0
-        self.p_scale_ = float(self.potential_.mean()) or 1.0
-        self.c_scale_ = float(self.cost_.mean()) or 1.0
-
-    # ------------------------------------------------------------------ LP
-
-    def _arcs(self) -> np.ndarray:
-        n, m = self.dist_.shape
-        q = min(self.candidates, m)
-        near = (
-            np.argpartition(self.dist_, q - 1, axis=1)[:, :q]
-            if q < m
-            else np.tile(np.arange(m), (n, 1))
+        revenue = acc["revenue"].to_numpy(float) if "revenue" in acc else np.ones(self.n_)
+        self.revenue_ = revenue
+        self.weight_ = self.call_time_ if self.travel_weight == "call_hours" else np.ones(self.n_)
+        self.locked_ = (
+            acc["locked"].to_numpy(bool) if "locked" in acc else np.zeros(self.n_, bool)
+        ) & (self.current_ >= 0)
+        self.max_accounts_ = ter["max_accounts"].to_numpy(float) if "max_accounts" in ter else None
+        if self.distances is None:
+            self.home_lat_ = ter["home_latitude"].to_numpy(float)
+            self.home_lon_ = ter["home_longitude"].to_numpy(float)
+            self.lat_ = acc["latitude"].to_numpy(float)
+            self.lon_ = acc["longitude"].to_numpy(float)
+        else:
+            self.distances = np.asarray(self.distances, float)
+        near_rows, near_cols = self._nearest(1)
+        nearest = self._dist(near_rows, near_cols)
+        scale = float((self.weight_ * nearest).mean()) or 1.0
+        rev_weight = revenue / max(revenue.mean(), 1e-12)
+        self.penalty_ = self.disruption * scale * rev_weight
+        self.move_weight_ = rev_weight if self.cap_by == "revenue" else np.ones(self.n_)
+        self.cap_ = (
+            np.inf
+            if self.max_moved_share is None
+            else self.max_moved_share * self.move_weight_.sum() + 1e-9
         )
-        arcs = np.zeros((n, m), bool)
-        arcs[np.arange(n)[:, None], near] = True
-        has = self.current_ >= 0
-        arcs[np.flatnonzero(has), self.current_[has]] = True
-        locked = np.flatnonzero(self.locked_ & has)
-        arcs[locked] = False
-        arcs[locked, self.current_[locked]] = True
-        return arcs
-
-    def _lp(self, arcs: np.ndarray, tol: float, integer: bool = False, time_limit: float = 10.0):
-        """Solve the LP relaxation (or, with ``integer``, the MILP) on the arcs; returns
-        (result, rows, cols)."""
-        n, m = arcs.shape
-        rows, cols = np.nonzero(arcs)
-        nv = len(rows)
-        h = self.hours_[rows, cols] / self.h_scale_
-        p = self.potential_[rows] / self.p_scale_
-        total_p = self.potential_.sum() / self.p_scale_
-        # variables: x (nv), H (total hours)
-        eq = sparse.vstack(
-            [
-                sparse.csr_matrix((np.ones(nv), (rows, np.arange(nv))), shape=(n, nv + 1)),
-                sparse.csr_matrix(
-                    (np.r_[h, -1.0], (np.zeros(nv + 1, int), np.r_[np.arange(nv), nv])),
-                    shape=(1, nv + 1),
-                ),
-            ]
-        )
-        load = sparse.csr_matrix((h, (cols, np.arange(nv))), shape=(m, nv))
-        pot = sparse.csr_matrix((p, (cols, np.arange(nv))), shape=(m, nv))
-        s = self.share_[:, None]
-        blocks = [
-            sparse.hstack([load, -(1 + tol) * s]),
-            sparse.hstack([-load, (1 - tol) * s]),
-            sparse.hstack([pot, sparse.csr_matrix((m, 1))]),
-            sparse.hstack([-pot, sparse.csr_matrix((m, 1))]),
-        ]
-        p_tol = tol if self.balance_potential else 1e6
-        b = [
-            np.zeros(m),
-            np.zeros(m),
-            (1 + p_tol) * self.share_ * total_p,
-            -(1 - p_tol) * self.share_ * total_p,
-        ]
-        if self.max_moved_share is not None:
-            moved = self.moved_[rows, cols]
-            blocks.append(sparse.csr_matrix(np.r_[moved, 0.0][None, :]))
-            b.append(np.array([self.max_moved_share * n]))
-        ub = sparse.vstack(blocks).tocsr()
-        cost = np.r_[self.cost_[rows, cols] / self.c_scale_, 0.0]
-        b_ub, a_eq, b_eq = np.concatenate(b), eq.tocsr(), np.r_[np.ones(n), 0.0]
-        if integer:
-            res = milp(
-                cost,
-                constraints=[
-                    LinearConstraint(ub, -np.inf, b_ub),
-                    LinearConstraint(a_eq, b_eq, b_eq),
-                ],
-                integrality=np.r_[np.ones(nv), 0.0],
-                bounds=Bounds(0, np.r_[np.ones(nv), np.inf]),
-                options={"time_limit": time_limit, "disp": False},
+        self.p_tol_ = (
+            1e6
+            if not self.balance_potential
+            else float(
+                self.tolerance if self.potential_tolerance is None else self.potential_tolerance
             )
-            return res, rows, cols
-        res = linprog(
-            cost, A_ub=ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs-ipm"
         )
-        return res, rows, cols
 
-    def _price(self, res, arcs: np.ndarray, tol: float) -> np.ndarray:
-        """Arcs outside the LP with a negative reduced cost (they could lower the bound)."""
-        n, m = arcs.shape
-        u = res.eqlin.marginals[:n]
-        eta = res.eqlin.marginals[n]
-        y = res.ineqlin.marginals
-        a_up, a_lo, p_up, p_lo = (y[j * m : (j + 1) * m] for j in range(4))
-        reduced = (
-            self.cost_
-            - u[:, None]
-            - self.hours_ * (eta + a_up[None, :] - a_lo[None, :])
-            - self.potential_[:, None] * (p_up - p_lo)[None, :]
+    def _dist(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        if self.distances is not None:
+            return self.distances[rows, cols]
+        return haversine_km(
+            self.lat_[rows], self.lon_[rows], self.home_lat_[cols], self.home_lon_[cols]
         )
-        if self.max_moved_share is not None:
-            reduced -= self.moved_ * y[4 * m]
-        reduced[self.locked_] = np.inf
-        return (reduced < -1e-9) & ~arcs
 
-    def _relaxation(self, tol: float):
-        """LP relaxation with pricing; an LP infeasible on the candidate arcs is retried on
-        every arc before it is called infeasible."""
-        arcs = self._arcs()
-        for _ in range(20):
-            res, rows, cols = self._lp(arcs, tol)
-            if res.status == 2 and not arcs[~self.locked_].all():
-                arcs[~self.locked_] = True
-                continue
-            if res.status != 0:
-                return res, arcs, rows, cols
-            add = self._price(res, arcs, tol)
-            if not add.any():
-                return res, arcs, rows, cols
-            arcs |= add
-        return res, arcs, rows, cols
+    def _nearest(self, q: int) -> tuple[np.ndarray, np.ndarray]:
+        """Arcs from every account to its ``q`` nearest homes."""
+        q = min(q, self.m_)
+        if self.distances is not None:
+            near = np.argsort(self.distances, axis=1)[:, :q]
+        else:
+            tree = cKDTree(unit_vectors(self.home_lat_, self.home_lon_))
+            _, near = tree.query(unit_vectors(self.lat_, self.lon_), k=q)
+            near = np.asarray(near).reshape(self.n_, q)
+        return np.repeat(np.arange(self.n_), q), near.ravel()
+
+    def arc_values(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Distance, hours, travel, moved weight and cost of serving accounts ``rows`` from
+        territories ``cols``."""
+        d = self._dist(rows, cols)
+        one_way = np.maximum(d / self.travel_speed_kmh, self.min_travel_minutes / 60)
+        hours = self.call_time_[rows] + self.trips_[rows] * one_way
+        travel = self.weight_[rows] * d
+        cur = self.current_[rows]
+        moved = ((cols != cur) & (cur >= 0)).astype(float)
+        return {
+            "distance": d,
+            "hours": hours,
+            "travel": travel,
+            "moved": moved * self.move_weight_[rows],
+            "cost": travel + self.penalty_[rows] * moved,
+        }
+
+    def _candidate_arcs(self, q: int) -> np.ndarray:
+        """Keys (i * m + k) of the starting arcs: nearest homes plus the current territory;
+        a locked account has only its current territory."""
+        rows, cols = self._nearest(q)
+        keys = rows * self.m_ + cols
+        has = np.flatnonzero(self.current_ >= 0)
+        keys = np.union1d(keys, has * self.m_ + self.current_[has])
+        locked = self.locked_[keys // self.m_]
+        keys = keys[~locked]
+        lk = np.flatnonzero(self.locked_)
+        return np.union1d(keys, lk * self.m_ + self.current_[lk])
+
+    # ------------------------------------------------------------------ models
+
+    def _layout(self, free_acc: np.ndarray) -> dict:
+        """Row numbers of the model over the free accounts ``free_acc``."""
+        n, m = self.n_, self.m_
+        row_of = np.full(n, -1)
+        row_of[free_acc] = np.arange(len(free_acc))
+        nf = len(free_acc)
+        lay = {"row_of": row_of, "nf": nf, "h": nf, "up": nf + 1, "lo": nf + 1 + m}
+        lay["pot"] = lay["lo"] + m
+        lay["cnt"] = lay["pot"] + m
+        lay["cap"] = lay["cnt"] + (m if self.max_accounts_ is not None else 0)
+        lay["rows"] = lay["cap"] + (1 if np.isfinite(self.cap_) else 0)
+        return lay
+
+    def _arc_columns(self, rows: np.ndarray, cols: np.ndarray, lay: dict):
+        """Costs and CSC pieces (starts, indices, values) of the arc columns."""
+        v = self.arc_values(rows, cols)
+        sh, sp, sc = self.scales_
+        h = v["hours"] / sh
+        ri = [
+            lay["row_of"][rows],
+            np.full(len(rows), lay["h"]),
+            lay["up"] + cols,
+            lay["lo"] + cols,
+            lay["pot"] + cols,
+        ]
+        vals = [np.ones(len(rows)), h, h, h, self.potential_[rows] / sp]
+        if self.max_accounts_ is not None:
+            ri.append(lay["cnt"] + cols)
+            vals.append(np.ones(len(rows)))
+        if np.isfinite(self.cap_):
+            ri.append(np.full(len(rows), lay["cap"]))
+            vals.append(v["moved"])
+        per = len(ri)
+        starts = np.arange(len(rows)) * per
+        return v["cost"] / sc, starts, np.stack(ri, 1).ravel(), np.stack(vals, 1).ravel()
+
+    def _build(
+        self,
+        keys: np.ndarray,
+        tol: float,
+        integer: bool = False,
+        fixed: np.ndarray | None = None,
+        elastic: bool = False,
+    ) -> _Model:
+        """The LP (or MILP) over arcs ``keys``. Accounts with ``fixed[i] >= 0`` are fixed to
+        that territory and enter as constants; the rest are free over their arcs. Columns:
+        the total hours H, then (``elastic``) penalised slacks on every balance row, then the
+        arcs. With slacks the LP is always feasible and its duals price the arcs a feasible
+        solution needs."""
+        n, m = self.n_, self.m_
+        rows, cols = keys // m, keys % m
+        sh, sp, sc = self.scales_
+        const_h, const_p, const_n = np.zeros(m), np.zeros(m), np.zeros(m)
+        const_mv = const_c = 0.0
+        if fixed is not None:
+            fix = np.flatnonzero(fixed >= 0)
+            fv = self.arc_values(fix, fixed[fix])
+            const_h = np.bincount(fixed[fix], weights=fv["hours"] / sh, minlength=m)
+            const_p = np.bincount(fixed[fix], weights=self.potential_[fix] / sp, minlength=m)
+            const_n = np.bincount(fixed[fix], minlength=m).astype(float)
+            const_mv = float(fv["moved"].sum())
+            const_c = float(fv["cost"].sum() / sc)
+            free_acc = np.flatnonzero(fixed < 0)
+        else:
+            free_acc = np.arange(n)
+        lay = self._layout(free_acc)
+        s, t_p = self.share_, self.p_tol_
+        total_p = self.potential_.sum() / sp
+        # base columns: H, then slacks
+        b_rows = [np.r_[lay["h"], lay["up"] + np.arange(m), lay["lo"] + np.arange(m)]]
+        b_vals = [np.r_[-1.0, -(1 + tol) * s, -(1 - tol) * s]]
+        if elastic:
+            side = np.arange(lay["h"] + 1, lay["rows"])
+            b_rows += [[r] for r in side] + [[r] for r in side]
+            b_vals += [[-1.0]] * len(side) + [[1.0]] * len(side)
+        n_base = len(b_rows)
+        base_cost = np.r_[0.0, np.full(n_base - 1, self.penalty_cost_)]
+        b_start = np.cumsum([0] + [len(r) for r in b_rows])[:-1]
+        cost, starts, idx, vals = self._arc_columns(rows, cols, lay)
+        lower = np.full(lay["rows"], -_INF)
+        upper = np.full(lay["rows"], _INF)
+        nf = lay["nf"]
+        lower[:nf] = upper[:nf] = 1.0
+        lower[lay["h"]] = upper[lay["h"]] = -const_h.sum()
+        upper[lay["up"] : lay["up"] + m] = -const_h
+        lower[lay["lo"] : lay["lo"] + m] = -const_h
+        lower[lay["pot"] : lay["pot"] + m] = (1 - t_p) * s * total_p - const_p
+        upper[lay["pot"] : lay["pot"] + m] = (1 + t_p) * s * total_p - const_p
+        if self.max_accounts_ is not None:
+            lim = self.max_accounts_
+            upper[lay["cnt"] : lay["cnt"] + m] = np.where(np.isfinite(lim), lim, _INF) - const_n
+        if np.isfinite(self.cap_):
+            upper[lay["cap"]] = self.cap_ - const_mv
+        n_base_nz = int(sum(len(r) for r in b_rows))
+        lp = highspy.HighsLp()
+        lp.num_col_ = n_base + len(rows)
+        lp.num_row_ = lay["rows"]
+        lp.col_cost_ = np.r_[base_cost, cost]
+        lp.col_lower_ = np.zeros(lp.num_col_)
+        lp.col_upper_ = np.r_[np.full(n_base, _INF), np.ones(len(rows))]
+        lp.row_lower_ = lower
+        lp.row_upper_ = upper
+        lp.offset_ = const_c
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.r_[b_start, starts + n_base_nz, len(idx) + n_base_nz]
+        lp.a_matrix_.index_ = np.r_[np.concatenate(b_rows), idx].astype(np.int32)
+        lp.a_matrix_.value_ = np.r_[np.concatenate(b_vals), vals]
+        lp.a_matrix_.num_col_ = lp.num_col_
+        lp.a_matrix_.num_row_ = lay["rows"]
+        if integer:
+            lp.integrality_ = [highspy.HighsVarType.kContinuous] * n_base + [
+                highspy.HighsVarType.kInteger
+            ] * len(rows)
+        hs = highspy.Highs()
+        hs.setOptionValue("output_flag", False)
+        hs.setOptionValue("random_seed", 0)
+        hs.setOptionValue("threads", 1)
+        hs.passModel(lp)
+        model = _Model(rows, cols, hs)
+        model.layout = lay
+        model.base = n_base
+        return model
+
+    def _add_arcs(self, model: _Model, keys: np.ndarray) -> None:
+        """Append arc columns to a model; HiGHS then restarts from its last basis."""
+        rows, cols = keys // self.m_, keys % self.m_
+        cost, starts, idx, vals = self._arc_columns(rows, cols, model.layout)
+        model.highs.addCols(
+            len(rows),
+            cost,
+            np.zeros(len(rows)),
+            np.ones(len(rows)),
+            len(idx),
+            starts.astype(np.int32),
+            idx.astype(np.int32),
+            vals,
+        )
+        model.rows = np.r_[model.rows, rows]
+        model.cols = np.r_[model.cols, cols]
+
+    def _set_scales(self, keys: np.ndarray) -> None:
+        v = self.arc_values(keys // self.m_, keys % self.m_)
+        self.scales_ = (
+            float(v["hours"].mean()) or 1.0,
+            float(self.potential_.mean()) or 1.0,
+            float(v["cost"].mean()) or 1.0,
+        )
+        # a unit of slack (an average account's hours or potential) costs this many
+        # average arcs: far more than any assignment could save
+        self.penalty_cost_ = 1e3 * max(1.0, float(v["cost"].max() / self.scales_[2]))
+
+    def _reduced_costs(self, model: _Model, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Reduced costs (scaled) of arbitrary arcs under the model's duals."""
+        lay = model.layout
+        y = np.asarray(model.highs.getSolution().row_dual)
+        sh, sp, sc = self.scales_
+        v = self.arc_values(rows, cols)
+        red = (
+            v["cost"] / sc
+            - y[lay["row_of"][rows]]
+            - v["hours"] / sh * (y[lay["h"]] + y[lay["up"] + cols] + y[lay["lo"] + cols])
+            - self.potential_[rows] / sp * y[lay["pot"] + cols]
+        )
+        if self.max_accounts_ is not None:
+            red -= y[lay["cnt"] + cols]
+        if np.isfinite(self.cap_):
+            red -= v["moved"] * y[lay["cap"]]
+        return red
+
+    def _price(self, model: _Model, keys: np.ndarray, chunk: int = 2_000_000):
+        """Every arc left out priced in chunks: (each account's most negative arc, the
+        Lagrangian correction sum_i min(0, min_k reduced cost))."""
+        m = self.m_
+        free = np.flatnonzero(~self.locked_)
+        per = max(1, chunk // m)
+        found, correction = [], 0.0
+        for start in range(0, len(free), per):
+            acc = free[start : start + per]
+            rows = np.repeat(acc, m)
+            cols = np.tile(np.arange(m), len(acc))
+            ck = rows * m + cols
+            pos = np.minimum(np.searchsorted(keys, ck), len(keys) - 1)
+            red = self._reduced_costs(model, rows, cols)
+            red[keys[pos] == ck] = np.inf
+            red2 = red.reshape(len(acc), m)
+            best = red2.argmin(axis=1)
+            low = red2[np.arange(len(acc)), best]
+            correction += float(np.minimum(low, 0).sum())
+            found.append((acc * m + best)[low < -1e-9])
+        new = np.concatenate(found) if found else np.zeros(0, int)
+        return new, correction
+
+    def _relaxation(self, tol: float, keys: np.ndarray | None = None, rel: float = 1e-5):
+        """LP relaxation by column generation; returns (model, keys, status, bound) with the
+        bound in cost units. Pricing stops once the Lagrangian bound is within ``rel`` of the
+        LP value; the bound returned is valid either way. "infeasible" when the elastic LP
+        still needs slack after every arc has been priced."""
+        basis = None
+        warm = getattr(self, "warm_", None)
+        if keys is None and warm is not None and warm[0] == (self.n_, self.m_):
+            keys, basis = warm[1], warm[2]  # the last solve's arcs, in its column order
+        keys = self._candidate_arcs(self.candidates) if keys is None else keys
+        if not hasattr(self, "scales_"):
+            self._set_scales(keys)
+        model = self._build(keys, tol, elastic=True)
+        keys = np.sort(keys)
+        if (
+            basis is not None
+            and len(basis.col_status) == model.highs.getNumCol()
+            and len(basis.row_status) == model.highs.getNumRow()
+        ):
+            model.highs.setBasis(basis)
+        bound = -np.inf
+        for _ in range(50):
+            model.highs.run()
+            status = model.highs.getModelStatus()
+            if status != highspy.HighsModelStatus.kOptimal:
+                return model, keys, str(status), bound
+            value = model.highs.getInfo().objective_function_value
+            new, correction = self._price(model, keys)
+            bound = max(bound, (value + correction) * self.scales_[2])
+            if not len(new) or -correction <= rel * max(abs(value), 1.0):
+                break
+            keys = np.union1d(keys, new)
+            self._add_arcs(model, new)
+        slack = np.asarray(model.highs.getSolution().col_value)[1 : model.base]
+        if slack.size and slack.max() > 1e-7:
+            return model, keys, "infeasible", bound
+        self.warm_ = ((self.n_, self.m_), model.rows * self.m_ + model.cols, model.highs.getBasis())
+        return model, keys, "optimal", bound
 
     # ------------------------------------------------------------------ solve
 
-    def solve(self, exact: bool | None = None, time_limit: float = 10.0) -> TerritoryOptimizer:
+    def solve(self, exact: bool | None = None, time_limit: float | None = None):
         """Solve; sets ``assignment_``, ``objective_``, ``lower_bound_``, ``gap_``,
         ``moves_`` and ``summary_``. Returns self.
 
-        With ``exact`` (by default when the arcs number at most 50,000) the rounded LP solution
-        is then challenged by HiGHS's MILP on the same arcs for up to ``time_limit`` seconds;
-        the better solution and the tighter bound are kept.
+        ``exact`` (by default when accounts x territories is at most 50,000) hands every
+        account to the MILP, on every arc, so its bound is global; otherwise only the
+        neighbourhood of the LP's split and cheaply movable accounts is free.
 
         Raises
         ------
@@ -276,229 +514,454 @@ class TerritoryOptimizer:
             When no assignment meets the rules, naming the rule and the tightest tolerance
             that can be met.
         """
+        began = time.perf_counter()
+        limit = self.time_limit if time_limit is None else time_limit
         self._prepare()
-        res, arcs, rows, cols = self._relaxation(self.tolerance)
-        if res.status == 2:
+        if exact is None:
+            exact = self.n_ * self.m_ <= _SMALL
+        keys = None
+        if exact:
+            keys = np.arange(self.n_ * self.m_)
+            keys = keys[
+                ~self.locked_[keys // self.m_]
+                | (keys % self.m_ == np.repeat(np.maximum(self.current_, 0), self.m_)[keys])
+            ]
+        model, keys, status, bound = self._relaxation(self.tolerance, keys)
+        if status == "infeasible":
             raise InfeasibleRequest(self._diagnose())
-        if res.status != 0:
-            raise RuntimeError(f"the LP solver stopped: {res.message}")
-        self.lower_bound_ = float(res.fun) * self.c_scale_
-        x = np.zeros(self.dist_.shape)
-        x[rows, cols] = res.x[: len(rows)]
-        self.split_accounts_ = int((x.max(axis=1) < 1 - 1e-6).sum())
-        assign = x.argmax(axis=1)
-        assign = self._repair(assign, arcs)
-        assign = self._improve(assign, arcs)
-        self.method_ = "LP relaxation, rounding and local search"
-        if exact or (exact is None and arcs.sum() <= 50_000):
-            assign = self._exact(assign, arcs, time_limit)
+        if status != "optimal":
+            raise RuntimeError(f"the LP solver stopped: {status}")
+        self.lp_seconds_ = time.perf_counter() - began
+        self.lp_bound_ = self.lower_bound_ = bound
+        x = np.asarray(model.highs.getSolution().col_value)[model.base :]
+        rows, cols = model.rows, model.cols
+        keys = rows * self.m_ + cols
+        split = np.zeros(self.n_, bool)
+        frac = (x > 1e-6) & (x < 1 - 1e-6)
+        split[rows[frac]] = True
+        self.split_accounts_ = int(split.sum())
+        red = self._reduced_costs(model, rows, cols)
+        assign = self._integer(model, keys, x, red, split, exact, limit)
         self._finish(assign)
+        self.seconds_ = time.perf_counter() - began
         return self
 
-    def _exact(self, assign: np.ndarray, arcs: np.ndarray, time_limit: float) -> np.ndarray:
-        """Run the MILP on the same arcs; keep its solution when better, and its bound when
-        tighter than the LP's."""
-        res, rows, cols = self._lp(arcs, self.tolerance, integer=True, time_limit=time_limit)
-        bound = getattr(res, "mip_dual_bound", None)
-        # the MILP's bound holds for the full problem only when no arc was left out
-        if bound is not None and np.isfinite(bound) and arcs[~self.locked_].all():
-            self.lower_bound_ = max(self.lower_bound_, float(bound) * self.c_scale_)
-        if res.x is None:
-            return assign
-        x = np.zeros(self.dist_.shape)
-        x[rows, cols] = res.x[: len(rows)]
-        candidate = x.argmax(axis=1)
-        feasible = self._violation(*self._loads(candidate)) <= 1e-9 and (
-            self._moved_count(candidate) <= self._cap(len(candidate))
+    def _tighten(self, model: _Model, factor: float) -> bool:
+        """Re-solve the LP with every band (and the moved cap) shrunk to ``factor`` of its
+        width, warm-started; True when it is still feasible without slack."""
+        hs, lay, m, s = model.highs, model.layout, self.m_, self.share_
+        t, tp = self.tolerance * factor, min(self.p_tol_, 10.0) * factor
+        for k in range(m):
+            hs.changeCoeff(lay["up"] + k, 0, -(1 + t) * s[k])
+            hs.changeCoeff(lay["lo"] + k, 0, -(1 - t) * s[k])
+        total_p = self.potential_.sum() / self.scales_[1]
+        idx = (lay["pot"] + np.arange(m)).astype(np.int32)
+        hs.changeRowsBounds(m, idx, (1 - tp) * s * total_p, (1 + tp) * s * total_p)
+        if np.isfinite(self.cap_):
+            hs.changeRowBounds(lay["cap"], -_INF, self.cap_ * (0.9 + 0.1 * factor))
+        hs.run()
+        slack = np.asarray(hs.getSolution().col_value)[1 : model.base]
+        return (
+            hs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            and slack.max(initial=0) <= 1e-7
         )
-        current_ok = self._violation(*self._loads(assign)) <= 1e-9
-        if feasible and (not current_ok or self._objective(candidate) < self._objective(assign)):
-            self.method_ = "MILP (HiGHS)" + (" optimal" if res.status == 0 else ", time limit")
-            return candidate
-        return assign
 
-    def _loads(self, assign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n, m = len(assign), len(self.ids_)
-        hours = np.bincount(assign, weights=self.hours_[np.arange(n), assign], minlength=m)
-        pot = np.bincount(assign, weights=self.potential_, minlength=m)
-        return hours, pot
+    def _round(self, model: _Model) -> np.ndarray:
+        """The LP solution rounded: each account to its largest part, its current territory
+        on ties."""
+        x = np.asarray(model.highs.getSolution().col_value)[model.base :]
+        rows, cols = model.rows, model.cols
+        weight = x + 1e-3 * (cols == self.current_[rows])
+        best = np.full(self.n_, -1.0)
+        np.maximum.at(best, rows, weight)
+        top = weight >= best[rows]
+        guess = np.zeros(self.n_, int)
+        guess[rows[top]] = cols[top]
+        return guess
 
-    def _violation(self, hours: np.ndarray, pot: np.ndarray) -> float:
-        """Total relative breach of the workload and potential bands (0 when all hold)."""
-        tol = self.tolerance
-        p_tol = tol if self.balance_potential else 1e6
-        h_t = self.share_ * hours.sum()
-        p_t = self.share_ * pot.sum()
-        over = np.maximum(hours - (1 + tol) * h_t, 0) + np.maximum((1 - tol) * h_t - hours, 0)
-        over_p = np.maximum(pot - (1 + p_tol) * p_t, 0) + np.maximum((1 - p_tol) * p_t - pot, 0)
-        return float(over.sum() / h_t.mean() + over_p.sum() / p_t.mean())
-
-    def _moved_count(self, assign: np.ndarray) -> float:
-        return float(self.moved_[np.arange(len(assign)), assign].sum())
-
-    def _cap(self, n: int) -> float:
-        return np.inf if self.max_moved_share is None else self.max_moved_share * n + 1e-9
-
-    def _try(self, hours, pot, i, a, k):
-        """Loads after moving account i from territory a to k."""
-        h, p = hours.copy(), pot.copy()
-        h[a] -= self.hours_[i, a]
-        h[k] += self.hours_[i, k]
-        p[a] -= self.potential_[i]
-        p[k] += self.potential_[i]
-        return h, p
-
-    def _repair(self, assign: np.ndarray, arcs: np.ndarray, sweeps: int = 500) -> np.ndarray:
-        """Move single accounts to cut band violations, cheapest per unit of violation first."""
-        assign = assign.copy()
-        n = len(assign)
-        hours, pot = self._loads(assign)
-        moved = self._moved_count(assign)
-        for _ in range(sweeps):
-            viol = self._violation(hours, pot)
-            if viol <= 1e-9:
+    def _integer(self, model, keys, x, red, split, exact, limit):
+        """An integer assignment from the LP. Rounding the LP breaks bands where the split
+        accounts are large, so the LP is also re-solved with bands shrunk to leave room;
+        each solution is rounded, repaired with single moves and improved with feasible
+        ones, and the cheapest feasible result is kept. A MILP then takes over when none is
+        feasible, or on small instances (``exact``) where it sees every account."""
+        n, m = self.n_, self.m_
+        rows, cols = keys // m, keys % m
+        best, feasible = None, False
+        for factor in (1.0, 0.75, 0.5, 0.25):
+            if factor < 1 and not self._tighten(model, factor):
                 break
-            tol = self.tolerance
-            h_t, p_t = self.share_ * hours.sum(), self.share_ * pot.sum()
-            p_tol = tol if self.balance_potential else 1e6
-            bad = (
-                (hours > (1 + tol) * h_t)
-                | (hours < (1 - tol) * h_t)
-                | (pot > (1 + p_tol) * p_t)
-                | (pot < (1 - p_tol) * p_t)
+            repaired = self._repair(self._round(model), rows, cols)
+            if self.evaluate(repaired)["breach"] > 1e-9:
+                continue
+            repaired = self._improve(repaired, rows, cols)
+            score = self.evaluate(repaired)["objective"]
+            if best is None or score < self.evaluate(best)["objective"]:
+                best, feasible = repaired, True
+                self.method_ = "LP relaxation, rounding, repair and local search" + (
+                    "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
+                )
+            if (score - self.lower_bound_) <= 0.005 * score:
+                break
+        if feasible and not exact:
+            self.free_accounts_ = 0
+            return best
+        assign = best if feasible else self._round(model)
+        # each account's cheapest alternative to its LP territory (reduced cost)
+        alt = np.where(x > 1 - 1e-6, np.inf, red)
+        cheapest = np.full(n, np.inf)
+        np.minimum.at(cheapest, rows, alt)
+        cheapest[split] = -np.inf
+        cheapest[self.locked_] = np.inf
+        size = n if exact else min(n, max(400, 6 * int(split.sum()) + 200))
+        while True:
+            if size >= n:
+                free, theta = ~self.locked_, np.inf
+            else:
+                theta = np.partition(cheapest, size - 1)[size - 1]
+                free = cheapest <= theta
+            fixed = np.where(free, -1, assign)
+            arc_ok = free[rows] & (
+                (red <= theta) | (x > 1e-6) | (cols == self.current_[rows]) | (cols == assign[rows])
             )
-            best = None
-            for i in np.flatnonzero(~self.locked_):
-                a = assign[i]
-                for k in np.flatnonzero(arcs[i]):
-                    if k == a or not (bad[a] or bad[k]):
-                        continue
-                    extra = self.moved_[i, k] - self.moved_[i, a]
-                    if moved + extra > self._cap(n):
-                        continue
-                    gain = viol - self._violation(*self._try(hours, pot, i, a, k))
-                    if gain <= 1e-12:
-                        continue
-                    score = (self.cost_[i, k] - self.cost_[i, a]) / gain
-                    if best is None or score < best[0]:
-                        best = (score, i, k)
-            if best is None:
-                break
-            _, i, k = best
-            hours, pot = self._try(hours, pot, i, assign[i], k)
-            moved += self.moved_[i, k] - self.moved_[i, assign[i]]
-            assign[i] = k
-        return assign
+            model = self._build(keys[arc_ok], self.tolerance, integer=True, fixed=fixed)
+            hs = model.highs
+            hs.setOptionValue("time_limit", float(limit))
+            hs.setOptionValue("mip_rel_gap", 1e-4)
+            sol = highspy.HighsSolution()
+            sol.col_value = list(
+                np.r_[
+                    self.arc_values(np.arange(n), assign)["hours"].sum() / self.scales_[0],
+                    (model.cols == assign[model.rows]).astype(float),
+                ]
+            )
+            sol.value_valid = True
+            hs.setSolution(sol)
+            hs.run()
+            info, status = hs.getInfo(), hs.getModelStatus()
+            optimal = status == highspy.HighsModelStatus.kOptimal
+            if info.primal_solution_status == 2:
+                xv = np.asarray(hs.getSolution().col_value)[model.base :]
+                found = fixed.copy()
+                pick = xv > 0.5
+                found[model.rows[pick]] = model.cols[pick]
+                ok = (found >= 0).all() and self.evaluate(found)["breach"] <= 1e-9
+                if ok and (
+                    not feasible
+                    or self.evaluate(found)["objective"] < self.evaluate(assign)["objective"]
+                ):
+                    assign, feasible = found, True
+                if ok and size >= n and len(keys) >= self._all_arcs_count():
+                    # the MILP saw every arc and account: its bound holds for the problem
+                    dual = (
+                        info.mip_dual_bound
+                        if not optimal
+                        else (info.objective_function_value * (1 - info.mip_gap))
+                    )
+                    self.lower_bound_ = max(self.lower_bound_, dual * self.scales_[2])
+                self.method_ = (
+                    "LP relaxation, then MILP on "
+                    + ("every account" if size >= n else f"{int(free.sum()):,} accounts")
+                    + ("" if optimal else " (time limit)")
+                )
+            if feasible:
+                self.free_accounts_ = int(free.sum())
+                return assign
+            if size >= n:
+                timed_out = status == highspy.HighsModelStatus.kTimeLimit
+                raise InfeasibleRequest(
+                    (
+                        f"no assignment was found within the {limit:g}-second limit (the LP "
+                        "relaxation is feasible); "
+                        if timed_out
+                        else ""
+                    )
+                    + self._diagnose()
+                )
+            size = min(n, size * 4)
 
-    def _improve(self, assign: np.ndarray, arcs: np.ndarray, passes: int = 3) -> np.ndarray:
-        """Feasible single moves that lower the objective, best first."""
+    def _excess(self, hours, pot, count, h_t, p_t, lim=None):
+        """Each territory's relative breach of its bands (0 inside them); ``lim`` are the
+        account limits of the same territories."""
+        tol, p_tol = self.tolerance, self.p_tol_
+        e = (np.maximum(hours - (1 + tol) * h_t, 0) + np.maximum((1 - tol) * h_t - hours, 0)) / h_t
+        e = e + (
+            np.maximum(pot - (1 + p_tol) * p_t, 0) + np.maximum((1 - p_tol) * p_t - pot, 0)
+        ) / np.maximum(p_t, 1e-12)
+        if lim is not None:
+            e = e + np.maximum(count - lim, 0) / np.maximum(lim, 1)
+        return e
+
+    def _repair(self, assign: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Single moves along the arcs that cut the total band breach, each time the cheapest
+        of those that cut it by at least a quarter of the best possible cut, never breaking
+        the cap on moved accounts."""
+        n, m = self.n_, self.m_
         assign = assign.copy()
-        n = len(assign)
-        hours, pot = self._loads(assign)
-        if self._violation(hours, pot) > 1e-9:
-            return assign
-        moved = self._moved_count(assign)
-        for _ in range(passes):
-            delta = self.cost_ - self.cost_[np.arange(n), assign][:, None]
-            delta[~arcs] = np.inf
-            delta[np.arange(n), assign] = np.inf
-            delta[self.locked_] = np.inf
-            improved = False
-            for i in np.argsort(delta.min(axis=1)):
-                for k in np.argsort(delta[i])[:3]:
-                    if not delta[i, k] < -1e-9:
-                        break
-                    a = assign[i]
-                    extra = self.moved_[i, k] - self.moved_[i, a]
-                    if moved + extra > self._cap(n):
-                        continue
-                    h, p = self._try(hours, pot, i, a, k)
-                    if self._violation(h, p) <= 1e-9:
-                        hours, pot, moved = h, p, moved + extra
-                        assign[i] = k
-                        improved = True
-                        break
-            if not improved:
+        arc = self.arc_values(rows, cols)
+        p_arc = self.potential_[rows]
+        own = self.arc_values(np.arange(n), assign)
+        own_h, own_c, own_mv = own["hours"], own["cost"], own["moved"]
+        hours = np.bincount(assign, weights=own_h, minlength=m)
+        pot = np.bincount(assign, weights=self.potential_, minlength=m)
+        count = np.bincount(assign, minlength=m).astype(float)
+        moved = own_mv.sum()
+        p_t = self.share_ * pot.sum()
+        movable = ~self.locked_[rows]
+        lim = self.max_accounts_
+        if lim is not None:
+            lim = np.where(np.isfinite(lim), lim, np.inf)
+        for _ in range(20 * m + 1000):
+            h_t = self.share_ * hours.sum()
+            e = self._excess(hours, pot, count, h_t, p_t, lim)
+            if e.sum() <= 1e-12:
                 break
+            bad = e > 0
+            j = np.flatnonzero(movable & (cols != assign[rows]) & (bad[assign[rows]] | bad[cols]))
+            i, a, k = rows[j], assign[rows[j]], cols[j]
+            la, lk = (None, None) if lim is None else (lim[a], lim[k])
+            d_v = (
+                self._excess(
+                    hours[a] - own_h[i], pot[a] - p_arc[j], count[a] - 1, h_t[a], p_t[a], la
+                )
+                - e[a]
+                + self._excess(
+                    hours[k] + arc["hours"][j], pot[k] + p_arc[j], count[k] + 1, h_t[k], p_t[k], lk
+                )
+                - e[k]
+            )
+            d_mv = arc["moved"][j] - own_mv[i]
+            ok = (d_v < -1e-12) & (moved + d_mv <= self.cap_)
+            if not ok.any():
+                break
+            good = ok & (-d_v >= 0.25 * (-d_v[ok].min()))
+            d_c = arc["cost"][j] - own_c[i]
+            pick = np.flatnonzero(good)[np.argmin(d_c[good])]
+            jj, ii, aa, kk = j[pick], i[pick], a[pick], k[pick]
+            hours[aa] -= own_h[ii]
+            hours[kk] += arc["hours"][jj]
+            pot[aa] -= p_arc[jj]
+            pot[kk] += p_arc[jj]
+            count[aa] -= 1
+            count[kk] += 1
+            moved += d_mv[pick]
+            own_h[ii], own_c[ii], own_mv[ii] = arc["hours"][jj], arc["cost"][jj], arc["moved"][jj]
+            assign[ii] = kk
         return assign
 
-    def _objective(self, assign: np.ndarray) -> float:
-        return float(self.cost_[np.arange(len(assign)), assign].sum())
+    def _improve(self, assign: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Feasible single moves that lower the objective, many per round (at most one into
+        or out of each territory), until none is left. Bands are checked against targets
+        kept a hair inside the tolerance, and the result is checked exactly at the end."""
+        n, m = self.n_, self.m_
+        start = assign.copy()
+        assign = assign.copy()
+        arc = self.arc_values(rows, cols)
+        p_arc = self.potential_[rows]
+        tol, p_tol = self.tolerance * 0.999, self.p_tol_ * 0.999
+        lim = self.max_accounts_
+        movable = ~self.locked_[rows]
+        for _ in range(200):
+            own = self.arc_values(np.arange(n), assign)
+            hours = np.bincount(assign, weights=own["hours"], minlength=m)
+            pot = np.bincount(assign, weights=self.potential_, minlength=m)
+            count = np.bincount(assign, minlength=m)
+            moved = own["moved"].sum()
+            h_t, p_t = self.share_ * hours.sum(), self.share_ * pot.sum()
+            i = rows
+            a, k = assign[rows], cols
+            d_c = arc["cost"] - own["cost"][i]
+            j = np.flatnonzero(movable & (k != a) & (d_c < -1e-9 * self.scales_[2]))
+            if not len(j):
+                break
+            i, a, k = rows[j], assign[rows[j]], cols[j]
+            ha, hk = hours[a] - own["hours"][i], hours[k] + arc["hours"][j]
+            pa, pk = pot[a] - p_arc[j], pot[k] + p_arc[j]
+            ok = (
+                (ha >= (1 - tol) * h_t[a])
+                & (hk <= (1 + tol) * h_t[k])
+                & (ha <= (1 + tol) * h_t[a])
+                & (hk >= (1 - tol) * h_t[k])
+                & (pa >= (1 - p_tol) * p_t[a])
+                & (pk <= (1 + p_tol) * p_t[k])
+                & (moved + arc["moved"][j] - own["moved"][i] <= self.cap_)
+            )
+            if lim is not None:
+                ok &= count[k] + 1 <= lim[k]
+            j, a, k = j[ok], a[ok], k[ok]
+            if not len(j):
+                break
+            order = np.argsort(d_c[j], kind="stable")
+            used = np.zeros(m, bool)
+            budget = self.cap_ - moved
+            changed = False
+            for o in order:
+                if used[a[o]] or used[k[o]]:
+                    continue
+                extra = arc["moved"][j[o]] - own["moved"][rows[j[o]]]
+                if extra > budget:
+                    continue
+                budget -= extra
+                used[a[o]] = used[k[o]] = True
+                assign[rows[j[o]]] = k[o]
+                changed = True
+            if not changed:
+                break
+        if self.evaluate(assign)["breach"] > 1e-9:
+            assign = self._repair(assign, rows, cols)
+            if self.evaluate(assign)["breach"] > 1e-9:
+                return start
+        return assign
+
+    def _all_arcs_count(self) -> int:
+        return int((~self.locked_).sum() * self.m_ + self.locked_.sum())
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, assign: np.ndarray) -> dict[str, float]:
+        """Objective, travel, moved weight and total band breach of an assignment given as
+        territory positions (0..m-1) per account; ``breach`` is 0 when every band holds."""
+        if not hasattr(self, "n_"):
+            self._prepare()
+        assign = np.asarray(assign, int)
+        v = self.arc_values(np.arange(self.n_), assign)
+        m = self.m_
+        hours = np.bincount(assign, weights=v["hours"], minlength=m)
+        pot = np.bincount(assign, weights=self.potential_, minlength=m)
+        count = np.bincount(assign, minlength=m)
+        tol, p_tol = self.tolerance, self.p_tol_
+        h_t, p_t = self.share_ * hours.sum(), self.share_ * pot.sum()
+        breach = (
+            np.maximum(hours - (1 + tol) * h_t, 0) + np.maximum((1 - tol) * h_t - hours, 0)
+        ).sum() / h_t.mean() + (
+            np.maximum(pot - (1 + p_tol) * p_t, 0) + np.maximum((1 - p_tol) * p_t - pot, 0)
+        ).sum() / max(p_t.mean(), 1e-12)
+        if self.max_accounts_ is not None:
+            breach += np.maximum(count - self.max_accounts_, 0).sum()
+        moved = float(v["moved"].sum())
+        breach += max(moved - self.cap_, 0.0)
+        locked_ok = (assign[self.locked_] == self.current_[self.locked_]).all()
+        return {
+            "objective": float(v["cost"].sum()),
+            "travel": float(v["travel"].sum()),
+            "moved": moved,
+            "breach": float(breach) + (0.0 if locked_ok else 1.0),
+        }
+
+    # ------------------------------------------------------------------ results
 
     def _finish(self, assign: np.ndarray) -> None:
-        n = len(assign)
-        self.feasible_ = self._violation(*self._loads(assign)) <= 1e-9 and self._moved_count(
-            assign
-        ) <= self._cap(n)
-        if not self.feasible_:
+        score = self.evaluate(assign)
+        if score["breach"] > 1e-6:
             raise InfeasibleRequest(self._diagnose())
+        self.feasible_ = True
         self.assign_idx_ = assign
         self.assignment_ = pd.Series(
             self.ids_[assign], index=self.accounts["account_id"], name="territory_id"
         )
-        self.objective_ = self._objective(assign)
+        self.objective_ = score["objective"]
+        self.lower_bound_ = min(self.lower_bound_, self.objective_)  # rounding noise only
         self.gap_ = max(0.0, (self.objective_ - self.lower_bound_) / max(self.objective_, 1e-12))
-        self.travel_ = float(self.travel_cost_[np.arange(n), assign].sum())
-        cur = self.current_.copy()
-        known = cur >= 0
-        self.travel_before_ = float(self.travel_cost_[np.flatnonzero(known), cur[known]].sum())
+        self.travel_ = score["travel"]
+        known = np.flatnonzero(self.current_ >= 0)
+        before = self.arc_values(known, self.current_[known])
+        self.travel_before_ = float(before["travel"].sum())
         self.summary_ = self._territory_summary(assign)
         self.moves_ = self._moves(assign)
 
     def _territory_summary(self, assign: np.ndarray) -> pd.DataFrame:
-        n = len(assign)
-        rows = []
         cur = np.where(self.current_ >= 0, self.current_, assign)
+        m = self.m_
+        out = {"territory_id": self.ids_}
         for label, a in (("before", cur), ("after", assign)):
-            hours = np.bincount(a, weights=self.hours_[np.arange(n), a], minlength=len(self.ids_))
-            pot = np.bincount(a, weights=self.potential_, minlength=len(self.ids_))
-            count = np.bincount(a, minlength=len(self.ids_))
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "territory_id": self.ids_,
-                        "when": label,
-                        "accounts": count,
-                        "hours": hours,
-                        "workload_vs_target": hours / (self.share_ * hours.sum()),
-                        "potential": pot,
-                        "potential_vs_target": pot / (self.share_ * pot.sum()),
-                    }
-                )
-            )
-        both = pd.concat(rows).pivot(index="territory_id", columns="when")
-        both.columns = [f"{a}_{b}" for a, b in both.columns]
-        return both.reset_index()
+            v = self.arc_values(np.arange(self.n_), a)
+            hours = np.bincount(a, weights=v["hours"], minlength=m)
+            pot = np.bincount(a, weights=self.potential_, minlength=m)
+            out[f"accounts_{label}"] = np.bincount(a, minlength=m)
+            out[f"hours_{label}"] = hours
+            out[f"workload_vs_target_{label}"] = hours / (self.share_ * hours.sum())
+            out[f"potential_{label}"] = pot
+            out[f"potential_vs_target_{label}"] = pot / (self.share_ * pot.sum())
+            out[f"travel_km_{label}"] = np.bincount(a, weights=v["distance"], minlength=m)
+        return pd.DataFrame(out)
 
     def _moves(self, assign: np.ndarray) -> pd.DataFrame:
-        moved = np.flatnonzero((self.current_ >= 0) & (assign != self.current_))
-        s = self.summary_.set_index("territory_id")
-        rows = []
-        for i in moved:
-            a, b = self.ids_[self.current_[i]], self.ids_[assign[i]]
-            d0, d1 = self.dist_[i, self.current_[i]], self.dist_[i, assign[i]]
-            wa0, wa1 = s.loc[a, "workload_vs_target_before"], s.loc[a, "workload_vs_target_after"]
-            wb0, wb1 = s.loc[b, "workload_vs_target_before"], s.loc[b, "workload_vs_target_after"]
-            if wa0 > 1 + self.tolerance:
-                why = f"relieves {a} (workload {wa0:.0%} -> {wa1:.0%} of target)"
-            elif wb0 < 1 - self.tolerance:
-                why = f"fills {b} (workload {wb0:.0%} -> {wb1:.0%} of target)"
-            elif d1 < d0:
-                why = "shorter travel"
-            else:
-                why = "balances potential"
-            rows.append(
-                {
-                    "account_id": self.accounts["account_id"].iloc[i],
-                    "from": a,
-                    "to": b,
-                    "km_before": d0,
-                    "km_after": d1,
-                    "reason": f"{why}; travel {d0:.0f} km -> {d1:.0f} km",
-                }
+        """One row per moved account with the imbalance it relieves and its travel change."""
+        i = np.flatnonzero((self.current_ >= 0) & (assign != self.current_))
+        a, b = self.current_[i], assign[i]
+        d0, d1 = self._dist(i, a), self._dist(i, b)
+        s = self.summary_
+        wa0 = s["workload_vs_target_before"].to_numpy()[a]
+        wa1 = s["workload_vs_target_after"].to_numpy()[a]
+        wb0 = s["workload_vs_target_before"].to_numpy()[b]
+        wb1 = s["workload_vs_target_after"].to_numpy()[b]
+        pa0 = s["potential_vs_target_before"].to_numpy()[a]
+        pb0 = s["potential_vs_target_before"].to_numpy()[b]
+        ia, ib = self.ids_[a], self.ids_[b]
+        tol = self.tolerance
+        pct = np.vectorize(lambda v: f"{v:.0%}", otypes=[object])
+
+        def cat(*parts):
+            out = parts[0]
+            for p in parts[1:]:
+                out = out + p
+            return out
+
+        n_i = len(i)
+        reason = (
+            np.where(
+                wa0 > 1 + tol,
+                cat(
+                    np.full(n_i, "relieves "),
+                    ia.astype(object),
+                    np.full(n_i, " (workload "),
+                    pct(wa0) if n_i else np.zeros(0, object),
+                    np.full(n_i, " -> "),
+                    pct(wa1) if n_i else np.zeros(0, object),
+                    np.full(n_i, " of target)"),
+                )
+                if n_i
+                else np.zeros(0, object),
+                np.where(
+                    wb0 < 1 - tol,
+                    cat(
+                        np.full(n_i, "fills "),
+                        ib.astype(object),
+                        np.full(n_i, " (workload "),
+                        pct(wb0) if n_i else np.zeros(0, object),
+                        np.full(n_i, " -> "),
+                        pct(wb1) if n_i else np.zeros(0, object),
+                        np.full(n_i, " of target)"),
+                    )
+                    if n_i
+                    else np.zeros(0, object),
+                    np.where(
+                        (pa0 > 1 + self.p_tol_) | (pb0 < 1 - self.p_tol_),
+                        "balances potential",
+                        np.where(d1 < d0, "shorter travel", "makes room for other moves"),
+                    ),
+                ),
             )
+            if n_i
+            else np.zeros(0, object)
+        )
+        km = (
+            np.char.add(
+                np.char.add("; travel ", np.round(d0).astype(int).astype(str)),
+                np.char.add(" km -> ", np.char.add(np.round(d1).astype(int).astype(str), " km")),
+            )
+            if n_i
+            else np.zeros(0, str)
+        )
         return pd.DataFrame(
-            rows, columns=["account_id", "from", "to", "km_before", "km_after", "reason"]
+            {
+                "account_id": self.accounts["account_id"].to_numpy()[i],
+                "from": ia,
+                "to": ib,
+                "km_before": d0,
+                "km_after": d1,
+                "reason": (reason.astype(str) if n_i else reason) + km if n_i else np.zeros(0, str),
+            }
         )
 
     # ------------------------------------------------------------------ diagnosis
@@ -506,40 +969,58 @@ class TerritoryOptimizer:
     def _diagnose(self) -> str:
         """Say which rule cannot hold, and the tightest tolerance that can."""
         parts = []
-        n, m = self.dist_.shape
-        has = self.current_ >= 0
-        locked = self.locked_ & has
-        if locked.any():
-            hrs = np.bincount(
-                self.current_[locked],
-                weights=self.hours_[np.flatnonzero(locked), self.current_[locked]],
-                minlength=m,
-            )
-            est = self.share_ * self.hours_.min(axis=1).sum()
+        m = self.m_
+        lk = np.flatnonzero(self.locked_)
+        if lk.size:
+            v = self.arc_values(lk, self.current_[lk])
+            hrs = np.bincount(self.current_[lk], weights=v["hours"], minlength=m)
+            rows, cols = self._nearest(1)
+            est = self.share_ * self.arc_values(rows, cols)["hours"].sum()
             worst = int(np.argmax(hrs / est))
             if hrs[worst] > (1 + self.tolerance) * est[worst]:
                 parts.append(
                     f"locked accounts in {self.ids_[worst]} already need "
                     f"{hrs[worst] / est[worst]:.0%} of its workload target"
                 )
-        small = self.dist_.size <= 50_000
+        small = self.n_ * m <= _SMALL
+        every = np.arange(self.n_ * m)
+        every = (
+            every[
+                ~self.locked_[every // m]
+                | (every % m == np.repeat(np.maximum(self.current_, 0), m)[every])
+            ]
+            if small
+            else None
+        )
+
+        p_saved = self.p_tol_
 
         def feasible(tol: float) -> bool:
+            self.p_tol_ = max(p_saved, tol)  # potential's band never tighter than workload's
             if not small:  # the LP's answer: the true tightest tolerance is at least this
-                return self._relaxation(tol)[0].status == 0
-            res, *_ = self._lp(
-                np.ones_like(self.dist_, bool) | self.locked_[:, None],
-                tol,
-                integer=True,
-                time_limit=5.0,
-            )
-            return res.x is not None
+                try:
+                    return self._relaxation(tol)[2] == "optimal"
+                finally:
+                    self.p_tol_ = p_saved
+            saved = self.tolerance
+            self.tolerance = tol
+            try:
+                model = self._build(every, tol, integer=True)
+                model.highs.setOptionValue("time_limit", 2.0)
+                model.highs.setOptionValue("mip_rel_gap", 1.0)
+                model.highs.run()
+                return model.highs.getInfo().primal_solution_status == 2
+            finally:
+                self.tolerance = saved
+                self.p_tol_ = p_saved
 
         lo, hi = self.tolerance, 1.0
         if not feasible(hi):
             parts.append("no tolerance up to ±100% can be met")
-            return "; ".join(parts)
-        for _ in range(8 if small else 12):
+            if self.max_moved_share is not None:
+                parts.append(f"the cap of {self.max_moved_share:.0%} moved may be too tight")
+            return "the balance rules cannot all hold: " + "; ".join(parts)
+        for _ in range(8 if small else 10):
             mid = (lo + hi) / 2
             if feasible(mid):
                 hi = mid
@@ -551,23 +1032,41 @@ class TerritoryOptimizer:
             f"tolerance that can be met is about ±{hi:.1%}"
             + ("" if small else " or a little more (from the LP relaxation)")
             + (
-                " with the current cap on moved accounts"
+                f" with at most {self.max_moved_share:.0%} of "
+                + ("accounts" if self.cap_by == "accounts" else "revenue")
+                + " moved"
                 if self.max_moved_share is not None
                 else ""
             )
         )
 
 
-def from_dataset(data, scores: pd.DataFrame | None = None, **options) -> TerritoryOptimizer:
-    """Build the optimizer for a :class:`~terrlib.io.Dataset`: call pattern and travel from the
-    plan's coverage model, potential from stage 2's scores (account revenue otherwise), targets
-    in proportion to each rep's capacity, tolerance, locks and moved cap from the plan (any of
-    them overridden by ``options``)."""
+def from_dataset(
+    data,
+    scores: pd.DataFrame | None = None,
+    tiers: pd.DataFrame | None = None,
+    frequency: float = 1.0,
+    **options,
+) -> TerritoryOptimizer:
+    """Build the optimizer for a :class:`~terrlib.io.Dataset`.
+
+    Calls a year come from the plan's coverage model by size band, times the plan's
+    ``tier_multipliers`` for stage 3's ICP tier when ``tiers`` (``account_id``, ``tier``) is
+    given, times ``frequency`` (a what-if on the whole coverage model). Potential comes from
+    stage 2's ``scores`` (account revenue otherwise); targets are in proportion to each
+    rep's capacity; tolerance, locks and the moved cap come from the plan, and any of them
+    can be overridden by ``options``.
+    """
     from terrlib.workload import call_pattern
 
     plan = data.plan
     acc = data.accounts
     calls, minutes = call_pattern(plan, acc["employees"].to_numpy())
+    if tiers is not None and "tier" in tiers:
+        tier = tiers.set_index("account_id")["tier"].reindex(acc["account_id"])
+        mult = tier.map(plan.coverage.tier_multipliers).fillna(1.0).to_numpy(float)
+        calls = calls * mult
+    calls = calls * frequency
     if scores is not None and "potential" in scores:
         potential = scores.set_index("account_id")["potential"].reindex(acc["account_id"])
     else:
@@ -589,6 +1088,7 @@ def from_dataset(data, scores: pd.DataFrame | None = None, **options) -> Territo
     homes = pd.DataFrame(
         {
             "territory_id": reps["territory_id"],
+            "rep_name": reps["rep_name"],
             "home_latitude": reps["home_latitude"],
             "home_longitude": reps["home_longitude"],
             "capacity": reps["capacity_hours"],
@@ -596,6 +1096,7 @@ def from_dataset(data, scores: pd.DataFrame | None = None, **options) -> Territo
     )
     settings = {
         "tolerance": plan.balance.tolerance,
+        "potential_tolerance": plan.balance.potential_tolerance,
         "max_moved_share": plan.balance.max_moved_share,
         "visits_per_call": plan.coverage.visit_share,
         "travel_speed_kmh": plan.coverage.travel_speed_kmh,
@@ -603,3 +1104,204 @@ def from_dataset(data, scores: pd.DataFrame | None = None, **options) -> Territo
         "disruption": plan.balance.weights.disruption,
     } | options
     return TerritoryOptimizer(frame, homes, **settings)
+
+
+def proposal(opt: TerritoryOptimizer) -> pd.DataFrame:
+    """One row per account: current and proposed territory and rep, moved, reason."""
+    acc = opt.accounts
+    reps = (
+        opt.territories.set_index("territory_id")["rep_name"]
+        if "rep_name" in opt.territories
+        else pd.Series(opt.ids_, index=opt.ids_)
+    )
+    reps.index = reps.index.astype(str)
+    current = acc["territory_id"].astype(str)
+    proposed = opt.assignment_.to_numpy()
+    reason = pd.Series("", index=acc.index)
+    if len(opt.moves_):
+        why = opt.moves_.set_index("account_id")["reason"]
+        reason = acc["account_id"].map(why).fillna("")
+    return pd.DataFrame(
+        {
+            "account_id": acc["account_id"],
+            "current_territory": current,
+            "current_rep": current.map(reps).to_numpy(),
+            "proposed_territory": proposed,
+            "proposed_rep": pd.Series(proposed).map(reps).to_numpy(),
+            "moved": current.to_numpy() != proposed,
+            "reason": reason.to_numpy(),
+        }
+    )
+
+
+def headline(opt: TerritoryOptimizer) -> str:
+    """The proposal in one or two sentences, with its certified gap."""
+    s = opt.summary_
+    w0, w1 = s["workload_vs_target_before"], s["workload_vs_target_after"]
+    out0 = int(((w0 - 1).abs() > opt.tolerance + 1e-9).sum())
+    return (
+        f"The proposed alignment moves {len(opt.moves_):,} of {opt.n_:,} accounts "
+        f"({len(opt.moves_) / opt.n_:.0%}) and brings every territory's workload and potential "
+        f"within ±{opt.tolerance:.0%} of its target (today {out0} of {opt.m_} territories are "
+        f"outside on workload; the worst is {(w0 - 1).abs().max():.0%} off, after "
+        f"{(w1 - 1).abs().max():.0%}). Call-weighted travel changes by "
+        f"{opt.travel_ / opt.travel_before_ - 1:+.0%}; the proposal is within "
+        f"{opt.gap_:.1%} of the best possible under these rules (certified lower bound)."
+    )
+
+
+def balance_table(opt: TerritoryOptimizer) -> Result:
+    """Before/after spread of workload and potential across territories: coefficient of
+    variation, max/min, territories outside the tolerance, travel and accounts moved."""
+    s = opt.summary_
+    rows = []
+    for when in ("today", "proposed"):
+        key = "before" if when == "today" else "after"
+        w, p = s[f"workload_vs_target_{key}"], s[f"potential_vs_target_{key}"]
+        rows.append(
+            {
+                "alignment": when,
+                "workload CV": w.std() / w.mean(),
+                "workload max/min": w.max() / max(w.min(), 1e-12),
+                "workload outside band": int(((w - 1).abs() > opt.tolerance + 1e-9).sum()),
+                "potential CV": p.std() / p.mean(),
+                "potential max/min": p.max() / max(p.min(), 1e-12),
+                "potential outside band": int(((p - 1).abs() > opt.p_tol_ + 1e-9).sum()),
+                "travel (call-hour km)": opt.travel_before_ if when == "today" else opt.travel_,
+                "accounts moved": 0 if when == "today" else len(opt.moves_),
+            }
+        )
+    return Result(
+        "Balance today and proposed",
+        headline(opt),
+        pd.DataFrame(rows),
+        formats={
+            "workload CV": "{:.1%}",
+            "workload max/min": "{:.2f}",
+            "potential CV": "{:.1%}",
+            "potential max/min": "{:.2f}",
+            "travel (call-hour km)": "{:,.0f}",
+            "accounts moved": "{:,}",
+        },
+        notes=f"CV: standard deviation / mean of each territory's value against its target. "
+        f"Band: ±{opt.tolerance:.0%} of target for workload, ±{min(opt.p_tol_, 10):.0%} for "
+        "potential. Travel: distance to the rep's home weighted by call hours. Method: "
+        f"{opt.method_}; lower bound {opt.lower_bound_:,.0f} against objective "
+        f"{opt.objective_:,.0f} (gap {opt.gap_:.2%}).",
+    )
+
+
+def moves_result(opt: TerritoryOptimizer, proposal_frame: pd.DataFrame, top: int = 25) -> Result:
+    """The moves with their reasons, the largest accounts (by revenue) first."""
+    acc = opt.accounts.set_index("account_id")
+    moves = proposal_frame[proposal_frame["moved"]].copy()
+    moves["revenue"] = moves["account_id"].map(acc["revenue"]) if "revenue" in acc else 0.0
+    moves = moves.sort_values("revenue", ascending=False)
+    return Result(
+        f"Moves (the {min(top, len(moves))} largest of {len(moves):,} by annual revenue)",
+        f"{len(moves):,} accounts change rep; "
+        f"{int((moves['reason'].str.startswith('relieves')).sum()):,} relieve an overloaded "
+        f"territory and {int((moves['reason'].str.startswith('fills')).sum()):,} fill an "
+        "underloaded one; the full list is in proposed_alignment.csv and the workbook.",
+        moves.head(top)[
+            ["account_id", "current_rep", "proposed_rep", "revenue", "reason"]
+        ].reset_index(drop=True),
+        formats={"revenue": "{:,.0f}"},
+    )
+
+
+def disruption_curve(opt: TerritoryOptimizer, caps: list[float | None]) -> Result:
+    """Re-solve copies of a solved request with each cap on the share of accounts moved
+    (``None``: no cap), warm-started from its LP, and report the balance, travel and gap each
+    buys; a cap that cannot be met shows as infeasible with the reason."""
+    out = []
+    for cap in caps:
+        trial = copy.copy(opt)
+        trial.max_moved_share = cap
+        row = {"cap on accounts moved": 1.0 if cap is None else cap}
+        try:
+            trial.solve()
+        except InfeasibleRequest as err:
+            out.append(row | {"feasible": False, "note": str(err)})
+            continue
+        w = trial.summary_["workload_vs_target_after"]
+        out.append(
+            row
+            | {
+                "accounts moved": len(trial.moves_),
+                "workload CV": w.std() / w.mean(),
+                "worst workload vs target": float((w - 1).abs().max()),
+                "travel vs today": trial.travel_ / trial.travel_before_ - 1,
+                "gap to bound": trial.gap_,
+                "feasible": True,
+                "note": "",
+            }
+        )
+    table = pd.DataFrame(out).reindex(
+        columns=[
+            "cap on accounts moved",
+            "accounts moved",
+            "workload CV",
+            "worst workload vs target",
+            "travel vs today",
+            "gap to bound",
+            "feasible",
+            "note",
+        ]
+    )
+    ok = table[table["feasible"]]
+    text = (
+        "No cap in the list can be met."
+        if ok.empty
+        else f"Allowing {ok['cap on accounts moved'].iloc[0]:.0%} of accounts to move gives a "
+        f"workload CV of {ok['workload CV'].iloc[0]:.1%}; allowing "
+        f"{ok['cap on accounts moved'].iloc[-1]:.0%} gives {ok['workload CV'].iloc[-1]:.1%} "
+        f"with travel {ok['travel vs today'].iloc[-1]:+.0%} against today."
+    )
+    return Result(
+        "Disruption against balance",
+        text,
+        table,
+        formats={
+            "cap on accounts moved": "{:.0%}",
+            "accounts moved": "{:,.0f}",
+            "workload CV": "{:.1%}",
+            "worst workload vs target": "{:.1%}",
+            "travel vs today": "{:+.1%}",
+            "gap to bound": "{:.1%}",
+        },
+        notes="Each row is a separate solve with the same tolerance; 100% means no cap. "
+        "Gap to bound: how far that proposal could at most be from the best one.",
+    )
+
+
+def write_workbook(path, opt: TerritoryOptimizer, proposal_frame: pd.DataFrame) -> None:
+    """An Excel workbook for sales operations: the proposal, the territory summary (before
+    and after) and the moves with reasons, plus a sheet saying how good the proposal is."""
+    about = pd.DataFrame(
+        {
+            "item": [
+                "objective",
+                "lower bound",
+                "optimality gap",
+                "method",
+                "tolerance",
+                "cap on accounts moved",
+                "accounts moved",
+            ],
+            "value": [
+                opt.objective_,
+                opt.lower_bound_,
+                opt.gap_,
+                opt.method_,
+                opt.tolerance,
+                opt.max_moved_share,
+                len(opt.moves_),
+            ],
+        }
+    )
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        proposal_frame.to_excel(xl, sheet_name="proposal", index=False)
+        opt.summary_.to_excel(xl, sheet_name="territories", index=False)
+        opt.moves_.to_excel(xl, sheet_name="moves", index=False)
+        about.to_excel(xl, sheet_name="about", index=False)

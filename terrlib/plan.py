@@ -103,6 +103,10 @@ class Coverage(_Strict):
     admin_share: float = Field(
         0.0, ge=0, lt=1, description="Share of capacity lost to admin before selling"
     )
+    tier_multipliers: dict[str, float] = Field(
+        default_factory=lambda: {"A": 1.5, "B": 1.0, "C": 0.75, "D": 0.5},
+        description="Calls a year x this per ICP tier when stage 3's tiers exist",
+    )
 
 
 class BalanceWeights(_Strict):
@@ -119,6 +123,9 @@ class Balance(_Strict):
     weights: BalanceWeights = Field(default_factory=BalanceWeights)
     locked_accounts: list[str] = Field(default_factory=list)
     max_moved_share: float = Field(0.15, ge=0, le=1)
+    potential_tolerance: float | None = Field(
+        None, gt=0, le=10, description="Allowed deviation of potential (default: tolerance)"
+    )
 
 
 class Thresholds(_Strict):

@@ -310,3 +310,56 @@ def tier_lift(table: pd.DataFrame, ax=None):
 
 
 set_theme()
+
+
+def balance_before_after(
+    summary: pd.DataFrame, tolerance: float, ax=None, measure: str = "workload"
+):
+    """Each territory's workload (or potential) against target, today (grey) and proposed
+    (colour), with the tolerance band shaded."""
+    ax = _ax(ax, (11, 4.5))
+    data = summary.sort_values(f"{measure}_vs_target_before", ascending=False)
+    x = np.arange(len(data))
+    ax.axhspan(
+        1 - tolerance, 1 + tolerance, color="#2ecc71", alpha=0.12, label=f"band ±{tolerance:.0%}"
+    )
+    ax.bar(x - 0.2, data[f"{measure}_vs_target_before"], width=0.4, color="#bdc3c7", label="today")
+    ax.bar(
+        x + 0.2, data[f"{measure}_vs_target_after"], width=0.4, color="#2c7fb8", label="proposed"
+    )
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_xticks(x, data["territory_id"].astype(str), rotation=90, fontsize=7)
+    ax.set_ylabel(f"{measure} / target")
+    ax.set_xlabel("territory (sorted by today's load)")
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def maps_before_after(accounts: pd.DataFrame, proposed: pd.Series, reps: pd.DataFrame):
+    """Two territory maps side by side: today and proposed."""
+    fig, axes = plt.subplots(1, 2, figsize=(16, 5.5))
+    after = accounts.assign(territory_id=proposed.to_numpy())
+    territory_map(accounts, reps, ax=axes[0], title="Today")
+    territory_map(after, reps, ax=axes[1], title="Proposed")
+    fig.tight_layout()
+    return fig
+
+
+def disruption_curve_plot(curve: pd.DataFrame, ax=None):
+    """Balance (worst workload deviation) and travel change against the share of accounts
+    allowed to move."""
+    ax = _ax(ax, (8, 4))
+    ok = curve[curve["feasible"].astype(bool)]
+    if ok.empty:
+        ax.text(0.5, 0.5, "no cap in the list can be met", ha="center", transform=ax.transAxes)
+        return ax
+    caps = ok["cap on accounts moved"]
+    ax.plot(caps, ok["workload CV"], "o-", color="#2c7fb8", label="workload CV")
+    ax.plot(caps, ok["travel vs today"], "s--", color="#e67e22", label="travel vs today")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+.0%}"))
+    ax.set_xlabel("cap on accounts moved (100% = no cap)")
+    ax.set_ylabel("value")
+    ax.legend(fontsize=8)
+    return ax

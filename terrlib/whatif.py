@@ -1,0 +1,177 @@
+"""What-if for the territory optimizer: change the number of reps, and an ipywidgets panel
+that re-solves and redraws in place (tolerance, disruption cap, number of reps, coverage
+frequency, locked accounts).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from terrlib.optimize import TerritoryOptimizer
+>>> acc = pd.DataFrame({"account_id": list("abcd"), "latitude": [40.0, 40.1, 41.0, 41.1],
+...                     "longitude": [-75.0] * 4, "call_hours": [10.0, 10.0, 10.0, 30.0],
+...                     "potential": [1.0] * 4, "territory_id": ["T1", "T1", "T2", "T2"]})
+>>> homes = pd.DataFrame({"territory_id": ["T1", "T2"], "home_latitude": [40.0, 41.0],
+...                       "home_longitude": [-75.0, -75.0], "capacity": [1.0, 1.0]})
+>>> bigger = with_reps(TerritoryOptimizer(acc, homes), 3)
+>>> bigger.territories["territory_id"].tolist()
+['T1', 'T2', 'NEW1']
+>>> with_reps(TerritoryOptimizer(acc, homes), 1).accounts["territory_id"].tolist()
+['T1', 'T1', '', '']
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from terrlib import optimize
+
+
+def with_reps(opt: optimize.TerritoryOptimizer, count: int) -> optimize.TerritoryOptimizer:
+    """The same request with ``count`` territories. Fewer: the territories with the least
+    call time close and their accounts are reassigned without a disruption charge. More: each
+    new rep is based at the heaviest account of the territory with the most call time per
+    unit of capacity, with the median capacity."""
+    acc = opt.accounts.copy()
+    ter = opt.territories.copy()
+    load = acc.groupby("territory_id")["call_hours"].sum().reindex(ter["territory_id"]).fillna(0)
+    per = load.to_numpy() / ter["capacity"].to_numpy(float)
+    if count < len(ter):
+        keep = ter["territory_id"].to_numpy()[np.sort(np.argsort(-per, kind="stable")[:count])]
+        ter = ter[ter["territory_id"].isin(keep)]
+        acc["territory_id"] = acc["territory_id"].where(acc["territory_id"].isin(keep), "")
+    added = 0
+    while len(ter) < count:
+        added += 1
+        busiest = ter["territory_id"].to_numpy()[int(np.argmax(per))]
+        mine = acc[acc["territory_id"] == busiest]
+        heavy = mine.loc[mine["call_hours"].idxmax()] if len(mine) else acc.iloc[0]
+        new = {
+            "territory_id": f"NEW{added}",
+            "home_latitude": heavy["latitude"],
+            "home_longitude": heavy["longitude"],
+            "capacity": float(ter["capacity"].median()),
+        }
+        if "rep_name" in ter:
+            new["rep_name"] = f"New rep {added}"
+        ter = pd.concat([ter, pd.DataFrame([new])], ignore_index=True)
+        per = np.r_[per, 0.0]
+        per[int(np.argmax(per))] /= 2
+    params = {
+        k: getattr(opt, k)
+        for k in (
+            "tolerance",
+            "potential_tolerance",
+            "disruption",
+            "max_moved_share",
+            "cap_by",
+            "visits_per_call",
+            "travel_speed_kmh",
+            "min_travel_minutes",
+            "candidates",
+            "travel_weight",
+            "balance_potential",
+            "time_limit",
+        )
+    }
+    return optimize.TerritoryOptimizer(acc, ter, **params)
+
+
+def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None = None):
+    """An ipywidgets panel for analysts: sliders for tolerance, disruption cap, number of
+    reps and coverage frequency, a box for locked account ids, and a button that re-solves
+    (warm-started from the last solve when the territories are the same) and redraws the
+    balance table and chart in place."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from terrlib import plotting
+
+    plan = data.plan
+    m = data.reps["territory_id"].nunique()
+    style = {"description_width": "170px"}
+    layout = w.Layout(width="460px")
+    tol = w.FloatSlider(
+        value=plan.balance.tolerance,
+        min=0.02,
+        max=0.5,
+        step=0.01,
+        description="tolerance ±",
+        readout_format=".0%",
+        style=style,
+        layout=layout,
+    )
+    cap = w.FloatSlider(
+        value=plan.balance.max_moved_share,
+        min=0.0,
+        max=1.0,
+        step=0.01,
+        description="cap on accounts moved",
+        readout_format=".0%",
+        style=style,
+        layout=layout,
+    )
+    reps = w.IntSlider(
+        value=m,
+        min=max(2, m - 10),
+        max=m + 10,
+        description="number of reps",
+        style=style,
+        layout=layout,
+    )
+    freq = w.FloatSlider(
+        value=1.0,
+        min=0.5,
+        max=2.0,
+        step=0.05,
+        description="coverage frequency ×",
+        style=style,
+        layout=layout,
+    )
+    locked = w.Text(
+        value=", ".join(plan.balance.locked_accounts),
+        description="locked accounts",
+        placeholder="A00001, A00002",
+        style=style,
+        layout=layout,
+    )
+    button = w.Button(description="Re-solve", button_style="primary")
+    out = w.Output()
+    state: dict = {}
+
+    def solve(_=None) -> None:
+        ids = [a.strip() for a in locked.value.split(",") if a.strip()]
+        opt = optimize.from_dataset(
+            data,
+            scores,
+            tiers=tiers,
+            frequency=freq.value,
+            tolerance=tol.value,
+            max_moved_share=None if cap.value >= 1 else cap.value,
+        )
+        opt.accounts["locked"] = opt.accounts["account_id"].isin(ids)
+        if reps.value != m:
+            opt = with_reps(opt, reps.value)
+        previous = state.get("opt")
+        if previous is not None and hasattr(previous, "warm_"):
+            opt.warm_ = previous.warm_
+        began = time.perf_counter()
+        with out:
+            out.clear_output(wait=True)
+            try:
+                opt.solve()
+            except optimize.InfeasibleRequest as err:
+                print(f"Cannot be met: {err}")
+                return
+            state["opt"] = opt
+            print(f"Solved in {time.perf_counter() - began:.1f} s.")
+            display(optimize.balance_table(opt))
+            fig, ax = plt.subplots(figsize=(11, 4))
+            plotting.balance_before_after(opt.summary_, opt.tolerance, ax=ax)
+            plt.show()
+
+    button.on_click(solve)
+    controls = w.VBox([tol, cap, reps, freq, locked, button])
+    return w.VBox([controls, out])
