@@ -15,7 +15,7 @@ Examples
 >>> bigger.territories["territory_id"].tolist()
 ['T1', 'T2', 'NEW1']
 >>> with_reps(TerritoryOptimizer(acc, homes), 1).accounts["territory_id"].tolist()
-['T1', 'T1', '', '']
+['', '', 'T2', 'T2']
 """
 
 from __future__ import annotations
