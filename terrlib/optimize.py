@@ -898,61 +898,25 @@ class TerritoryOptimizer:
         pa0 = s["potential_vs_target_before"].to_numpy()[a]
         pb0 = s["potential_vs_target_before"].to_numpy()[b]
         ia, ib = self.ids_[a], self.ids_[b]
-        tol = self.tolerance
-        pct = np.vectorize(lambda v: f"{v:.0%}", otypes=[object])
-
-        def cat(*parts):
-            out = parts[0]
-            for p in parts[1:]:
-                out = out + p
-            return out
-
-        n_i = len(i)
-        reason = (
-            np.where(
-                wa0 > 1 + tol,
-                cat(
-                    np.full(n_i, "relieves "),
-                    ia.astype(object),
-                    np.full(n_i, " (workload "),
-                    pct(wa0) if n_i else np.zeros(0, object),
-                    np.full(n_i, " -> "),
-                    pct(wa1) if n_i else np.zeros(0, object),
-                    np.full(n_i, " of target)"),
-                )
-                if n_i
-                else np.zeros(0, object),
-                np.where(
-                    wb0 < 1 - tol,
-                    cat(
-                        np.full(n_i, "fills "),
-                        ib.astype(object),
-                        np.full(n_i, " (workload "),
-                        pct(wb0) if n_i else np.zeros(0, object),
-                        np.full(n_i, " -> "),
-                        pct(wb1) if n_i else np.zeros(0, object),
-                        np.full(n_i, " of target)"),
-                    )
-                    if n_i
-                    else np.zeros(0, object),
-                    np.where(
-                        (pa0 > 1 + self.p_tol_) | (pb0 < 1 - self.p_tol_),
-                        "balances potential",
-                        np.where(d1 < d0, "shorter travel", "makes room for other moves"),
-                    ),
-                ),
-            )
-            if n_i
-            else np.zeros(0, object)
+        kind = np.select(
+            [
+                wa0 > 1 + self.tolerance,
+                wb0 < 1 - self.tolerance,
+                (pa0 > 1 + self.p_tol_) | (pb0 < 1 - self.p_tol_),
+                d1 < d0,
+            ],
+            ["relieves", "fills", "balances potential", "shorter travel"],
+            "makes room for other moves",
         )
-        km = (
-            np.char.add(
-                np.char.add("; travel ", np.round(d0).astype(int).astype(str)),
-                np.char.add(" km -> ", np.char.add(np.round(d1).astype(int).astype(str), " km")),
-            )
-            if n_i
-            else np.zeros(0, str)
-        )
+        reason = []
+        for k, ta, tb, xa0, xa1, xb0, xb1, x0, x1 in zip(
+            kind, ia, ib, wa0, wa1, wb0, wb1, d0, d1, strict=True
+        ):
+            if k == "relieves":
+                k = f"relieves {ta} (workload {xa0:.0%} -> {xa1:.0%} of target)"
+            elif k == "fills":
+                k = f"fills {tb} (workload {xb0:.0%} -> {xb1:.0%} of target)"
+            reason.append(f"{k}; travel {x0:.0f} km -> {x1:.0f} km")
         return pd.DataFrame(
             {
                 "account_id": self.accounts["account_id"].to_numpy()[i],
@@ -960,7 +924,7 @@ class TerritoryOptimizer:
                 "to": ib,
                 "km_before": d0,
                 "km_after": d1,
-                "reason": (reason.astype(str) if n_i else reason) + km if n_i else np.zeros(0, str),
+                "reason": np.array(reason, dtype=object),
             }
         )
 
