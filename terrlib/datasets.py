@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -93,4 +94,64 @@ def pfizer_case(folder: Path = PFIZER_DIR) -> dict:
         "territories": territories,
         "distances": dist.to_numpy(),
         "optima": pd.read_csv(folder / "pfizer_optima.csv"),
+    }
+
+
+#: The project's read-only benchmark folder (see ../shared/benchmarks/README.md).
+SHARED_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+
+#: Known optimal (SJC) and best known (p3038) values of the Lorena & Senne instances.
+LORENA_SENNE_VALUES = {
+    "SJC1": 17288.99,
+    "SJC2": 33270.94,
+    "SJC3a": 45335.16,
+    "SJC3b": 40635.90,
+    "SJC4a": 61925.51,
+    "SJC4b": 52458.02,
+    "p3038_600": 122711.17,
+    "p3038_700": 109677.30,
+    "p3038_800": 100064.94,
+    "p3038_900": 92310.09,
+    "p3038_1000": 85854.05,
+}
+
+
+def pmedian_instance(path: Path) -> dict:
+    """A capacitated p-median instance, in OR-Library's pmedcap format (``*.txt``: line 1
+    ``problem optimum``, line 2 ``n p capacity``, then ``id x y demand``; distances rounded
+    down) or Lorena & Senne's (``*.dat``: line 1 ``n p``, then ``x y capacity demand``;
+    plain Euclidean).
+
+    Returns
+    -------
+    dict
+        ``name``, ``coords`` (n x 2), ``demand``, ``p``, ``capacity``, ``metric`` (for
+        :class:`~terrlib.centres.CentrePlanner`) and ``known`` (optimal or best known value).
+
+    Examples
+    --------
+    >>> case = pmedian_instance(PFIZER_DIR / "pmedcap01.txt")
+    >>> case["p"], case["capacity"], case["known"], case["coords"].shape
+    (5, 120.0, 713.0, (50, 2))
+    """
+    path = Path(path)
+    lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    if path.suffix == ".txt":
+        n, p, cap = (int(v) for v in lines[1][:3])
+        table = np.array(lines[2 : 2 + n], float)
+        coords, demand = table[:, 1:3], table[:, 3]
+        known, metric = float(lines[0][1]), "euclidean_floor"
+    else:
+        n, p = (int(v) for v in lines[0][:2])
+        table = np.array(lines[1 : 1 + n], float)
+        coords, demand, cap = table[:, :2], table[:, 3], table[0, 2]
+        known, metric = LORENA_SENNE_VALUES.get(path.stem, float("nan")), "euclidean"
+    return {
+        "name": path.stem,
+        "coords": coords,
+        "demand": demand,
+        "p": p,
+        "capacity": float(cap),
+        "metric": metric,
+        "known": known,
     }

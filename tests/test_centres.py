@@ -1,0 +1,99 @@
+"""Free-centre planning (capacitated p-median): known optima, valid bounds, capacity and floor
+on every plan, and clear errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from terrlib.centres import CentrePlanner
+from terrlib.datasets import PFIZER_DIR, pmedian_instance
+from terrlib.optimize import InfeasibleRequest
+
+
+def brute_force(xy, q, p, cap, low=0.0):
+    """Best plan by enumeration: every choice of centres, every assignment."""
+    n = len(q)
+    d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
+    best = np.inf
+    for centres in itertools.combinations(range(n), p):
+        for assign in itertools.product(centres, repeat=n):
+            a = np.array(assign)
+            if any(a[c] != c for c in centres):  # a centre serves its own point
+                continue
+            loads = np.array([q[a == c].sum() for c in centres])
+            if (loads > cap + 1e-9).any() or (loads < low - 1e-9).any():
+                continue
+            best = min(best, d[np.arange(n), a].sum())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tiny_instances_match_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n, p = 7, 2
+    xy = rng.uniform(0, 10, (n, 2))
+    q = rng.integers(1, 5, n).astype(float)
+    cap = float(np.ceil(q.sum() * 0.6))
+    low = float(np.floor(q.sum() * 0.3))
+    best = brute_force(xy, q, p, cap, low)
+    plan = CentrePlanner(xy, q, p, cap, min_load=low, time_limit=5).solve()
+    assert plan.feasible(plan.assignment_)
+    assert plan.objective_ == pytest.approx(best, rel=1e-9)
+    assert plan.bound_ <= best + 1e-7
+    assert plan.gap_ >= 0
+    assert (plan.loads_ <= cap + 1e-9).all() and (plan.loads_ >= low - 1e-9).all()
+    assert (plan.assignment_[plan.centres_] == plan.centres_).all()
+
+
+def test_or_library_pmedcap01_optimum():
+    case = pmedian_instance(PFIZER_DIR / "pmedcap01.txt")
+    plan = CentrePlanner(
+        case["coords"], case["demand"], case["p"], case["capacity"], metric=case["metric"]
+    ).solve()
+    assert plan.objective_ == pytest.approx(713.0)
+    assert plan.bound_ <= 713.0 + 1e-6
+    assert plan.feasible(plan.assignment_)
+    assert len(plan.centres_) == 5
+
+
+def test_sjc1_within_half_a_percent_and_bound_valid():
+    case = pmedian_instance(PFIZER_DIR / "SJC1.dat")
+    plan = CentrePlanner(
+        case["coords"], case["demand"], case["p"], case["capacity"], time_limit=8
+    ).solve()
+    assert plan.feasible(plan.assignment_)
+    assert plan.objective_ <= case["known"] * 1.005
+    assert plan.bound_ <= case["known"] + 1e-6
+    assert plan.objective_ == pytest.approx(plan.evaluate(plan.assignment_))
+
+
+def test_great_circle_metric_and_weights():
+    # two metro clusters; the heavier-weighted points pull their centre
+    lat = np.array([40.70, 40.75, 40.80, 34.00, 34.05, 34.10])
+    lon = np.array([-74.00, -74.00, -74.00, -118.20, -118.20, -118.20])
+    w = np.array([1.0, 1.0, 5.0, 1.0, 1.0, 1.0])
+    plan = CentrePlanner(
+        np.column_stack([lat, lon]), np.ones(6), 2, 3, weights=w, metric="haversine"
+    ).solve()
+    assert sorted(plan.centres_.tolist()) == [2, 4]  # not the middle point 1
+    assert plan.gap_ == pytest.approx(0.0, abs=1e-9)
+    # 0.10 and 0.05 degrees of latitude to point 2; 0.05 twice to point 4; 111.19 km a degree
+    assert plan.objective_ == pytest.approx((0.10 + 0.05 + 0.05 + 0.05) * 111.19, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("demand", "p", "cap", "low", "message"),
+    [
+        ([5, 5, 5, 5], 2, 9, 0, "at least 3 centres are needed"),
+        ([5, 5, 13, 1], 2, 12, 0, "alone exceed the capacity"),
+        ([1, 1, 1, 1], 2, 3, 3, "below 2 centres x floor"),
+        ([1, 1, 1, 1], 5, 3, 0, "5 centres but 4 candidate sites"),
+    ],
+)
+def test_infeasible_requests_say_why(demand, p, cap, low, message):
+    xy = np.arange(8, dtype=float).reshape(4, 2)
+    with pytest.raises(InfeasibleRequest, match=message):
+        CentrePlanner(xy, np.array(demand, float), p, cap, min_load=low).solve()
