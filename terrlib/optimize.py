@@ -500,13 +500,17 @@ class TerritoryOptimizer:
 
     # ------------------------------------------------------------------ solve
 
-    def solve(self, exact: bool | None = None, time_limit: float | None = None):
+    def solve(
+        self, exact: bool | None = None, time_limit: float | None = None, quick: bool = False
+    ):
         """Solve; sets ``assignment_``, ``objective_``, ``lower_bound_``, ``gap_``,
         ``moves_`` and ``summary_``. Returns self.
 
         ``exact`` (by default when accounts x territories is at most 50,000) hands every
         account to the MILP, on every arc, so its bound is global; otherwise only the
-        neighbourhood of the LP's split and cheaply movable accounts is free.
+        neighbourhood of the LP's split and cheaply movable accounts is free. ``quick``
+        keeps the first feasible rounding instead of also trying narrower bands for a
+        cheaper one (for interactive re-solves; the gap says what that costs).
 
         Raises
         ------
@@ -541,7 +545,7 @@ class TerritoryOptimizer:
         split[rows[frac]] = True
         self.split_accounts_ = int(split.sum())
         red = self._reduced_costs(model, rows, cols)
-        assign = self._integer(model, keys, x, red, split, exact, limit)
+        assign = self._integer(model, keys, x, red, split, exact and not quick, limit, quick)
         self._finish(assign)
         self.seconds_ = time.perf_counter() - began
         return self
@@ -579,7 +583,7 @@ class TerritoryOptimizer:
         guess[rows[top]] = cols[top]
         return guess
 
-    def _integer(self, model, keys, x, red, split, exact, limit):
+    def _integer(self, model, keys, x, red, split, exact, limit, quick=False):
         """An integer assignment from the LP. Rounding the LP breaks bands where the split
         accounts are large, so the LP is also re-solved with bands shrunk to leave room;
         each solution is rounded, repaired with single moves and improved with feasible
@@ -601,7 +605,7 @@ class TerritoryOptimizer:
                 self.method_ = "LP relaxation, rounding, repair and local search" + (
                     "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
                 )
-            if (score - self.lower_bound_) <= 0.005 * score:
+            if quick or (score - self.lower_bound_) <= 0.005 * score:
                 break
         if feasible and not exact:
             self.free_accounts_ = 0

@@ -203,3 +203,17 @@ def test_constraints_hold_on_generated_instances():
     assert (opt.assignment_.to_numpy()[locked] == acc["territory_id"].to_numpy()[locked]).all()
     assert opt.assignment_.value_counts().max() <= 70
     assert 0 <= opt.gap_ <= 0.05
+
+
+def test_quick_resolve_keeps_every_rule(small_solved):
+    """The what-if panel's quick re-solve (first feasible rounding) still meets every band,
+    and its bound still holds against the full solve."""
+    import copy
+
+    opt = copy.copy(small_solved)  # shares the warm start, as the what-if panel does
+    opt.tolerance = small_solved.tolerance + 0.02
+    opt.solve(quick=True)
+    assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
+    assert opt.gap_ >= 0
+    full = copy.copy(opt).solve(exact=False)
+    assert opt.lower_bound_ <= full.objective_ + 1e-6
