@@ -499,6 +499,35 @@ class CentrePlanner:
             return better
         return plan
 
+    def _alternate(self, assign: np.ndarray, deadline: float) -> np.ndarray:
+        """Location-allocation: move every centre to the member point that serves its
+        territory at least cost (loads unchanged), then re-allocate all points to the new
+        centres (the assignment MILP started from the current plan); repeat while it helps."""
+        ns = len(self.sites)
+        pos = np.full(self.n, -1)
+        pos[self.sites] = np.arange(ns)
+        cost = self.evaluate(assign)
+        while time.perf_counter() < deadline:
+            new = assign.copy()
+            order = np.argsort(assign, kind="stable")
+            bounds = np.flatnonzero(np.diff(np.r_[-1, assign[order], self.n]))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+                members = order[a:b]
+                cand = members[pos[members] >= 0]
+                if len(cand) < 2:
+                    continue
+                total = self.cost(members[:, None], cand[None, :]).sum(axis=0)
+                new[members] = cand[int(total.argmin())]
+            centres = pos[np.unique(new)]
+            point, site = self._nearest_arcs(centres, 8)
+            keys = np.union1d(point * ns + site, np.arange(self.n) * ns + pos[new])
+            plan, _ = self._mip(keys // ns, keys % ns, deadline, new, centres, gap=1e-4)
+            plan = new if plan is None or self.evaluate(plan) > self.evaluate(new) else plan
+            if self.evaluate(plan) >= cost - 1e-9 * abs(cost):
+                break
+            assign, cost = plan, self.evaluate(plan)
+        return assign
+
     def _neighbourhood(self, assign: np.ndarray, group: np.ndarray, limit: float):
         """Re-solve the points of centres ``group`` exactly as a small p-median; returns
         (points, their new centres, cost) or ``None``."""
@@ -610,6 +639,7 @@ class CentrePlanner:
             if plan is not None and self.evaluate(plan) < self.evaluate(assign):
                 assign = plan
         else:
+            assign = self._alternate(assign, share(0.3))
             assign = self._improve(assign, deadline, size=4)
         self.assignment_ = assign
         self.centres_ = np.unique(assign)
