@@ -1178,20 +1178,33 @@ def moves_result(opt: TerritoryOptimizer, proposal_frame: pd.DataFrame, top: int
     )
 
 
-def disruption_curve(opt: TerritoryOptimizer, caps: list[float | None]) -> Result:
+def disruption_curve(
+    opt: TerritoryOptimizer, caps: list[float | None], quick: bool = False
+) -> Result:
     """Re-solve copies of a solved request with each cap on the share of accounts moved
     (``None``: no cap), warm-started from its LP, and report the balance, travel and gap each
-    buys; a cap that cannot be met shows as infeasible with the reason."""
+    buys; a cap that cannot be met shows as infeasible with the reason. ``quick`` solves
+    each point as the what-if panel does (``solve(quick=True)``); its gap is still shown.
+    A cap equal to the solved request's own is that solve, not solved again; repeated caps
+    are dropped. No cap is solved as a cap of 100%, which keeps the model's shape; each
+    re-solve starts from the basis of the previous point."""
     out = []
-    for cap in caps:
-        trial = copy.copy(opt)
-        trial.max_moved_share = cap
+    last = opt
+    for cap in dict.fromkeys(caps):
         row = {"cap on accounts moved": 1.0 if cap is None else cap}
-        try:
-            trial.solve()
-        except InfeasibleRequest as err:
-            out.append(row | {"feasible": False, "note": str(err)})
-            continue
+        if cap == opt.max_moved_share and hasattr(opt, "summary_"):
+            trial = last = opt
+        else:
+            trial = copy.copy(opt)
+            if hasattr(last, "warm_"):
+                trial.warm_ = last.warm_
+            last = trial
+            trial.max_moved_share = 1.0 if cap is None else cap
+            try:
+                trial.solve(quick=quick)
+            except InfeasibleRequest as err:
+                out.append(row | {"feasible": False, "note": str(err)})
+                continue
         w = trial.summary_["workload_vs_target_after"]
         out.append(
             row
