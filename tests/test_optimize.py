@@ -162,10 +162,15 @@ def test_warm_resolve_and_cap_hold(small_solved):
     """A re-solve with a tighter cap (warm-started) keeps every rule."""
     from terrlib import optimize
 
-    curve = optimize.disruption_curve(small_solved, [0.05, None]).table
+    caps = [0.05, small_solved.max_moved_share, None, None]
+    curve = optimize.disruption_curve(small_solved, caps).table
+    assert len(curve) == len(dict.fromkeys(caps))  # the repeated cap is dropped
     assert curve["feasible"].all()
     assert curve.loc[0, "accounts moved"] <= 0.05 * small_solved.n_ + 1e-9
     assert (curve["gap to bound"] >= 0).all()
+    # the plan's own cap is the solved proposal itself
+    assert curve.loc[1, "accounts moved"] == len(small_solved.moves_)
+    assert curve.loc[1, "gap to bound"] == pytest.approx(small_solved.gap_)
 
 
 def test_constraints_hold_on_generated_instances():
