@@ -780,7 +780,8 @@ PLAN_HEADER = """\
 # coverage:   calls per year and minutes per call by size band; share of calls made in person,
 #             travel speed and a floor for short trips (one way)
 # balance:    tolerance (+-) on workload and potential per territory, objective weights,
-#             locked accounts and the largest share of accounts a realignment may move
+#             locked accounts, the largest share of accounts a realignment may move and
+#             (max_distance_km) the farthest a moved account may be from its new rep's home
 # thresholds: utilization (demand / capacity) that flags under- and over-served territories
 # calendar:   first month of the fiscal year (1 = January)
 # columns:    map CRM export names to the contract, per table, e.g.

@@ -96,6 +96,8 @@ class _Model:
     rows: np.ndarray  # account of each arc column
     cols: np.ndarray  # territory of each arc column
     highs: highspy.Highs
+    layout: dict  # row numbers (see TerritoryOptimizer._layout)
+    base: int  # columns before the first arc: H, then the elastic slacks
 
 
 class TerritoryOptimizer:
@@ -120,6 +122,10 @@ class TerritoryOptimizer:
         nearest home, scaled by its revenue weight.
     max_moved_share : float, optional
         At most this share of accounts (or of revenue, see ``cap_by``) may change territory.
+    max_distance_km : float, optional
+        An account may go only to a territory whose rep home is at most this far from it
+        (its current territory is always allowed), so no rep is handed an account on the
+        other side of the country to even out the numbers.
     cap_by : {"accounts", "revenue"}
         What ``max_moved_share`` counts.
     visits_per_call, travel_speed_kmh, min_travel_minutes : float
@@ -144,6 +150,7 @@ class TerritoryOptimizer:
         potential_tolerance: float | None = None,
         disruption: float = 1.0,
         max_moved_share: float | None = None,
+        max_distance_km: float | None = None,
         cap_by: str = "accounts",
         visits_per_call: float = 0.2,
         travel_speed_kmh: float = 70.0,
@@ -160,6 +167,7 @@ class TerritoryOptimizer:
         self.potential_tolerance = potential_tolerance
         self.disruption = float(disruption)
         self.max_moved_share = max_moved_share
+        self.max_distance_km = max_distance_km
         self.cap_by = cap_by
         self.visits_per_call = visits_per_call
         self.travel_speed_kmh = travel_speed_kmh
@@ -225,6 +233,12 @@ class TerritoryOptimizer:
             self.lat_[rows], self.lon_[rows], self.home_lat_[cols], self.home_lon_[cols]
         )
 
+    def _allowed(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Arcs within ``max_distance_km`` of the rep home, or to the current territory."""
+        if self.max_distance_km is None:
+            return np.ones(len(rows), bool)
+        return (cols == self.current_[rows]) | (self._dist(rows, cols) <= self.max_distance_km)
+
     def _nearest(self, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Arcs from every account to its ``q`` nearest homes."""
         q = min(q, self.m_)
@@ -257,7 +271,10 @@ class TerritoryOptimizer:
         """Keys (i * m + k) of the starting arcs: nearest homes plus the current territory;
         a locked account has only its current territory."""
         rows, cols = self._nearest(q)
-        keys = rows * self.m_ + cols
+        keep = self._allowed(rows, cols)
+        none = np.bincount(rows[keep], minlength=self.n_) == 0
+        keep |= none[rows] & (self.current_[rows] < 0)  # a new account with no home in reach
+        keys = (rows * self.m_ + cols)[keep]
         has = np.flatnonzero(self.current_ >= 0)
         keys = np.union1d(keys, has * self.m_ + self.current_[has])
         locked = self.locked_[keys // self.m_]
@@ -385,9 +402,7 @@ class TerritoryOptimizer:
         hs.setOptionValue("random_seed", 0)
         hs.setOptionValue("threads", 1)
         hs.passModel(lp)
-        model = _Model(rows, cols, hs)
-        model.layout = lay
-        model.base = n_base
+        model = _Model(rows, cols, hs, lay, n_base)
         return model
 
     def _add_arcs(self, model: _Model, keys: np.ndarray) -> None:
@@ -450,7 +465,7 @@ class TerritoryOptimizer:
             ck = rows * m + cols
             pos = np.minimum(np.searchsorted(keys, ck), len(keys) - 1)
             red = self._reduced_costs(model, rows, cols)
-            red[keys[pos] == ck] = np.inf
+            red[(keys[pos] == ck) | ~self._allowed(rows, cols)] = np.inf
             red2 = red.reshape(len(acc), m)
             best = red2.argmin(axis=1)
             low = red2[np.arange(len(acc)), best]
@@ -530,6 +545,7 @@ class TerritoryOptimizer:
                 ~self.locked_[keys // self.m_]
                 | (keys % self.m_ == np.repeat(np.maximum(self.current_, 0), self.m_)[keys])
             ]
+            keys = keys[self._allowed(keys // self.m_, keys % self.m_)]
         model, keys, status, bound = self._relaxation(self.tolerance, keys)
         if status == "infeasible":
             raise InfeasibleRequest(self._diagnose())
@@ -818,7 +834,13 @@ class TerritoryOptimizer:
         return assign
 
     def _all_arcs_count(self) -> int:
-        return int((~self.locked_).sum() * self.m_ + self.locked_.sum())
+        """Arcs of the full problem: every territory within reach for a free account, the
+        current one for a locked account."""
+        free = np.flatnonzero(~self.locked_)
+        if self.max_distance_km is None:
+            return int(len(free) * self.m_ + self.locked_.sum())
+        rows, cols = np.repeat(free, self.m_), np.tile(np.arange(self.m_), len(free))
+        return int(self._allowed(rows, cols).sum() + self.locked_.sum())
 
     # ------------------------------------------------------------------ evaluation
 
@@ -845,6 +867,7 @@ class TerritoryOptimizer:
         moved = float(v["moved"].sum())
         breach += max(moved - self.cap_, 0.0)
         locked_ok = (assign[self.locked_] == self.current_[self.locked_]).all()
+        breach += float((~self._allowed(np.arange(self.n_), assign)).sum())
         return {
             "objective": float(v["cost"].sum()),
             "travel": float(v["travel"].sum()),
@@ -1066,6 +1089,7 @@ def from_dataset(
         "tolerance": plan.balance.tolerance,
         "potential_tolerance": plan.balance.potential_tolerance,
         "max_moved_share": plan.balance.max_moved_share,
+        "max_distance_km": plan.balance.max_distance_km,
         "visits_per_call": plan.coverage.visit_share,
         "travel_speed_kmh": plan.coverage.travel_speed_kmh,
         "min_travel_minutes": plan.coverage.min_travel_minutes,
@@ -1159,18 +1183,31 @@ def balance_table(opt: TerritoryOptimizer) -> Result:
     )
 
 
-def moves_result(opt: TerritoryOptimizer, proposal_frame: pd.DataFrame, top: int = 25) -> Result:
-    """The moves with their reasons, the largest accounts (by revenue) first."""
+def moves_result(
+    opt: TerritoryOptimizer, proposal_frame: pd.DataFrame, top: int = 25, far_km: float = 500.0
+) -> Result:
+    """The moves with their reasons, the largest accounts (by revenue) first; the headline
+    counts the moves that leave an account more than ``far_km`` from its new rep's home."""
     acc = opt.accounts.set_index("account_id")
     moves = proposal_frame[proposal_frame["moved"]].copy()
     moves["revenue"] = moves["account_id"].map(acc["revenue"]) if "revenue" in acc else 0.0
     moves = moves.sort_values("revenue", ascending=False)
+    km = opt.moves_["km_after"] if len(opt.moves_) else pd.Series(dtype=float)
+    far = int((km > far_km).sum())
+    far_text = (
+        f" {far:,} of them end up more than {far_km:,.0f} km from their new rep's home "
+        f"(the farthest {km.max():,.0f} km). To forbid such moves, set "
+        "balance.max_distance_km in the plan; if the bands then cannot be met, the optimizer "
+        "says the tightest tolerance that can."
+        if far
+        else ""
+    )
     return Result(
         f"Moves (the {min(top, len(moves))} largest of {len(moves):,} by annual revenue)",
         f"{len(moves):,} accounts change rep; "
         f"{int((moves['reason'].str.startswith('relieves')).sum()):,} relieve an overloaded "
         f"territory and {int((moves['reason'].str.startswith('fills')).sum()):,} fill an "
-        "underloaded one; the full list is in proposed_alignment.csv and the workbook.",
+        "underloaded one; the full list is in proposed_alignment.csv and the workbook." + far_text,
         moves.head(top)[
             ["account_id", "current_rep", "proposed_rep", "revenue", "reason"]
         ].reset_index(drop=True),
@@ -1251,8 +1288,9 @@ def disruption_curve(
             "travel vs today": "{:+.1%}",
             "gap to bound": "{:.1%}",
         },
-        notes="Each row is a separate solve with the same tolerance; 100% means no cap. "
-        "Gap to bound: how far that proposal could at most be from the best one.",
+        notes="Each row is a solve with the same tolerance (a cap equal to the plan's is the "
+        "proposal itself); 100% means no cap. Gap to bound: how far that proposal could at "
+        "most be from the best one.",
     )
 
 

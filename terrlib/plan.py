@@ -126,6 +126,11 @@ class Balance(_Strict):
     potential_tolerance: float | None = Field(
         None, gt=0, le=10, description="Allowed deviation of potential (default: tolerance)"
     )
+    max_distance_km: float | None = Field(
+        None,
+        gt=0,
+        description="Farthest an account may be from its new rep's home (None: no limit)",
+    )
 
 
 class Thresholds(_Strict):

@@ -65,6 +65,7 @@ def with_reps(opt: optimize.TerritoryOptimizer, count: int) -> optimize.Territor
             "potential_tolerance",
             "disruption",
             "max_moved_share",
+            "max_distance_km",
             "cap_by",
             "visits_per_call",
             "travel_speed_kmh",

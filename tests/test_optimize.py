@@ -222,3 +222,48 @@ def test_quick_resolve_keeps_every_rule(small_solved):
     assert opt.gap_ >= 0
     full = copy.copy(opt).solve(exact=False)
     assert opt.lower_bound_ <= full.objective_ + 1e-6
+
+
+def test_distance_limit_by_brute_force_and_on_every_move():
+    """No account goes to a rep home farther than ``max_distance_km`` (its current territory
+    excepted), the optimum under that rule is found, and the bound stays below it."""
+    rng = np.random.default_rng(5)
+    solved = 0
+    for _ in range(6):
+        n, m = 8, 3
+        acc = pd.DataFrame(
+            {
+                "account_id": range(n),
+                "latitude": rng.uniform(40, 41, n),
+                "longitude": rng.uniform(-75, -74, n),
+                "calls": 0.0,
+                "call_hours": rng.uniform(1, 3, n),
+                "potential": rng.uniform(1, 3, n),
+                "territory_id": rng.choice(["A", "B", "C"], n),
+            }
+        )
+        homes = pd.DataFrame(
+            {
+                "territory_id": ["A", "B", "C"],
+                "home_latitude": [40.1, 40.9, 40.5],
+                "home_longitude": [-74.9, -74.1, -74.5],
+                "capacity": 1.0,
+            }
+        )
+        opt = TerritoryOptimizer(acc, homes, tolerance=0.4, disruption=0.1, max_distance_km=60)
+        opt._prepare()
+        best = np.inf
+        for combo in itertools.product(range(m), repeat=n):
+            score = opt.evaluate(np.array(combo))
+            if score["breach"] <= 1e-9:
+                best = min(best, score["objective"])
+        if not np.isfinite(best):
+            with pytest.raises(InfeasibleRequest):
+                opt.solve()
+            continue
+        opt.solve()
+        solved += 1
+        assert opt.objective_ == pytest.approx(best, rel=1e-9)
+        assert opt.lower_bound_ <= best + 1e-6
+        assert (opt.moves_["km_after"] <= 60 + 1e-9).all()
+    assert solved >= 3
