@@ -9,8 +9,9 @@ to territory k.
   ``h_ik`` is the account's hours a year if served from k's home (call time plus travel), so a
   target follows the rep's capacity (a part-time rep gets half);
 * potential: ``sum_i p_i x_ik`` within ±tolerance of k's share of total potential;
-* optionally at most ``max_accounts`` accounts in a territory, and at most
-  ``max_moved_share`` of the accounts (or of the revenue) changing territory;
+* optionally at most ``max_accounts`` accounts in a territory, at most
+  ``max_moved_share`` of the accounts (or of the revenue) changing territory, and no account
+  moved to a rep home farther than ``max_distance_km``;
 * minimise ``sum_i w_i d_ik x_ik`` (call hours x distance: travel) plus ``disruption`` x the
   account's revenue weight for every account moved away from its current territory.
 
