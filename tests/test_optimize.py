@@ -55,37 +55,47 @@ def test_constraints_hold_with_locks_and_cap():
     assert opt.moves_["reason"].str.contains("travel").all()
 
 
+def tiny(rng, homes: dict[str, tuple[float, float]], n: int = 8):
+    """A tiny instance: ``n`` accounts in a one-degree square, the given rep homes."""
+    acc = pd.DataFrame(
+        {
+            "account_id": range(n),
+            "latitude": rng.uniform(40, 41, n),
+            "longitude": rng.uniform(-75, -74, n),
+            "calls": 0.0,
+            "call_hours": rng.uniform(1, 3, n),
+            "potential": rng.uniform(1, 3, n),
+            "territory_id": rng.choice(list(homes), n),
+        }
+    )
+    ter = pd.DataFrame(
+        {
+            "territory_id": list(homes),
+            "home_latitude": [lat for lat, _ in homes.values()],
+            "home_longitude": [lon for _, lon in homes.values()],
+            "capacity": 1.0,
+        }
+    )
+    return acc, ter
+
+
+def brute_force(opt: TerritoryOptimizer) -> float:
+    """The least objective over every assignment that keeps every rule (inf if none)."""
+    opt._prepare()
+    best = np.inf
+    for combo in itertools.product(range(opt.m_), repeat=opt.n_):
+        score = opt.evaluate(np.array(combo))
+        if score["breach"] <= 1e-9:
+            best = min(best, score["objective"])
+    return best
+
+
 def test_exact_on_tiny_instances_by_brute_force():
     rng = np.random.default_rng(1)
     for _ in range(5):
-        n, m = 8, 2
-        acc = pd.DataFrame(
-            {
-                "account_id": range(n),
-                "latitude": rng.uniform(40, 41, n),
-                "longitude": rng.uniform(-75, -74, n),
-                "calls": 0.0,
-                "call_hours": rng.uniform(1, 3, n),
-                "potential": rng.uniform(1, 3, n),
-                "territory_id": rng.choice(["A", "B"], n),
-            }
-        )
-        homes = pd.DataFrame(
-            {
-                "territory_id": ["A", "B"],
-                "home_latitude": [40.2, 40.8],
-                "home_longitude": [-74.8, -74.2],
-                "capacity": [1.0, 1.0],
-            }
-        )
+        acc, homes = tiny(rng, {"A": (40.2, -74.8), "B": (40.8, -74.2)})
         opt = TerritoryOptimizer(acc, homes, tolerance=0.25, disruption=0.3)
-        best = np.inf
-        opt._prepare()
-        for combo in itertools.product(range(m), repeat=n):
-            a = np.array(combo)
-            score = opt.evaluate(a)
-            if score["breach"] <= 1e-9:
-                best = min(best, score["objective"])
+        best = brute_force(opt)
         if not np.isfinite(best):
             with pytest.raises(InfeasibleRequest):
                 opt.solve()
@@ -230,33 +240,9 @@ def test_distance_limit_by_brute_force_and_on_every_move():
     rng = np.random.default_rng(5)
     solved = 0
     for _ in range(6):
-        n, m = 8, 3
-        acc = pd.DataFrame(
-            {
-                "account_id": range(n),
-                "latitude": rng.uniform(40, 41, n),
-                "longitude": rng.uniform(-75, -74, n),
-                "calls": 0.0,
-                "call_hours": rng.uniform(1, 3, n),
-                "potential": rng.uniform(1, 3, n),
-                "territory_id": rng.choice(["A", "B", "C"], n),
-            }
-        )
-        homes = pd.DataFrame(
-            {
-                "territory_id": ["A", "B", "C"],
-                "home_latitude": [40.1, 40.9, 40.5],
-                "home_longitude": [-74.9, -74.1, -74.5],
-                "capacity": 1.0,
-            }
-        )
+        acc, homes = tiny(rng, {"A": (40.1, -74.9), "B": (40.9, -74.1), "C": (40.5, -74.5)})
         opt = TerritoryOptimizer(acc, homes, tolerance=0.4, disruption=0.1, max_distance_km=60)
-        opt._prepare()
-        best = np.inf
-        for combo in itertools.product(range(m), repeat=n):
-            score = opt.evaluate(np.array(combo))
-            if score["breach"] <= 1e-9:
-                best = min(best, score["objective"])
+        best = brute_force(opt)
         if not np.isfinite(best):
             with pytest.raises(InfeasibleRequest):
                 opt.solve()
