@@ -210,6 +210,10 @@ class TerritoryOptimizer:
             self.distances = np.asarray(self.distances, float)
         near_rows, near_cols = self._nearest(1)
         nearest = self._dist(near_rows, near_cols)
+        # an account with no territory today and no home within reach may go anywhere
+        self.unreachable_ = (self.current_ < 0) & (
+            nearest > (np.inf if self.max_distance_km is None else self.max_distance_km)
+        )
         scale = float((self.weight_ * nearest).mean()) or 1.0
         rev_weight = revenue / max(revenue.mean(), 1e-12)
         self.penalty_ = self.disruption * scale * rev_weight
@@ -235,10 +239,15 @@ class TerritoryOptimizer:
         )
 
     def _allowed(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Arcs within ``max_distance_km`` of the rep home, or to the current territory."""
+        """Arcs within ``max_distance_km`` of the rep home, to the current territory, or from
+        an account with no territory today and no home within reach."""
         if self.max_distance_km is None:
             return np.ones(len(rows), bool)
-        return (cols == self.current_[rows]) | (self._dist(rows, cols) <= self.max_distance_km)
+        return (
+            (cols == self.current_[rows])
+            | self.unreachable_[rows]
+            | (self._dist(rows, cols) <= self.max_distance_km)
+        )
 
     def _nearest(self, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Arcs from every account to its ``q`` nearest homes."""
@@ -272,10 +281,7 @@ class TerritoryOptimizer:
         """Keys (i * m + k) of the starting arcs: nearest homes plus the current territory;
         a locked account has only its current territory."""
         rows, cols = self._nearest(q)
-        keep = self._allowed(rows, cols)
-        none = np.bincount(rows[keep], minlength=self.n_) == 0
-        keep |= none[rows] & (self.current_[rows] < 0)  # a new account with no home in reach
-        keys = (rows * self.m_ + cols)[keep]
+        keys = (rows * self.m_ + cols)[self._allowed(rows, cols)]
         has = np.flatnonzero(self.current_ >= 0)
         keys = np.union1d(keys, has * self.m_ + self.current_[has])
         locked = self.locked_[keys // self.m_]
