@@ -253,3 +253,17 @@ def test_distance_limit_by_brute_force_and_on_every_move():
         assert opt.lower_bound_ <= best + 1e-6
         assert (opt.moves_["km_after"] <= 60 + 1e-9).all()
     assert solved >= 3
+
+
+def test_new_account_out_of_reach_still_gets_a_rep():
+    """An account with no territory today and no rep home within ``max_distance_km`` goes to
+    some territory (there is no nearer one) instead of making the request infeasible."""
+    rng = np.random.default_rng(2)
+    acc, homes = tiny(rng, {"A": (40.1, -74.9), "B": (40.9, -74.1)})
+    far = acc.iloc[[0]].assign(account_id=99, latitude=45.0, longitude=-70.0, territory_id=None)
+    acc = pd.concat([acc, far], ignore_index=True)
+    opt = TerritoryOptimizer(acc, homes, tolerance=0.6, disruption=0.1, max_distance_km=80)
+    opt.solve()
+    assert opt.assignment_.loc[99] in {"A", "B"}
+    assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
+    assert brute_force(opt) == pytest.approx(opt.objective_, rel=1e-9)
