@@ -230,6 +230,8 @@ class CentrePlanner:
         self._check()
         self._space = unit_vectors(*self.coords.T) if metric == "haversine" else self.coords
         self._tree = cKDTree(self._space[self.sites])
+        self._pos = np.full(self.n, -1)  # each point's position among the sites (-1: none)
+        self._pos[self.sites] = np.arange(len(self.sites))
 
     def _check(self) -> None:
         n, p = self.n, self.p
@@ -288,9 +290,12 @@ class CentrePlanner:
         )
 
     # ------------------------------------------------------------------ bound
-    def _nearest_arcs(self, sites: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _nearest_arcs(
+        self, sites: np.ndarray, k: int, plan: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Each point's ``k`` nearest of ``sites`` (positions in ``self.sites``) plus every
-        site's own point, as unique (point, site) arcs sorted by key."""
+        site's own point (and, given a ``plan``, each point's centre in it), as unique
+        (point, site) arcs sorted by key."""
         ns = len(self.sites)
         k = min(k, len(sites))
         tree = self._tree if len(sites) == ns else cKDTree(self._space[self.sites[sites]])
@@ -300,6 +305,8 @@ class CentrePlanner:
             (np.arange(self.n)[:, None] * ns + nb).ravel(),
             self.sites[sites] * ns + sites,
         ]
+        if plan is not None:
+            keys = np.r_[keys, np.arange(self.n) * ns + self._pos[plan]]
         keys = np.unique(keys)
         return keys // ns, keys % ns
 
@@ -421,11 +428,9 @@ class CentrePlanner:
         h.setOptionValue("mip_rel_gap", gap)
         h.passModel(lp)
         if assign is not None:
-            pos = np.full(self.n, -1)
-            pos[self.sites] = np.arange(ns)
             start = np.zeros(lp.num_col_)
-            start[pos[np.unique(assign)]] = 1.0
-            start[ns + np.flatnonzero(site == pos[assign][point])] = 1.0
+            start[self._pos[np.unique(assign)]] = 1.0
+            start[ns + np.flatnonzero(site == self._pos[assign][point])] = 1.0
             _start(h, start)
         h.run()
         info = h.getInfo()
@@ -488,13 +493,9 @@ class CentrePlanner:
     def _support(self, y: np.ndarray, plan: np.ndarray, deadline: float) -> np.ndarray:
         """The MILP with centres restricted to the LP's support (and the plan's centres),
         each point offered its nearest 12 of them, started from ``plan``."""
-        ns = len(self.sites)
-        pos = np.full(self.n, -1)
-        pos[self.sites] = np.arange(ns)
-        support = np.union1d(np.flatnonzero(y > 1e-6), pos[np.unique(plan)])
-        point, site = self._nearest_arcs(support, 12)
-        keys = np.union1d(point * ns + site, np.arange(self.n) * ns + pos[plan])
-        better, _ = self._mip(keys // ns, keys % ns, deadline, plan, support, gap=1e-4)
+        support = np.union1d(np.flatnonzero(y > 1e-6), self._pos[np.unique(plan)])
+        point, site = self._nearest_arcs(support, 12, plan)
+        better, _ = self._mip(point, site, deadline, plan, support, gap=1e-4)
         if better is not None and self.evaluate(better) < self.evaluate(plan):
             return better
         return plan
@@ -503,9 +504,6 @@ class CentrePlanner:
         """Location-allocation: move every centre to the member point that serves its
         territory at least cost (loads unchanged), then re-allocate all points to the new
         centres (the assignment MILP started from the current plan); repeat while it helps."""
-        ns = len(self.sites)
-        pos = np.full(self.n, -1)
-        pos[self.sites] = np.arange(ns)
         cost = self.evaluate(assign)
         while time.perf_counter() < deadline:
             new = assign.copy()
@@ -513,19 +511,19 @@ class CentrePlanner:
             bounds = np.flatnonzero(np.diff(np.r_[-1, assign[order], self.n]))
             for a, b in zip(bounds[:-1], bounds[1:], strict=True):
                 members = order[a:b]
-                cand = members[pos[members] >= 0]
+                cand = members[self._pos[members] >= 0]
                 if len(cand) < 2:
                     continue
                 total = self.cost(members[:, None], cand[None, :]).sum(axis=0)
                 new[members] = cand[int(total.argmin())]
-            centres = pos[np.unique(new)]
-            point, site = self._nearest_arcs(centres, 8)
-            keys = np.union1d(point * ns + site, np.arange(self.n) * ns + pos[new])
-            plan, _ = self._mip(keys // ns, keys % ns, deadline, new, centres, gap=1e-4)
+            centres = self._pos[np.unique(new)]
+            point, site = self._nearest_arcs(centres, 8, new)
+            plan, _ = self._mip(point, site, deadline, new, centres, gap=1e-4)
             plan = new if plan is None or self.evaluate(plan) > self.evaluate(new) else plan
-            if self.evaluate(plan) >= cost - 1e-9 * abs(cost):
+            value = self.evaluate(plan)
+            if value >= cost - 1e-9 * abs(cost):
                 break
-            assign, cost = plan, self.evaluate(plan)
+            assign, cost = plan, value
         return assign
 
     def _neighbourhood(self, assign: np.ndarray, group: np.ndarray, limit: float):
