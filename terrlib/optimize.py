@@ -140,7 +140,8 @@ class TerritoryOptimizer:
     balance_potential : bool
         Also keep potential within its tolerance (default True).
     time_limit : float
-        Seconds allowed to each MILP solve.
+        Seconds allowed to each MILP solve; half of it goes to polishing a rounded
+        solution by MILPs over groups of neighbouring territories.
     """
 
     def __init__(
@@ -630,6 +631,13 @@ class TerritoryOptimizer:
                 )
             if quick or (score - self.lower_bound_) <= 0.005 * score:
                 break
+        if feasible and not quick:
+            score = self.evaluate(best)["objective"]
+            if score - self.lower_bound_ > 0.005 * score:
+                polished = self._neighbourhoods(best, time.perf_counter() + limit / 2)
+                if self.evaluate(polished)["objective"] < score:
+                    best = polished
+                    self.method_ += ", then MILPs over groups of neighbouring territories"
         if feasible and not exact:
             self.free_accounts_ = 0
             return best
@@ -838,6 +846,74 @@ class TerritoryOptimizer:
             assign = self._repair(assign, rows, cols)
             if self.evaluate(assign)["breach"] > 1e-9:
                 return start
+        return assign
+
+    def _neighbourhoods(
+        self, assign: np.ndarray, deadline: float, largest: int = 4, accounts: int = 800
+    ) -> np.ndarray:
+        """Fix and optimise: the accounts of a territory and its nearest neighbours (by rep
+        home) are re-assigned among those territories by an exact MILP, every other account
+        fixed, started from the current assignment (so it never gets worse). Territories are
+        visited dearest first; pairs first, and each time a pass finds nothing the groups
+        grow by one territory, up to ``largest``, while time lasts. Groups over ``accounts``
+        free accounts are skipped."""
+        n, m = self.n_, self.m_
+        if m < 2:
+            return assign
+        largest = min(largest, m)
+        if self.distances is None:
+            home = unit_vectors(self.home_lat_, self.home_lon_)
+            _, near = cKDTree(home).query(home, largest)
+            near = np.asarray(near).reshape(m, largest)
+        else:  # no home positions: territories whose distances to accounts correlate most
+            near = np.argsort(-np.corrcoef(self.distances.T), axis=1)[:, :largest]
+        seen: set = set()
+        size = 2
+        while size <= largest and time.perf_counter() < deadline:
+            improved = False
+            cost = self.arc_values(np.arange(n), assign)["cost"]
+            for k in np.argsort(-np.bincount(assign, weights=cost, minlength=m), kind="stable"):
+                left = deadline - time.perf_counter()
+                if left <= 0.05:
+                    break
+                group = np.unique(near[k, :size])
+                free = np.isin(assign, group) & ~self.locked_
+                acc = np.flatnonzero(free)
+                key = (tuple(group.tolist()), hash(acc.tobytes()), hash(assign[acc].tobytes()))
+                if key in seen or not 0 < len(acc) <= accounts:
+                    continue
+                seen.add(key)
+                keys = (acc[:, None] * m + group[None, :]).ravel()
+                keys = keys[self._allowed(keys // m, keys % m)]
+                model = self._build(
+                    keys, self.tolerance, integer=True, fixed=np.where(free, -1, assign)
+                )
+                hs = model.highs
+                hs.setOptionValue("time_limit", float(min(1.0, left)))
+                hs.setOptionValue("mip_rel_gap", 1e-4)
+                sol = highspy.HighsSolution()
+                sol.col_value = list(
+                    np.r_[
+                        self.arc_values(np.arange(n), assign)["hours"].sum() / self.scales_[0],
+                        (model.cols == assign[model.rows]).astype(float),
+                    ]
+                )
+                sol.value_valid = True
+                hs.setSolution(sol)
+                hs.run()
+                if hs.getInfo().primal_solution_status != 2:
+                    continue
+                x = np.asarray(hs.getSolution().col_value)[model.base :]
+                trial = assign.copy()
+                on = x > 0.5
+                trial[model.rows[on]] = model.cols[on]
+                before, after = self.evaluate(assign), self.evaluate(trial)
+                if after["breach"] <= 1e-9 and after["objective"] < before["objective"] * (
+                    1 - 1e-9
+                ):
+                    assign, improved = trial, True
+            if not improved:
+                size += 1
         return assign
 
     def _all_arcs_count(self) -> int:

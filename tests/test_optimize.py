@@ -4,6 +4,7 @@ clear errors for requests that cannot be met."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,39 @@ def test_exact_on_tiny_instances_by_brute_force():
     for _ in range(5):
         acc, homes = tiny(rng, {"A": (40.2, -74.8), "B": (40.8, -74.2)})
         solves_like_brute_force(TerritoryOptimizer(acc, homes, tolerance=0.25, disruption=0.3))
+
+
+def test_neighbourhood_milps_climb_from_the_worst_plan_to_the_optimum():
+    """Fix-and-optimise over groups of neighbouring territories never breaks a rule, never
+    gets worse, and once a group spans every territory it is the exact optimum, even from the
+    dearest assignment that keeps the rules (one locked account stays where it is)."""
+    rng = np.random.default_rng(4)
+    homes = {"A": (40.1, -74.9), "B": (40.9, -74.1), "C": (40.5, -74.5)}
+    checked = 0
+    for _ in range(4):
+        acc, ter = tiny(rng, homes, n=7)
+        acc["locked"] = np.arange(7) == 0
+        opt = TerritoryOptimizer(acc, ter, tolerance=0.4, disruption=0.2, max_moved_share=0.6)
+        opt._prepare()
+        opt._set_scales(np.arange(opt.n_ * opt.m_))
+        feasible = [
+            (opt.evaluate(np.array(c))["objective"], np.array(c))
+            for c in itertools.product(range(opt.m_), repeat=opt.n_)
+            if opt.evaluate(np.array(c))["breach"] <= 1e-9
+        ]
+        if len(feasible) < 2:
+            continue
+        best = min(f[0] for f in feasible)
+        worst = max(feasible, key=lambda f: f[0])[1]
+        pairs_only = opt._neighbourhoods(worst, time.perf_counter() + 30, largest=2)
+        assert opt.evaluate(pairs_only)["breach"] <= 1e-9
+        assert opt.evaluate(pairs_only)["objective"] <= opt.evaluate(worst)["objective"]
+        polished = opt._neighbourhoods(worst, time.perf_counter() + 30, largest=3)
+        assert opt.evaluate(polished)["breach"] <= 1e-9
+        assert opt.evaluate(polished)["objective"] == pytest.approx(best, rel=1e-9)
+        assert polished[0] == worst[0]
+        checked += 1
+    assert checked >= 3
 
 
 def test_infeasible_request_names_the_tightest_tolerance():
