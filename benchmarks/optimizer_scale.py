@@ -1,7 +1,7 @@
 """Territory optimizer on generated instances, its peers, and the interactive re-solve.
 
 Run: ``.venv/bin/python benchmarks/optimizer_scale.py [--sizes 2000x20,20000x100]
-[--exact] [--peers] [--peers-only] [--interactive]``.
+[--seeds 0,1,2] [--exact] [--peers] [--peers-only] [--interactive]``.
 
 Instances: accounts clustered around 30 metro centres (plus 20% spread out), workload
 lognormal, potential lognormal and correlated with workload, rep homes fixed at accounts drawn
@@ -18,6 +18,7 @@ scores the peers against the LP bound without our integer search.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -102,8 +103,11 @@ def to_homes(opt: TerritoryOptimizer, labels: np.ndarray) -> np.ndarray:
     return home[labels]
 
 
-def peers(acc: pd.DataFrame, ter: pd.DataFrame, opt: TerritoryOptimizer, tol: float) -> None:
-    """KMeans and k-means-constrained on the same accounts, scored by our model."""
+def peers(
+    acc: pd.DataFrame, ter: pd.DataFrame, opt: TerritoryOptimizer, tol: float, size: str
+) -> None:
+    """KMeans and k-means-constrained on the same accounts, scored by our model; ``size``
+    labels the rows."""
     from k_means_constrained import KMeansConstrained
     from sklearn.cluster import KMeans
 
@@ -113,7 +117,7 @@ def peers(acc: pd.DataFrame, ter: pd.DataFrame, opt: TerritoryOptimizer, tol: fl
     n, m = len(acc), len(ter)
     began = time.perf_counter()
     km = KMeans(m, n_init=1, random_state=0).fit(xyz)
-    report(f"{n}x{m} KMeans", opt, time.perf_counter() - began, to_homes(opt, km.labels_))
+    report(f"{size} KMeans", opt, time.perf_counter() - began, to_homes(opt, km.labels_))
     began = time.perf_counter()
     kc = KMeansConstrained(
         m,
@@ -123,12 +127,13 @@ def peers(acc: pd.DataFrame, ter: pd.DataFrame, opt: TerritoryOptimizer, tol: fl
         random_state=0,
     ).fit(xyz)
     seconds = time.perf_counter() - began
-    report(f"{n}x{m} k-means-constrained", opt, seconds, to_homes(opt, kc.labels_))
+    report(f"{size} k-means-constrained", opt, seconds, to_homes(opt, kc.labels_))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="2000x20")
+    parser.add_argument("--seeds", default="0", help="instances to generate per size")
     parser.add_argument("--tolerance", type=float, default=0.05)
     parser.add_argument("--exact", action="store_true")
     parser.add_argument("--peers", action="store_true")
@@ -139,29 +144,30 @@ def main() -> None:
         f"{'instance':<28}{'seconds':>9}{'vs bound':>9}{'worst wl':>10}{'worst pot':>10}"
         f"{'moved':>9}"
     )
-    for size in args.sizes.split(","):
+    for size, seed in itertools.product(args.sizes.split(","), args.seeds.split(",")):
         n, m = (int(v) for v in size.split("x"))
-        acc, ter = instance(n, m)
+        acc, ter = instance(n, m, int(seed))
+        size = f"{size} s{seed}"
         opt = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0)
         if args.peers_only:
             opt._prepare()
             began = time.perf_counter()
             opt.lower_bound_ = opt._relaxation(args.tolerance)[3]
             opt.assign_idx_ = np.maximum(opt.current_, 0)
-            print(f"{n}x{m} LP bound alone: {time.perf_counter() - began:.1f} s")
-            peers(acc, ter, opt, args.tolerance)
+            print(f"{size} LP bound alone: {time.perf_counter() - began:.1f} s")
+            peers(acc, ter, opt, args.tolerance, size)
             continue
         began = time.perf_counter()
         opt.solve(exact=False)
-        report(f"{n}x{m} ours", opt, time.perf_counter() - began)
+        report(f"{size} ours", opt, time.perf_counter() - began)
         if args.peers:
-            peers(acc, ter, opt, args.tolerance)
+            peers(acc, ter, opt, args.tolerance, size)
         if args.exact:
             ex = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0)
             began = time.perf_counter()
             ex.solve(exact=True, time_limit=60)
             seconds = time.perf_counter() - began
-            report(f"{n}x{m} MILP 60 s", ex, seconds, bound=max(opt.lower_bound_, ex.lower_bound_))
+            report(f"{size} MILP 60 s", ex, seconds, bound=max(opt.lower_bound_, ex.lower_bound_))
     if args.interactive:
         import glob
 

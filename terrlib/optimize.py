@@ -609,111 +609,160 @@ class TerritoryOptimizer:
 
     def _integer(self, model, keys, x, red, split, exact, limit, quick=False):
         """An integer assignment from the LP. Rounding the LP breaks bands where the split
-        accounts are large, so the LP is also re-solved with bands shrunk to leave room;
-        each solution is rounded, repaired with single moves and improved with feasible
-        ones, and the cheapest feasible result is kept. A MILP then takes over when none is
-        feasible, or on small instances (``exact``) where it sees every account."""
+        accounts are large (and a territory at the edge of its band leaves no room), so the
+        LP is re-solved with bands shrunk a little more each time until its rounding,
+        repaired with single moves (and, unless ``quick``, by a MILP over the territories
+        still out of band), meets every band; it is then improved by feasible single moves.
+        Unless ``quick``, a MILP then
+        re-solves the LP's own rounding around its least-decided accounts, and MILPs over
+        groups of neighbouring territories polish the best. A MILP over growing sets of
+        accounts takes over when nothing is feasible, and on small instances (``exact``)
+        one sees every account."""
         n, m = self.n_, self.m_
         rows, cols = keys // m, keys % m
-        best, feasible = None, False
-        for factor in (1.0, 0.75, 0.5, 0.25):
+        best, feasible, first = None, False, None
+        for factor in (1.0, 0.95, 0.85, 0.7, 0.5, 0.25):
             if factor < 1 and not self._tighten(model, factor):
                 break
-            repaired = self._repair(self._round(model), rows, cols)
+            rounded = self._round(model)
+            first = rounded if first is None else first
+            repaired = self._repair(rounded, rows, cols)
+            if self.evaluate(repaired)["breach"] > 1e-9 and not quick:
+                mended = self._mend(repaired, min(2.0, limit / 4))
+                repaired = repaired if mended is None else mended
             if self.evaluate(repaired)["breach"] > 1e-9:
                 continue
-            repaired = self._improve(repaired, rows, cols)
-            score = self.evaluate(repaired)["objective"]
-            if best is None or score < self.evaluate(best)["objective"]:
-                best, feasible = repaired, True
-                self.method_ = "LP relaxation, rounding, repair and local search" + (
-                    "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
-                )
-            if quick or (score - self.lower_bound_) <= 0.005 * score:
-                break
-        if feasible and not quick:
-            score = self.evaluate(best)["objective"]
-            if score - self.lower_bound_ > 0.005 * score:
-                polished = self._neighbourhoods(best, time.perf_counter() + limit / 2)
-                if self.evaluate(polished)["objective"] < score:
-                    best = polished
-                    self.method_ += ", then MILPs over groups of neighbouring territories"
-        if feasible and not exact:
-            self.free_accounts_ = 0
-            return best
-        assign = best if feasible else self._round(model)
+            best, feasible = self._improve(repaired, rows, cols), True
+            self.method_ = "LP relaxation, rounding, repair and local search" + (
+                "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
+            )
+            break  # shrinking the bands further only makes the rounding dearer
         # each account's cheapest alternative to its LP territory (reduced cost)
         alt = np.where(x > 1 - 1e-6, np.inf, red)
         cheapest = np.full(n, np.inf)
         np.minimum.at(cheapest, rows, alt)
         cheapest[split] = -np.inf
         cheapest[self.locked_] = np.inf
-        size = n if exact else min(n, max(400, 6 * int(split.sum()) + 200))
+        size = min(n, max(400, 6 * int(split.sum()) + 200))
+        self.free_accounts_ = 0
+
+        def gap(a: np.ndarray) -> float:
+            score = self.evaluate(a)["objective"]
+            return (score - self.lower_bound_) / max(score, 1e-12)
+
+        if feasible and not quick and not exact and gap(best) > 0.005:
+            # the LP's own rounding with its least-decided accounts (and those where the
+            # best plan differs) re-solved exactly, started from the best plan
+            run = self._milp_around(first, keys, x, red, cheapest, size, limit / 2, start=best)
+            found = run["found"]
+            if found is not None and (
+                self.evaluate(found)["objective"] < self.evaluate(best)["objective"]
+            ):
+                best, self.free_accounts_ = found, run["free"]
+                self.method_ = f"LP relaxation, rounding, then MILP on {run['free']:,} accounts" + (
+                    "" if run["optimal"] else " (time limit)"
+                )
+        if feasible and not quick and gap(best) > 0.005:
+            polished = self._neighbourhoods(best, time.perf_counter() + limit / 2)
+            if self.evaluate(polished)["objective"] < self.evaluate(best)["objective"]:
+                best = polished
+                self.method_ += ", then MILPs over groups of neighbouring territories"
+        if feasible and not exact:
+            return best
+        assign = best if feasible else self._round(model)
+        size = n if exact else size
         while True:
-            if size >= n:
-                free, theta = ~self.locked_, np.inf
-            else:
-                theta = np.partition(cheapest, size - 1)[size - 1]
-                free = cheapest <= theta
-            fixed = np.where(free, -1, assign)
-            arc_ok = free[rows] & (
-                (red <= theta) | (x > 1e-6) | (cols == self.current_[rows]) | (cols == assign[rows])
-            )
-            model = self._build(keys[arc_ok], self.tolerance, integer=True, fixed=fixed)
-            hs = model.highs
-            hs.setOptionValue("time_limit", float(limit))
-            hs.setOptionValue("mip_rel_gap", 1e-4)
-            sol = highspy.HighsSolution()
-            sol.col_value = list(
-                np.r_[
-                    self.arc_values(np.arange(n), assign)["hours"].sum() / self.scales_[0],
-                    (model.cols == assign[model.rows]).astype(float),
-                ]
-            )
-            sol.value_valid = True
-            hs.setSolution(sol)
-            hs.run()
-            info, status = hs.getInfo(), hs.getModelStatus()
-            optimal = status == highspy.HighsModelStatus.kOptimal
-            if info.primal_solution_status == 2:
-                xv = np.asarray(hs.getSolution().col_value)[model.base :]
-                found = fixed.copy()
-                pick = xv > 0.5
-                found[model.rows[pick]] = model.cols[pick]
-                ok = (found >= 0).all() and self.evaluate(found)["breach"] <= 1e-9
-                if ok and (
-                    not feasible
-                    or self.evaluate(found)["objective"] < self.evaluate(assign)["objective"]
+            run = self._milp_around(assign, keys, x, red, cheapest, size, limit)
+            found = run["found"]
+            if found is not None:
+                if not feasible or (
+                    self.evaluate(found)["objective"] < self.evaluate(assign)["objective"]
                 ):
                     assign, feasible = found, True
-                if ok and size >= n and len(keys) >= self._all_arcs_count():
+                if size >= n and len(keys) >= self._all_arcs_count():
                     # the MILP saw every arc and account: its bound holds for the problem
-                    dual = (
-                        info.mip_dual_bound
-                        if not optimal
-                        else (info.objective_function_value * (1 - info.mip_gap))
-                    )
-                    self.lower_bound_ = max(self.lower_bound_, dual * self.scales_[2])
+                    self.lower_bound_ = max(self.lower_bound_, run["bound"])
                 self.method_ = (
                     "LP relaxation, then MILP on "
-                    + ("every account" if size >= n else f"{int(free.sum()):,} accounts")
-                    + ("" if optimal else " (time limit)")
+                    + ("every account" if size >= n else f"{run['free']:,} accounts")
+                    + ("" if run["optimal"] else " (time limit)")
                 )
             if feasible:
-                self.free_accounts_ = int(free.sum())
+                self.free_accounts_ = run["free"]
                 return assign
             if size >= n:
-                timed_out = status == highspy.HighsModelStatus.kTimeLimit
                 raise InfeasibleRequest(
                     (
                         f"no assignment was found within the {limit:g}-second limit (the LP "
                         "relaxation is feasible); "
-                        if timed_out
+                        if run["timed_out"]
                         else ""
                     )
                     + self._diagnose()
                 )
             size = min(n, size * 4)
+
+    def _milp_around(self, assign, keys, x, red, cheapest, size, limit, start=None) -> dict:
+        """A MILP over the ``size`` accounts with the cheapest alternative to their LP
+        territory (every free account when ``size`` is n), the rest fixed as in ``assign``,
+        on the arcs the LP prices within reach, started from ``start`` (default
+        ``assign``); accounts where the two differ are free too, so a feasible ``start``
+        is a feasible start. Returns the feasible assignment found (or None), how many
+        accounts were free, whether the MILP was solved to optimality or timed out, and its
+        bound in cost units."""
+        n, m = self.n_, self.m_
+        rows, cols = keys // m, keys % m
+        if size >= n:
+            free, theta = ~self.locked_, np.inf
+        else:
+            theta = np.partition(cheapest, size - 1)[size - 1]
+            free = cheapest <= theta
+        start = assign if start is None else start
+        free = free | ((start != assign) & ~self.locked_)
+        fixed = np.where(free, -1, assign)
+        arc_ok = free[rows] & (
+            (red <= theta)
+            | (x > 1e-6)
+            | (cols == self.current_[rows])
+            | (cols == assign[rows])
+            | (cols == start[rows])
+        )
+        model = self._build(keys[arc_ok], self.tolerance, integer=True, fixed=fixed)
+        hs = model.highs
+        hs.setOptionValue("time_limit", float(limit))
+        hs.setOptionValue("mip_rel_gap", 1e-4)
+        sol = highspy.HighsSolution()
+        sol.col_value = list(
+            np.r_[
+                self.arc_values(np.arange(n), start)["hours"].sum() / self.scales_[0],
+                (model.cols == start[model.rows]).astype(float),
+            ]
+        )
+        sol.value_valid = True
+        hs.setSolution(sol)
+        hs.run()
+        info, status = hs.getInfo(), hs.getModelStatus()
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        found = None
+        if info.primal_solution_status == 2:
+            xv = np.asarray(hs.getSolution().col_value)[model.base :]
+            found = fixed.copy()
+            pick = xv > 0.5
+            found[model.rows[pick]] = model.cols[pick]
+            if not (found >= 0).all() or self.evaluate(found)["breach"] > 1e-9:
+                found = None
+        dual = (
+            info.mip_dual_bound
+            if not optimal
+            else info.objective_function_value * (1 - info.mip_gap)
+        )
+        return {
+            "found": found,
+            "free": int(free.sum()),
+            "optimal": optimal,
+            "timed_out": status == highspy.HighsModelStatus.kTimeLimit,
+            "bound": dual * self.scales_[2],
+        }
 
     def _excess(self, hours, pot, count, h_t, p_t, lim=None):
         """Each territory's relative breach of its bands (0 inside them); ``lim`` are the
@@ -848,6 +897,75 @@ class TerritoryOptimizer:
                 return start
         return assign
 
+    def _near_territories(self, k: int) -> np.ndarray:
+        """Each territory's ``k`` nearest territories by rep home, itself first."""
+        m = self.m_
+        k = min(k, m)
+        if self.distances is None:
+            home = unit_vectors(self.home_lat_, self.home_lon_)
+            _, near = cKDTree(home).query(home, k)
+            return np.asarray(near).reshape(m, k)
+        # no home positions: territories whose distances to accounts correlate most
+        return np.argsort(-np.corrcoef(self.distances.T), axis=1)[:, :k]
+
+    def _regroup(self, assign: np.ndarray, group: np.ndarray, limit: float, arcs: int = 4):
+        """The accounts of territories ``group`` re-assigned among them by an exact MILP
+        (each over its ``arcs`` cheapest territories of the group and its own), every other
+        account fixed, started from ``assign``. Returns the assignment found when it keeps
+        every rule, else None."""
+        n, m = self.n_, self.m_
+        free = np.isin(assign, group) & ~self.locked_
+        acc = np.flatnonzero(free)
+        if not len(acc):
+            return None
+        rows = np.repeat(acc, len(group))
+        cols = np.tile(group, len(acc))
+        cost = self.arc_values(rows, cols)["cost"].reshape(len(acc), len(group))
+        cost[~self._allowed(rows, cols).reshape(cost.shape)] = np.inf
+        keep = np.argsort(cost, axis=1, kind="stable")[:, : min(arcs, len(group))]
+        ok = np.take_along_axis(cost, keep, axis=1) < np.inf
+        keys = np.unique(np.r_[(acc[:, None] * m + group[keep])[ok], acc * m + assign[acc]])
+        model = self._build(keys, self.tolerance, integer=True, fixed=np.where(free, -1, assign))
+        hs = model.highs
+        hs.setOptionValue("time_limit", float(limit))
+        hs.setOptionValue("mip_rel_gap", 1e-4)
+        sol = highspy.HighsSolution()
+        sol.col_value = list(
+            np.r_[
+                self.arc_values(np.arange(n), assign)["hours"].sum() / self.scales_[0],
+                (model.cols == assign[model.rows]).astype(float),
+            ]
+        )
+        sol.value_valid = True
+        hs.setSolution(sol)
+        hs.run()
+        if hs.getInfo().primal_solution_status != 2:
+            return None
+        x = np.asarray(hs.getSolution().col_value)[model.base :]
+        trial = assign.copy()
+        on = x > 0.5
+        trial[model.rows[on]] = model.cols[on]
+        return trial if self.evaluate(trial)["breach"] <= 1e-9 else None
+
+    def _mend(self, assign: np.ndarray, limit: float, reach: int = 4) -> np.ndarray | None:
+        """Repair by MILP what single moves could not: the territories still outside a band
+        and their ``reach - 1`` nearest neighbours are re-solved together (see
+        :meth:`_regroup`). None when that finds nothing within ``limit`` seconds."""
+        m = self.m_
+        v = self.arc_values(np.arange(self.n_), assign)
+        hours = np.bincount(assign, weights=v["hours"], minlength=m)
+        pot = np.bincount(assign, weights=self.potential_, minlength=m)
+        count = np.bincount(assign, minlength=m).astype(float)
+        lim = self.max_accounts_
+        if lim is not None:
+            lim = np.where(np.isfinite(lim), lim, np.inf)
+        e = self._excess(hours, pot, count, self.share_ * hours.sum(), self.share_ * pot.sum(), lim)
+        bad = np.flatnonzero(e > 0)
+        if not len(bad) or (np.isfinite(self.cap_) and v["moved"].sum() > self.cap_):
+            return None
+        group = np.unique(self._near_territories(reach)[bad])
+        return self._regroup(assign, group, limit)
+
     def _neighbourhoods(
         self, assign: np.ndarray, deadline: float, largest: int = 4, accounts: int = 800
     ) -> np.ndarray:
@@ -860,16 +978,10 @@ class TerritoryOptimizer:
         n, m = self.n_, self.m_
         if m < 2:
             return assign
-        largest = min(largest, m)
-        if self.distances is None:
-            home = unit_vectors(self.home_lat_, self.home_lon_)
-            _, near = cKDTree(home).query(home, largest)
-            near = np.asarray(near).reshape(m, largest)
-        else:  # no home positions: territories whose distances to accounts correlate most
-            near = np.argsort(-np.corrcoef(self.distances.T), axis=1)[:, :largest]
+        near = self._near_territories(largest)
         seen: set = set()
         size = 2
-        while size <= largest and time.perf_counter() < deadline:
+        while size <= near.shape[1] and time.perf_counter() < deadline:
             improved = False
             cost = self.arc_values(np.arange(n), assign)["cost"]
             for k in np.argsort(-np.bincount(assign, weights=cost, minlength=m), kind="stable"):
@@ -877,40 +989,15 @@ class TerritoryOptimizer:
                 if left <= 0.05:
                     break
                 group = np.unique(near[k, :size])
-                free = np.isin(assign, group) & ~self.locked_
-                acc = np.flatnonzero(free)
+                acc = np.flatnonzero(np.isin(assign, group) & ~self.locked_)
                 key = (tuple(group.tolist()), hash(acc.tobytes()), hash(assign[acc].tobytes()))
                 if key in seen or not 0 < len(acc) <= accounts:
                     continue
                 seen.add(key)
-                keys = (acc[:, None] * m + group[None, :]).ravel()
-                keys = keys[self._allowed(keys // m, keys % m)]
-                model = self._build(
-                    keys, self.tolerance, integer=True, fixed=np.where(free, -1, assign)
-                )
-                hs = model.highs
-                hs.setOptionValue("time_limit", float(min(1.0, left)))
-                hs.setOptionValue("mip_rel_gap", 1e-4)
-                sol = highspy.HighsSolution()
-                sol.col_value = list(
-                    np.r_[
-                        self.arc_values(np.arange(n), assign)["hours"].sum() / self.scales_[0],
-                        (model.cols == assign[model.rows]).astype(float),
-                    ]
-                )
-                sol.value_valid = True
-                hs.setSolution(sol)
-                hs.run()
-                if hs.getInfo().primal_solution_status != 2:
-                    continue
-                x = np.asarray(hs.getSolution().col_value)[model.base :]
-                trial = assign.copy()
-                on = x > 0.5
-                trial[model.rows[on]] = model.cols[on]
-                before, after = self.evaluate(assign), self.evaluate(trial)
-                if after["breach"] <= 1e-9 and after["objective"] < before["objective"] * (
-                    1 - 1e-9
-                ):
+                trial = self._regroup(assign, group, min(1.0, left), arcs=size)
+                if trial is not None and self.evaluate(trial)["objective"] < self.evaluate(assign)[
+                    "objective"
+                ] * (1 - 1e-9):
                     assign, improved = trial, True
             if not improved:
                 size += 1

@@ -145,6 +145,29 @@ def test_neighbourhood_milps_climb_from_the_worst_plan_to_the_optimum():
     assert checked >= 3
 
 
+def test_mend_brings_a_plan_just_outside_its_bands_back_inside():
+    """What single moves leave outside a band, the repair MILP over the territories out of
+    band and their neighbours brings back inside, keeping locks and the cap."""
+    rng = np.random.default_rng(6)
+    acc, ter = tiny(rng, {"A": (40.1, -74.9), "B": (40.9, -74.1), "C": (40.5, -74.5)}, n=40)
+    acc["locked"] = np.arange(40) < 3
+    opt = TerritoryOptimizer(acc, ter, tolerance=0.08, disruption=0.2, max_moved_share=0.6)
+    opt.solve()
+    broken = opt.assign_idx_.copy()
+    movable = np.flatnonzero(~opt.locked_)
+    # move accounts into one territory until it is out of band
+    i = 0
+    while opt.evaluate(broken)["breach"] <= 1e-9:
+        j = movable[i]
+        broken[j] = (broken[j] + 1) % 3
+        i += 1
+    assert opt.evaluate(broken)["breach"] > 0
+    mended = opt._mend(broken, 10.0)
+    assert mended is not None
+    assert opt.evaluate(mended)["breach"] <= 1e-9
+    assert (mended[opt.locked_] == opt.current_[opt.locked_]).all()
+
+
 def test_infeasible_request_names_the_tightest_tolerance():
     with pytest.raises(InfeasibleRequest, match=r"tightest tolerance that can be met is about"):
         pfizer(tolerance=0.0001).solve()
