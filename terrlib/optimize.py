@@ -78,6 +78,10 @@ def _quiet_banner() -> None:
 
 _quiet_banner()
 _SMALL = 50_000  # accounts x territories at or below which the MILP sees every arc
+# branch-and-bound nodes of the MILP that polishes a rounded proposal: a cap on work, not on
+# seconds, so the same request gives the same proposal on any machine (time limits are only
+# a safety net there)
+_POLISH_NODES = 20
 
 
 class InfeasibleRequest(ValueError):
@@ -628,7 +632,7 @@ class TerritoryOptimizer:
             first = rounded if first is None else first
             repaired = self._repair(rounded, rows, cols)
             if self.evaluate(repaired)["breach"] > 1e-9 and not quick:
-                mended = self._mend(repaired, min(2.0, limit / 4))
+                mended = self._mend(repaired, limit)
                 repaired = repaired if mended is None else mended
             if self.evaluate(repaired)["breach"] > 1e-9:
                 continue
@@ -653,17 +657,19 @@ class TerritoryOptimizer:
         if feasible and not quick and not exact and gap(best) > 0.005:
             # the LP's own rounding with its least-decided accounts (and those where the
             # best plan differs) re-solved exactly, started from the best plan
-            run = self._milp_around(first, keys, x, red, cheapest, size, limit / 2, start=best)
+            run = self._milp_around(
+                first, keys, x, red, cheapest, size, limit, start=best, nodes=_POLISH_NODES
+            )
             found = run["found"]
             if found is not None and (
                 self.evaluate(found)["objective"] < self.evaluate(best)["objective"]
             ):
                 best, self.free_accounts_ = found, run["free"]
                 self.method_ = f"LP relaxation, rounding, then MILP on {run['free']:,} accounts" + (
-                    "" if run["optimal"] else " (time limit)"
+                    "" if run["optimal"] else f" (stopped at {_POLISH_NODES} nodes)"
                 )
         if feasible and not quick and gap(best) > 0.005:
-            polished = self._neighbourhoods(best, time.perf_counter() + limit / 2)
+            polished = self._neighbourhoods(best, time.perf_counter() + 100 * limit)
             if self.evaluate(polished)["objective"] < self.evaluate(best)["objective"]:
                 best = polished
                 self.method_ += ", then MILPs over groups of neighbouring territories"
@@ -702,14 +708,17 @@ class TerritoryOptimizer:
                 )
             size = min(n, size * 4)
 
-    def _milp_around(self, assign, keys, x, red, cheapest, size, limit, start=None) -> dict:
+    def _milp_around(
+        self, assign, keys, x, red, cheapest, size, limit, start=None, nodes=None
+    ) -> dict:
         """A MILP over the ``size`` accounts with the cheapest alternative to their LP
         territory (every free account when ``size`` is n), the rest fixed as in ``assign``,
         on the arcs the LP prices within reach, started from ``start`` (default
         ``assign``); accounts where the two differ are free too, so a feasible ``start``
         is a feasible start. Returns the feasible assignment found (or None), how many
         accounts were free, whether the MILP was solved to optimality or timed out, and its
-        bound in cost units."""
+        bound in cost units. ``nodes`` caps the branch-and-bound nodes, so that unless the
+        time limit comes first the result does not depend on the machine's speed."""
         n, m = self.n_, self.m_
         rows, cols = keys // m, keys % m
         if size >= n:
@@ -731,6 +740,8 @@ class TerritoryOptimizer:
         hs = model.highs
         hs.setOptionValue("time_limit", float(limit))
         hs.setOptionValue("mip_rel_gap", 1e-4)
+        if nodes is not None:
+            hs.setOptionValue("mip_max_nodes", int(nodes))
         sol = highspy.HighsSolution()
         sol.col_value = list(
             np.r_[
@@ -908,11 +919,20 @@ class TerritoryOptimizer:
         # no home positions: territories whose distances to accounts correlate most
         return np.argsort(-np.corrcoef(self.distances.T), axis=1)[:, :k]
 
-    def _regroup(self, assign: np.ndarray, group: np.ndarray, limit: float, arcs: int = 4):
+    def _regroup(
+        self,
+        assign: np.ndarray,
+        group: np.ndarray,
+        limit: float,
+        arcs: int = 4,
+        nodes: int | None = None,
+        first: bool = False,
+    ):
         """The accounts of territories ``group`` re-assigned among them by an exact MILP
         (each over its ``arcs`` cheapest territories of the group and its own), every other
         account fixed, started from ``assign``. Returns the assignment found when it keeps
-        every rule, else None."""
+        every rule, else None. ``nodes`` caps the branch-and-bound nodes; ``first`` stops at
+        the first solution that keeps every rule (for repair, where any will do)."""
         n, m = self.n_, self.m_
         free = np.isin(assign, group) & ~self.locked_
         acc = np.flatnonzero(free)
@@ -929,6 +949,10 @@ class TerritoryOptimizer:
         hs = model.highs
         hs.setOptionValue("time_limit", float(limit))
         hs.setOptionValue("mip_rel_gap", 1e-4)
+        if nodes is not None:
+            hs.setOptionValue("mip_max_nodes", int(nodes))
+        if first:
+            hs.setOptionValue("mip_max_improving_sols", 1)
         sol = highspy.HighsSolution()
         sol.col_value = list(
             np.r_[
@@ -964,16 +988,23 @@ class TerritoryOptimizer:
         if not len(bad) or (np.isfinite(self.cap_) and v["moved"].sum() > self.cap_):
             return None
         group = np.unique(self._near_territories(reach)[bad])
-        return self._regroup(assign, group, limit)
+        return self._regroup(assign, group, limit, arcs=3, nodes=_POLISH_NODES, first=True)
 
     def _neighbourhoods(
-        self, assign: np.ndarray, deadline: float, largest: int = 4, accounts: int = 800
+        self,
+        assign: np.ndarray,
+        deadline: float,
+        largest: int = 4,
+        accounts: int = 800,
+        solves: int | None = None,
     ) -> np.ndarray:
         """Fix and optimise: the accounts of a territory and its nearest neighbours (by rep
         home) are re-assigned among those territories by an exact MILP, every other account
         fixed, started from the current assignment (so it never gets worse). Territories are
         visited dearest first; pairs first, and each time a pass finds nothing the groups
-        grow by one territory, up to ``largest``, while time lasts. Groups over ``accounts``
+        grow by one territory, up to ``largest``. Stops after ``solves`` MILPs (default: one
+        per two territories, at least 10): a count rather than a time, so the result does not
+        depend on the machine; ``deadline`` is only a safety net. Groups over ``accounts``
         free accounts are skipped."""
         n, m = self.n_, self.m_
         if m < 2:
@@ -981,12 +1012,13 @@ class TerritoryOptimizer:
         near = self._near_territories(largest)
         seen: set = set()
         size = 2
-        while size <= near.shape[1] and time.perf_counter() < deadline:
+        solves = max(10, m // 2) if solves is None else solves
+        while size <= near.shape[1] and time.perf_counter() < deadline and solves > 0:
             improved = False
             cost = self.arc_values(np.arange(n), assign)["cost"]
             for k in np.argsort(-np.bincount(assign, weights=cost, minlength=m), kind="stable"):
                 left = deadline - time.perf_counter()
-                if left <= 0.05:
+                if left <= 0.05 or solves <= 0:
                     break
                 group = np.unique(near[k, :size])
                 acc = np.flatnonzero(np.isin(assign, group) & ~self.locked_)
@@ -994,7 +1026,8 @@ class TerritoryOptimizer:
                 if key in seen or not 0 < len(acc) <= accounts:
                     continue
                 seen.add(key)
-                trial = self._regroup(assign, group, min(1.0, left), arcs=size)
+                solves -= 1
+                trial = self._regroup(assign, group, min(5.0, left), arcs=size, nodes=20)
                 if trial is not None and self.evaluate(trial)["objective"] < self.evaluate(assign)[
                     "objective"
                 ] * (1 - 1e-9):
