@@ -283,6 +283,18 @@ def test_constraints_hold_on_generated_instances():
     assert 0 <= opt.gap_ <= 0.05
 
 
+def test_same_request_same_proposal(small_data, small_solved):
+    """The MILPs that polish a proposal stop on counts of nodes and solves, not on seconds,
+    so solving the same request again gives the same proposal."""
+    from terrlib import optimize
+
+    again = optimize.from_dataset(small_data, max_moved_share=0.3, balance_potential=False)
+    again.solve()
+    assert (again.assign_idx_ == small_solved.assign_idx_).all()
+    assert again.objective_ == small_solved.objective_
+    assert again.method_ == small_solved.method_
+
+
 def test_quick_resolve_keeps_every_rule(small_solved):
     """The what-if panel's quick re-solve (first feasible rounding) still meets every band,
     and its bound still holds against the full solve."""
