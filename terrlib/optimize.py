@@ -708,6 +708,30 @@ class TerritoryOptimizer:
                 )
             size = min(n, size * 4)
 
+    def _run_milp(
+        self, model: _Model, start: np.ndarray, limit: float, nodes=None, first: bool = False
+    ) -> None:
+        """Run a MILP from :meth:`_build` started from assignment ``start`` (HiGHS drops a
+        start that breaks a rule), within ``limit`` seconds and at most ``nodes``
+        branch-and-bound nodes; ``first`` stops at the first feasible solution."""
+        hs = model.highs
+        hs.setOptionValue("time_limit", float(limit))
+        hs.setOptionValue("mip_rel_gap", 1e-4)
+        if nodes is not None:
+            hs.setOptionValue("mip_max_nodes", int(nodes))
+        if first:
+            hs.setOptionValue("mip_max_improving_sols", 1)
+        sol = highspy.HighsSolution()
+        sol.col_value = list(
+            np.r_[
+                self.arc_values(np.arange(self.n_), start)["hours"].sum() / self.scales_[0],
+                (model.cols == start[model.rows]).astype(float),
+            ]
+        )
+        sol.value_valid = True
+        hs.setSolution(sol)
+        hs.run()
+
     def _milp_around(
         self, assign, keys, x, red, cheapest, size, limit, start=None, nodes=None
     ) -> dict:
@@ -738,20 +762,7 @@ class TerritoryOptimizer:
         )
         model = self._build(keys[arc_ok], self.tolerance, integer=True, fixed=fixed)
         hs = model.highs
-        hs.setOptionValue("time_limit", float(limit))
-        hs.setOptionValue("mip_rel_gap", 1e-4)
-        if nodes is not None:
-            hs.setOptionValue("mip_max_nodes", int(nodes))
-        sol = highspy.HighsSolution()
-        sol.col_value = list(
-            np.r_[
-                self.arc_values(np.arange(n), start)["hours"].sum() / self.scales_[0],
-                (model.cols == start[model.rows]).astype(float),
-            ]
-        )
-        sol.value_valid = True
-        hs.setSolution(sol)
-        hs.run()
+        self._run_milp(model, start, limit, nodes)
         info, status = hs.getInfo(), hs.getModelStatus()
         optimal = status == highspy.HighsModelStatus.kOptimal
         found = None
@@ -933,7 +944,7 @@ class TerritoryOptimizer:
         account fixed, started from ``assign``. Returns the assignment found when it keeps
         every rule, else None. ``nodes`` caps the branch-and-bound nodes; ``first`` stops at
         the first solution that keeps every rule (for repair, where any will do)."""
-        n, m = self.n_, self.m_
+        m = self.m_
         free = np.isin(assign, group) & ~self.locked_
         acc = np.flatnonzero(free)
         if not len(acc):
@@ -947,22 +958,7 @@ class TerritoryOptimizer:
         keys = np.unique(np.r_[(acc[:, None] * m + group[keep])[ok], acc * m + assign[acc]])
         model = self._build(keys, self.tolerance, integer=True, fixed=np.where(free, -1, assign))
         hs = model.highs
-        hs.setOptionValue("time_limit", float(limit))
-        hs.setOptionValue("mip_rel_gap", 1e-4)
-        if nodes is not None:
-            hs.setOptionValue("mip_max_nodes", int(nodes))
-        if first:
-            hs.setOptionValue("mip_max_improving_sols", 1)
-        sol = highspy.HighsSolution()
-        sol.col_value = list(
-            np.r_[
-                self.arc_values(np.arange(n), assign)["hours"].sum() / self.scales_[0],
-                (model.cols == assign[model.rows]).astype(float),
-            ]
-        )
-        sol.value_valid = True
-        hs.setSolution(sol)
-        hs.run()
+        self._run_milp(model, assign, limit, nodes, first)
         if hs.getInfo().primal_solution_status != 2:
             return None
         x = np.asarray(hs.getSolution().col_value)[model.base :]
