@@ -144,8 +144,9 @@ class TerritoryOptimizer:
     balance_potential : bool
         Also keep potential within its tolerance (default True).
     time_limit : float
-        Seconds allowed to each MILP solve; half of it goes to polishing a rounded
-        solution by MILPs over groups of neighbouring territories.
+        Seconds allowed to each MILP solve. The MILPs that polish a proposal stop on counts
+        of nodes and solves instead, so the same request gives the same proposal on any
+        machine; for them this is only a safety net.
     """
 
     def __init__(
@@ -617,11 +618,10 @@ class TerritoryOptimizer:
         LP is re-solved with bands shrunk a little more each time until its rounding,
         repaired with single moves (and, unless ``quick``, by a MILP over the territories
         still out of band), meets every band; it is then improved by feasible single moves.
-        Unless ``quick``, a MILP then
-        re-solves the LP's own rounding around its least-decided accounts, and MILPs over
-        groups of neighbouring territories polish the best. A MILP over growing sets of
-        accounts takes over when nothing is feasible, and on small instances (``exact``)
-        one sees every account."""
+        Unless ``quick``, a MILP then re-solves the LP's own rounding around its
+        least-decided accounts, and MILPs over groups of neighbouring territories polish the
+        best. A MILP over growing sets of accounts takes over when nothing is feasible, and
+        on small instances (``exact``) one sees every account."""
         n, m = self.n_, self.m_
         rows, cols = keys // m, keys % m
         best, feasible, first = None, False, None
@@ -669,6 +669,7 @@ class TerritoryOptimizer:
                     "" if run["optimal"] else f" (stopped at {_POLISH_NODES} nodes)"
                 )
         if feasible and not quick and gap(best) > 0.005:
+            # stops on its count of MILPs; the deadline is a safety net only
             polished = self._neighbourhoods(best, time.perf_counter() + 100 * limit)
             if self.evaluate(polished)["objective"] < self.evaluate(best)["objective"]:
                 best = polished
@@ -1023,7 +1024,7 @@ class TerritoryOptimizer:
                     continue
                 seen.add(key)
                 solves -= 1
-                trial = self._regroup(assign, group, min(5.0, left), arcs=size, nodes=20)
+                trial = self._regroup(assign, group, min(5.0, left), arcs=size, nodes=_POLISH_NODES)
                 if trial is not None and self.evaluate(trial)["objective"] < self.evaluate(assign)[
                     "objective"
                 ] * (1 - 1e-9):
