@@ -537,8 +537,8 @@ class TerritoryOptimizer:
         ``exact`` (by default when accounts x territories is at most 50,000) hands every
         account to the MILP, on every arc, so its bound is global; otherwise only the
         neighbourhood of the LP's split and cheaply movable accounts is free. ``quick``
-        keeps the first feasible rounding instead of also trying narrower bands for a
-        cheaper one (for interactive re-solves; the gap says what that costs).
+        keeps the first feasible rounding instead of also polishing it with MILPs (for
+        interactive re-solves; the gap says what that costs).
 
         Raises
         ------
