@@ -710,11 +710,19 @@ class TerritoryOptimizer:
             size = min(n, size * 4)
 
     def _run_milp(
-        self, model: _Model, start: np.ndarray, limit: float, nodes=None, first: bool = False
-    ) -> None:
-        """Run a MILP from :meth:`_build` started from assignment ``start`` (HiGHS drops a
-        start that breaks a rule), within ``limit`` seconds and at most ``nodes``
-        branch-and-bound nodes; ``first`` stops at the first feasible solution."""
+        self,
+        model: _Model,
+        fixed: np.ndarray,
+        start: np.ndarray,
+        limit: float,
+        nodes=None,
+        first: bool = False,
+    ) -> np.ndarray | None:
+        """Run a MILP from :meth:`_build` (accounts with ``fixed[i] >= 0`` fixed there)
+        started from assignment ``start`` (HiGHS drops a start that breaks a rule), within
+        ``limit`` seconds and at most ``nodes`` branch-and-bound nodes; ``first`` stops at
+        the first feasible solution. Returns the assignment found when it keeps every rule,
+        else None; the model's HiGHS object still holds the status and bound."""
         hs = model.highs
         hs.setOptionValue("time_limit", float(limit))
         hs.setOptionValue("mip_rel_gap", 1e-4)
@@ -732,6 +740,14 @@ class TerritoryOptimizer:
         sol.value_valid = True
         hs.setSolution(sol)
         hs.run()
+        if hs.getInfo().primal_solution_status != 2:
+            return None
+        x = np.asarray(hs.getSolution().col_value)[model.base :]
+        found = fixed.copy()
+        on = x > 0.5
+        found[model.rows[on]] = model.cols[on]
+        ok = (found >= 0).all() and self.evaluate(found)["breach"] <= 1e-9
+        return found if ok else None
 
     def _milp_around(
         self, assign, keys, x, red, cheapest, size, limit, start=None, nodes=None
@@ -763,17 +779,9 @@ class TerritoryOptimizer:
         )
         model = self._build(keys[arc_ok], self.tolerance, integer=True, fixed=fixed)
         hs = model.highs
-        self._run_milp(model, start, limit, nodes)
+        found = self._run_milp(model, fixed, start, limit, nodes)
         info, status = hs.getInfo(), hs.getModelStatus()
         optimal = status == highspy.HighsModelStatus.kOptimal
-        found = None
-        if info.primal_solution_status == 2:
-            xv = np.asarray(hs.getSolution().col_value)[model.base :]
-            found = fixed.copy()
-            pick = xv > 0.5
-            found[model.rows[pick]] = model.cols[pick]
-            if not (found >= 0).all() or self.evaluate(found)["breach"] > 1e-9:
-                found = None
         dual = (
             info.mip_dual_bound
             if not optimal
@@ -957,16 +965,9 @@ class TerritoryOptimizer:
         keep = np.argsort(cost, axis=1, kind="stable")[:, : min(arcs, len(group))]
         ok = np.take_along_axis(cost, keep, axis=1) < np.inf
         keys = np.unique(np.r_[(acc[:, None] * m + group[keep])[ok], acc * m + assign[acc]])
-        model = self._build(keys, self.tolerance, integer=True, fixed=np.where(free, -1, assign))
-        hs = model.highs
-        self._run_milp(model, assign, limit, nodes, first)
-        if hs.getInfo().primal_solution_status != 2:
-            return None
-        x = np.asarray(hs.getSolution().col_value)[model.base :]
-        trial = assign.copy()
-        on = x > 0.5
-        trial[model.rows[on]] = model.cols[on]
-        return trial if self.evaluate(trial)["breach"] <= 1e-9 else None
+        fixed = np.where(free, -1, assign)
+        model = self._build(keys, self.tolerance, integer=True, fixed=fixed)
+        return self._run_milp(model, fixed, assign, limit, nodes, first)
 
     def _mend(self, assign: np.ndarray, limit: float, reach: int = 4) -> np.ndarray | None:
         """Repair by MILP what single moves could not: the territories still outside a band
