@@ -80,15 +80,20 @@ def tiny(rng, homes: dict[str, tuple[float, float]], n: int = 8):
     return acc, ter
 
 
-def brute_force(opt: TerritoryOptimizer) -> float:
-    """The least objective over every assignment that keeps every rule (inf if none)."""
+def feasible_plans(opt: TerritoryOptimizer) -> list[tuple[float, np.ndarray]]:
+    """(objective, assignment) of every assignment that keeps every rule."""
     opt._prepare()
-    best = np.inf
+    plans = []
     for combo in itertools.product(range(opt.m_), repeat=opt.n_):
         score = opt.evaluate(np.array(combo))
         if score["breach"] <= 1e-9:
-            best = min(best, score["objective"])
-    return best
+            plans.append((score["objective"], np.array(combo)))
+    return plans
+
+
+def brute_force(opt: TerritoryOptimizer) -> float:
+    """The least objective over every assignment that keeps every rule (inf if none)."""
+    return min((objective for objective, _ in feasible_plans(opt)), default=np.inf)
 
 
 def solves_like_brute_force(opt: TerritoryOptimizer) -> bool:
@@ -123,13 +128,8 @@ def test_neighbourhood_milps_climb_from_the_worst_plan_to_the_optimum():
         acc, ter = tiny(rng, homes, n=7)
         acc["locked"] = np.arange(7) == 0
         opt = TerritoryOptimizer(acc, ter, tolerance=0.4, disruption=0.2, max_moved_share=0.6)
-        opt._prepare()
+        feasible = feasible_plans(opt)
         opt._set_scales(np.arange(opt.n_ * opt.m_))
-        feasible = [
-            (opt.evaluate(np.array(c))["objective"], np.array(c))
-            for c in itertools.product(range(opt.m_), repeat=opt.n_)
-            if opt.evaluate(np.array(c))["breach"] <= 1e-9
-        ]
         if len(feasible) < 2:
             continue
         best = min(f[0] for f in feasible)
