@@ -77,7 +77,11 @@ def _quiet_banner() -> None:
 
 
 _quiet_banner()
-_SMALL = 50_000  # accounts x territories at or below which the MILP sees every arc
+_SMALL = 50_000  # accounts x territories at or below which the diagnosis solves MILPs
+# accounts x territories at or below which solve() hands every account to one MILP by
+# default: small enough for HiGHS to finish it well inside the time limit, so that the
+# limit, and so the machine's speed, does not decide the proposal
+_EXACT = 5_000
 # branch-and-bound nodes of the MILP that polishes a rounded proposal: a cap on work, not on
 # seconds, so the same request gives the same proposal on any machine (time limits are only
 # a safety net there)
@@ -146,7 +150,8 @@ class TerritoryOptimizer:
     time_limit : float
         Seconds allowed to each MILP solve. The MILPs that polish a proposal stop on counts
         of nodes and solves instead, so the same request gives the same proposal on any
-        machine; for them this is only a safety net.
+        machine; for them this is only a safety net, set well above what they take on a
+        busy machine (the report runs two notebooks at once).
     """
 
     def __init__(
@@ -166,7 +171,7 @@ class TerritoryOptimizer:
         distances: np.ndarray | None = None,
         travel_weight: str = "call_hours",
         balance_potential: bool = True,
-        time_limit: float = 10.0,
+        time_limit: float = 30.0,
     ):
         self.accounts = accounts.reset_index(drop=True)
         self.territories = territories.reset_index(drop=True)
@@ -534,7 +539,7 @@ class TerritoryOptimizer:
         """Solve; sets ``assignment_``, ``objective_``, ``lower_bound_``, ``gap_``,
         ``moves_`` and ``summary_``. Returns self.
 
-        ``exact`` (by default when accounts x territories is at most 50,000) hands every
+        ``exact`` (by default when accounts x territories is at most 5,000) hands every
         account to the MILP, on every arc, so its bound is global; otherwise only the
         neighbourhood of the LP's split and cheaply movable accounts is free. ``quick``
         keeps the first feasible rounding instead of also polishing it with MILPs (for
@@ -550,7 +555,7 @@ class TerritoryOptimizer:
         limit = self.time_limit if time_limit is None else time_limit
         self._prepare()
         if exact is None:
-            exact = self.n_ * self.m_ <= _SMALL
+            exact = self.n_ * self.m_ <= _EXACT
         keys = None
         if exact:
             keys = np.arange(self.n_ * self.m_)
@@ -670,7 +675,7 @@ class TerritoryOptimizer:
                 )
         if feasible and not quick and gap(best) > 0.005:
             # stops on its count of MILPs; the deadline is a safety net only
-            polished = self._neighbourhoods(best, time.perf_counter() + 100 * limit)
+            polished = self._neighbourhoods(best, time.perf_counter() + 100 * limit, limit)
             if self.evaluate(polished)["objective"] < self.evaluate(best)["objective"]:
                 best = polished
                 self.method_ += ", then MILPs over groups of neighbouring territories"
@@ -992,6 +997,7 @@ class TerritoryOptimizer:
         self,
         assign: np.ndarray,
         deadline: float,
+        limit: float = 10.0,
         largest: int = 4,
         accounts: int = 800,
         solves: int | None = None,
@@ -1002,8 +1008,8 @@ class TerritoryOptimizer:
         visited dearest first; pairs first, and each time a pass finds nothing the groups
         grow by one territory, up to ``largest``. Stops after ``solves`` MILPs (default: one
         per two territories, at least 10): a count rather than a time, so the result does not
-        depend on the machine; ``deadline`` is only a safety net. Groups over ``accounts``
-        free accounts are skipped."""
+        depend on the machine; ``deadline`` (and ``limit`` seconds a MILP) is only a safety
+        net. Groups over ``accounts`` free accounts are skipped."""
         n, m = self.n_, self.m_
         if m < 2:
             return assign
@@ -1025,7 +1031,9 @@ class TerritoryOptimizer:
                     continue
                 seen.add(key)
                 solves -= 1
-                trial = self._regroup(assign, group, min(5.0, left), arcs=size, nodes=_POLISH_NODES)
+                trial = self._regroup(
+                    assign, group, min(limit, left), arcs=size, nodes=_POLISH_NODES
+                )
                 if trial is not None and self.evaluate(trial)["objective"] < self.evaluate(assign)[
                     "objective"
                 ] * (1 - 1e-9):
@@ -1186,6 +1194,7 @@ class TerritoryOptimizer:
         )
 
         p_saved = self.p_tol_
+        unsettled: list[float] = []
 
         def feasible(tol: float) -> bool:
             self.p_tol_ = max(p_saved, tol)  # potential's band never tighter than workload's
@@ -1201,7 +1210,13 @@ class TerritoryOptimizer:
                 model.highs.setOptionValue("time_limit", 2.0)
                 model.highs.setOptionValue("mip_rel_gap", 1.0)
                 model.highs.run()
-                return model.highs.getInfo().primal_solution_status == 2
+                found = model.highs.getInfo().primal_solution_status == 2
+                if (
+                    not found
+                    and model.highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible
+                ):
+                    unsettled.append(tol)  # neither a plan nor a proof within the time
+                return found
             finally:
                 self.tolerance = saved
                 self.p_tol_ = p_saved
@@ -1219,9 +1234,14 @@ class TerritoryOptimizer:
             else:
                 lo = mid
         what = "; ".join(parts) + "; " if parts else ""
+        tightest = (
+            f"a tolerance of ±{hi:.1%} can be met (whether a tighter one can was not settled "
+            "in the time allowed)"
+            if unsettled
+            else f"the tightest tolerance that can be met is about ±{hi:.1%}"
+        )
         return (
-            f"the balance rules cannot all hold at ±{self.tolerance:.1%}: {what}the tightest "
-            f"tolerance that can be met is about ±{hi:.1%}"
+            f"the balance rules cannot all hold at ±{self.tolerance:.1%}: {what}{tightest}"
             + ("" if small else " or a little more (from the LP relaxation)")
             + (
                 f" with at most {self.max_moved_share:.0%} of "

@@ -169,8 +169,9 @@ def test_mend_brings_a_plan_just_outside_its_bands_back_inside():
 
 
 def test_infeasible_request_names_the_tightest_tolerance():
-    with pytest.raises(InfeasibleRequest, match=r"tightest tolerance that can be met is about"):
-        pfizer(tolerance=0.0001).solve()
+    # every workload exactly on target cannot be met (±0.01% can: a 30-second MILP finds it)
+    with pytest.raises(InfeasibleRequest, match=r"tolerance.* can be met"):
+        pfizer(tolerance=0.0).solve()
 
 
 def test_locked_accounts_that_break_a_band_are_named():
