@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         "--processed", type=Path, default=config.DATA_PROCESSED, help="processed-data root folder"
     )
     rep.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    rep.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="notebooks run at once (default 2, or 1 on a one-core machine)",
+    )
     return parser
 
 
@@ -61,6 +67,10 @@ def _validate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input, 1 a failed report)."""
     args = _parser().parse_args(argv)
+    # nbformat's schema checker (jsonschema) imports rfc3987-syntax when it is installed (it
+    # comes with JupyterLab), which compiles a grammar for 3 s; notebooks never use the IRI
+    # formats it checks, so this process goes without it
+    sys.modules.setdefault("rfc3987_syntax", None)
     from terrlib.io import DataValidationError
     from terrlib.plan import PlanError
     from terrlib.report import ReportError
@@ -85,7 +95,15 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         from terrlib.report import build_report
 
-        build_report(args.quarter, args.data, args.plan, args.out, args.processed, seed=args.seed)
+        build_report(
+            args.quarter,
+            args.data,
+            args.plan,
+            args.out,
+            args.processed,
+            seed=args.seed,
+            workers=args.workers,
+        )
         return 0
     except PlanError as exc:
         print(f"Plan file {exc.path} is not valid:", file=sys.stderr)

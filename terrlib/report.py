@@ -12,10 +12,12 @@ import html
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -122,6 +124,174 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+_LOAD = re.compile(r"""\brun\.load\(\s*['"]([\w.-]+)['"]""")
+_SAVE = re.compile(r"""\brun\.save\(\s*['"]([\w.-]+)['"]""")
+
+
+def stage_needs(notebooks_dir: Path | str | None = None) -> dict[str, set[str]]:
+    """The stages each stage must wait for, read from the notebooks' ``run.load`` and
+    ``run.save`` calls.
+
+    A stage waits for every earlier stage that saves an artifact it loads, and for every
+    earlier stage that loads an artifact it saves (so that stage still finds it missing, as
+    it would when the stages run one after another). Any order that respects these gives
+    the same pages and artifacts as running the stages in :data:`config.STAGE_NOTEBOOKS`
+    order.
+
+    Examples
+    --------
+    >>> needs = stage_needs()
+    >>> sorted(needs["04-workload-balancing"])
+    ['02-segmentation', '03-ideal-customer-profile']
+    """
+    folder = Path(notebooks_dir) if notebooks_dir else config.NOTEBOOKS
+    loads, saves = {}, {}
+    for stem in config.STAGE_NOTEBOOKS:
+        path = folder / f"{stem}.ipynb"
+        if not path.is_file():
+            raise ReportError(f"notebook {path} not found")
+        code = "\n".join(
+            c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+        )
+        loads[stem], saves[stem] = set(_LOAD.findall(code)), set(_SAVE.findall(code))
+    needs: dict[str, set[str]] = {}
+    for i, stem in enumerate(config.STAGE_NOTEBOOKS):
+        needs[stem] = {
+            before
+            for before in config.STAGE_NOTEBOOKS[:i]
+            if saves[before] & loads[stem] or loads[before] & saves[stem]
+        }
+    return needs
+
+
+def _priorities(needs: dict[str, set[str]], reports: Path) -> dict[str, float]:
+    """Each stage's seconds plus those of the longest chain of stages waiting on it, from
+    the newest ``run.json`` under ``reports`` (one second each without one): ready stages
+    start longest chain first, so the stage that finishes last starts as early as it can."""
+    seconds = dict.fromkeys(config.STAGE_NOTEBOOKS, 1.0)
+    runs = sorted(reports.glob("*/run.json"), key=lambda p: p.stat().st_mtime)
+    if runs:
+        try:
+            last = json.loads(runs[-1].read_text(encoding="utf-8")).get("seconds", {})
+            seconds |= {k: float(v) for k, v in last.items() if k in seconds}
+        except (OSError, ValueError, AttributeError):
+            pass  # an unreadable manifest only costs the better order
+    chain: dict[str, float] = {}
+    for stem in reversed(config.STAGE_NOTEBOOKS):
+        after = [chain[s] for s in chain if stem in needs[s]]
+        chain[stem] = seconds[stem] + max(after, default=0.0)
+    return chain
+
+
+def _run_notebooks(
+    notebooks_dir: Path,
+    executed: Path,
+    pages: Path,
+    parameters: dict,
+    failed_dir: Path,
+    workers: int | None,
+    say: Callable[[str], None],
+) -> dict[str, float]:
+    """Execute and render every stage notebook, ``workers`` at a time, each worker with one
+    kernel that serves its notebooks in turn (its namespace reset before each), so the
+    scientific stack is imported once per worker; a ready stage with the longest chain
+    after it goes first (see :func:`_priorities`). Returns seconds per notebook, in stage
+    order; raises :class:`ReportError` for the first notebook that fails (the others that
+    are running are allowed to finish, none is started after it)."""
+    import papermill as pm
+
+    needs = stage_needs(notebooks_dir)
+    chain = _priorities(needs, failed_dir.parent)
+    stems = sorted(config.STAGE_NOTEBOOKS, key=lambda s: -chain[s])  # stable: stage order
+    workers = max(1, min(workers or min(2, os.cpu_count() or 1), len(stems)))
+    timings: dict[str, float] = {}
+    done: set[str] = set()
+    started: set[str] = set()
+    failures: list[ReportError] = []
+    ready = threading.Condition()
+
+    def next_stem() -> str | None:
+        """The first stage not started whose needs are done; waits while none is ready."""
+        with ready:
+            while True:
+                if failures:
+                    return None
+                left = [s for s in stems if s not in started]  # longest chain first
+                if not left:
+                    return None
+                for stem in left:
+                    if needs[stem] <= done:
+                        started.add(stem)
+                        return stem
+                ready.wait()
+
+    def run_one(km: KernelManager, stem: str) -> None:
+        target = executed / f"{stem}.ipynb"
+        began = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                _with_reset(notebooks_dir / f"{stem}.ipynb"),
+                str(target),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(notebooks_dir),
+                log_output=False,
+                km=km,
+            )
+        except pm.PapermillExecutionError as exc:
+            if failed_dir.exists():
+                shutil.rmtree(failed_dir)
+            failed_dir.mkdir(parents=True)
+            shutil.copy2(target, failed_dir / target.name)
+            where = _failed_cell(target) or f"cell {exc.exec_count}"
+            raise ReportError(
+                f"notebook {stem} failed at {where}. The executed notebook is kept in "
+                f"{failed_dir / target.name}; the previous report and processed data were "
+                "left as they were."
+            ) from None
+        render_html(target, pages / f"{stem}.html")
+        timings[stem] = time.perf_counter() - began
+
+    def fail(exc: ReportError) -> None:
+        with ready:
+            failures.append(exc)
+            ready.notify_all()
+
+    def worker() -> None:
+        km = KernelManager(kernel_name="python3")
+        try:
+            km.start_kernel(cwd=str(notebooks_dir))
+        except Exception as exc:  # noqa: BLE001
+            fail(ReportError(f"the notebook kernel would not start: {exc}"))
+            return
+        try:
+            while (stem := next_stem()) is not None:
+                try:
+                    run_one(km, stem)
+                except ReportError as exc:
+                    fail(exc)
+                    return
+                except Exception as exc:  # noqa: BLE001 (the kernel died, say)
+                    fail(ReportError(f"notebook {stem} could not run: {exc}"))
+                    return
+                with ready:
+                    done.add(stem)
+                    say(f"  [{len(done)}/{len(stems)}] {stem}: {timings[stem]:.1f} s")
+                    ready.notify_all()
+        finally:
+            km.shutdown_kernel(now=True)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return {stem: timings[stem] for stem in config.STAGE_NOTEBOOKS}
+
+
 def _index_html(quarter: str, company: str, headlines: dict, timings: dict, manifest: dict) -> str:
     sections = []
     for stem in config.STAGE_NOTEBOOKS:
@@ -183,6 +353,7 @@ def build_report(
     notebooks_dir: Path | str | None = None,
     seed: int = config.DEFAULT_SEED,
     progress: Callable[[str], None] | None = print,
+    workers: int | None = None,
 ) -> Path:
     """Build ``<out_dir>/<quarter>/`` (index.html, one HTML per stage, run.json).
 
@@ -200,6 +371,10 @@ def build_report(
         Passed to every notebook.
     progress : callable, optional
         Receives one line per step; ``None`` for silence.
+    workers : int, optional
+        Notebooks run at once, each in its own kernel, a stage starting once the stages whose
+        artifacts it reads are done (see :func:`stage_needs`). Default: 2, or 1 on a
+        one-core machine. The pages and artifacts do not depend on it.
 
     Returns
     -------
@@ -213,8 +388,6 @@ def build_report(
     ReportError
         A notebook failed; nothing already in place was touched.
     """
-    import papermill as pm
-
     say = progress or (lambda _msg: None)
     data_dir = Path(data_dir) if data_dir else config.DEMO_DATA
     out_dir = Path(out_dir) if out_dir else config.REPORTS
@@ -242,42 +415,10 @@ def build_report(
         "processed_dir": str(processed.resolve()),
         "seed": seed,
     }
-    timings: dict[str, float] = {}
-    # One kernel serves the five notebooks in turn (its namespace reset before each), so the
-    # scientific stack is imported once rather than five times.
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(notebooks_dir))
     try:
-        for i, stem in enumerate(config.STAGE_NOTEBOOKS, 1):
-            source = notebooks_dir / f"{stem}.ipynb"
-            target = executed / f"{stem}.ipynb"
-            began = time.perf_counter()
-            try:
-                pm.execute_notebook(
-                    _with_reset(source),
-                    str(target),
-                    parameters=parameters,
-                    kernel_name="python3",
-                    progress_bar=False,
-                    cwd=str(notebooks_dir),
-                    log_output=False,
-                    km=km,
-                )
-            except pm.PapermillExecutionError as exc:
-                keep = out_dir / f"{q}.failed"
-                if keep.exists():
-                    shutil.rmtree(keep)
-                keep.mkdir(parents=True)
-                shutil.copy2(target, keep / target.name)
-                where = _failed_cell(target) or f"cell {exc.exec_count}"
-                raise ReportError(
-                    f"notebook {stem} failed at {where}. The executed notebook is kept in "
-                    f"{keep / target.name}; the previous report and processed data were left as "
-                    "they were."
-                ) from None
-            render_html(target, pages / f"{stem}.html")
-            timings[stem] = time.perf_counter() - began
-            say(f"  [{i}/{len(config.STAGE_NOTEBOOKS)}] {stem}: {timings[stem]:.1f} s")
+        timings = _run_notebooks(
+            notebooks_dir, executed, pages, parameters, out_dir / f"{q}.failed", workers, say
+        )
         headlines_path = processed / HEADLINES
         headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
         manifest = {
@@ -300,7 +441,6 @@ def build_report(
         if failed.exists():
             shutil.rmtree(failed)
     finally:
-        km.shutdown_kernel(now=True)
         shutil.rmtree(build, ignore_errors=True)
     say(f"report written to {out_dir / q / 'index.html'}")
     return out_dir / q

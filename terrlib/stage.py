@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,11 @@ import pandas as pd
 from terrlib import config
 from terrlib.io import Dataset, load_dataset
 from terrlib.results import Summary
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; stages run there one at a time
+    fcntl = None
 
 HEADLINES = "headlines.json"
 
@@ -58,9 +64,18 @@ class Stage:
         """Record the stage's headline sentences for the report's index page and return them
         for display at the top of the notebook."""
         path = self.processed_dir / HEADLINES
-        current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        current[self.name] = list(sentences)
-        path.write_text(json.dumps(current, indent=1), encoding="utf-8")
+        # the report may run stages side by side: one at a time reads and rewrites the file
+        # (a lock on the folder, so no lock file is left among the artifacts)
+        folder = os.open(self.processed_dir, os.O_RDONLY) if fcntl is not None else None
+        try:
+            if folder is not None:
+                fcntl.flock(folder, fcntl.LOCK_EX)
+            current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            current[self.name] = list(sentences)
+            path.write_text(json.dumps(current, indent=1, sort_keys=True), encoding="utf-8")
+        finally:
+            if folder is not None:
+                os.close(folder)  # releases the lock
         return Summary(list(sentences))
 
 

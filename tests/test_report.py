@@ -126,3 +126,24 @@ def test_bad_data_stops_report_with_message(demo_copy, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "activities.csv · file missing" in err and "Traceback" not in err
     assert not (tmp_path / "r" / "2026Q3").exists()
+
+
+def test_one_at_a_time_gives_the_same_artifacts(built, small_demo, tmp_path):
+    """The report runs stages side by side; one after another they give the same files."""
+    from terrlib.report import build_report
+
+    build_report(
+        "2026Q3",
+        small_demo,
+        None,
+        tmp_path / "reports",
+        tmp_path / "processed",
+        progress=None,
+        workers=1,
+    )
+    side_by_side = built / "processed" / "2026Q3"
+    one_by_one = tmp_path / "processed" / "2026Q3"
+    names = sorted(p.name for p in side_by_side.iterdir() if p.suffix in {".csv", ".json"})
+    assert names == sorted(p.name for p in one_by_one.iterdir() if p.suffix in {".csv", ".json"})
+    for name in names:
+        assert (side_by_side / name).read_bytes() == (one_by_one / name).read_bytes(), name
