@@ -66,6 +66,9 @@ def test_run_manifest(built, small_demo):
     }
     assert len(manifest["inputs"]["accounts.csv"]) == 64
     assert set(manifest["seconds"]) == set(config.STAGE_NOTEBOOKS)
+    # two notebooks at a time: the build takes less than the notebooks' seconds added up
+    assert manifest["workers"] == 2
+    assert 0 < manifest["wall_seconds"] < sum(manifest["seconds"].values())
     assert "pandas" in manifest["versions"]
 
 
