@@ -630,6 +630,7 @@ class TerritoryOptimizer:
         n, m = self.n_, self.m_
         rows, cols = keys // m, keys % m
         best, feasible, first = None, False, None
+        left_out = []  # (factor, repaired rounding) that single moves left out of band
         for factor in (1.0, 0.95, 0.85, 0.7, 0.5, 0.25):
             if factor < 1 and not self._tighten(model, factor):
                 break
@@ -640,12 +641,23 @@ class TerritoryOptimizer:
                 mended = self._mend(repaired, limit)
                 repaired = repaired if mended is None else mended
             if self.evaluate(repaired)["breach"] > 1e-9:
+                left_out.append((factor, repaired))
                 continue
             best, feasible = self._improve(repaired, rows, cols), True
             self.method_ = "LP relaxation, rounding, repair and local search" + (
                 "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
             )
             break  # shrinking the bands further only makes the rounding dearer
+        for factor, repaired in left_out if quick and not feasible else []:
+            # a quick solve mends by MILP only when single moves fail at every band width
+            # (far cheaper than the growing MILPs below)
+            mended = self._mend(repaired, limit)
+            if mended is not None:
+                best, feasible = self._improve(mended, rows, cols), True
+                self.method_ = "LP relaxation, rounding, repair by MILP and local search" + (
+                    "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
+                )
+                break
         # each account's cheapest alternative to its LP territory (reduced cost)
         alt = np.where(x > 1 - 1e-6, np.inf, red)
         cheapest = np.full(n, np.inf)
@@ -684,7 +696,10 @@ class TerritoryOptimizer:
         assign = best if feasible else self._round(model)
         size = n if exact else size
         while True:
-            run = self._milp_around(assign, keys, x, red, cheapest, size, limit)
+            # a quick solve takes the first plan that keeps every rule
+            run = self._milp_around(
+                assign, keys, x, red, cheapest, size, limit, first=quick and not feasible
+            )
             found = run["found"]
             if found is not None:
                 if not feasible or (
@@ -697,7 +712,7 @@ class TerritoryOptimizer:
                 self.method_ = (
                     "LP relaxation, then MILP on "
                     + ("every account" if size >= n else f"{run['free']:,} accounts")
-                    + ("" if run["optimal"] else " (time limit)")
+                    + ("" if run["optimal"] else " (its first plan)" if quick else " (time limit)")
                 )
             if feasible:
                 self.free_accounts_ = run["free"]
@@ -755,7 +770,7 @@ class TerritoryOptimizer:
         return found if ok else None
 
     def _milp_around(
-        self, assign, keys, x, red, cheapest, size, limit, start=None, nodes=None
+        self, assign, keys, x, red, cheapest, size, limit, start=None, nodes=None, first=False
     ) -> dict:
         """A MILP over the ``size`` accounts with the cheapest alternative to their LP
         territory (every free account when ``size`` is n), the rest fixed as in ``assign``,
@@ -764,7 +779,8 @@ class TerritoryOptimizer:
         is a feasible start. Returns the feasible assignment found (or None), how many
         accounts were free, whether the MILP was solved to optimality or timed out, and its
         bound in cost units. ``nodes`` caps the branch-and-bound nodes, so that unless the
-        time limit comes first the result does not depend on the machine's speed."""
+        time limit comes first the result does not depend on the machine's speed; ``first``
+        stops at the first plan that keeps every rule."""
         n, m = self.n_, self.m_
         rows, cols = keys // m, keys % m
         if size >= n:
@@ -784,7 +800,7 @@ class TerritoryOptimizer:
         )
         model = self._build(keys[arc_ok], self.tolerance, integer=True, fixed=fixed)
         hs = model.highs
-        found = self._run_milp(model, fixed, start, limit, nodes)
+        found = self._run_milp(model, fixed, start, limit, nodes, first)
         info, status = hs.getInfo(), hs.getModelStatus()
         optimal = status == highspy.HighsModelStatus.kOptimal
         dual = (
