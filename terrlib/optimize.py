@@ -648,16 +648,17 @@ class TerritoryOptimizer:
                 "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
             )
             break  # shrinking the bands further only makes the rounding dearer
-        for factor, repaired in left_out if quick and not feasible else []:
-            # a quick solve mends by MILP only when single moves fail at every band width
-            # (far cheaper than the growing MILPs below)
+        # a quick solve mends by MILP only when single moves fail at every band width (far
+        # cheaper than the growing MILPs below)
+        for factor, repaired in left_out:
+            if not quick or feasible:
+                break
             mended = self._mend(repaired, limit)
             if mended is not None:
                 best, feasible = self._improve(mended, rows, cols), True
                 self.method_ = "LP relaxation, rounding, repair by MILP and local search" + (
                     "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
                 )
-                break
         # each account's cheapest alternative to its LP territory (reduced cost)
         alt = np.where(x > 1 - 1e-6, np.inf, red)
         cheapest = np.full(n, np.inf)

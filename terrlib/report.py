@@ -189,7 +189,7 @@ def _run_notebooks(
     pages: Path,
     parameters: dict,
     failed_dir: Path,
-    workers: int | None,
+    workers: int,
     say: Callable[[str], None],
 ) -> dict[str, float]:
     """Execute and render every stage notebook, ``workers`` at a time, each worker with one
@@ -203,7 +203,7 @@ def _run_notebooks(
     needs = stage_needs(notebooks_dir)
     chain = _priorities(needs, failed_dir.parent)
     stems = sorted(config.STAGE_NOTEBOOKS, key=lambda s: -chain[s])  # stable: stage order
-    workers = max(1, min(workers or 1, len(stems)))
+    workers = max(1, min(workers, len(stems)))
     timings: dict[str, float] = {}
     done: set[str] = set()
     started: set[str] = set()
