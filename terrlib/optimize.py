@@ -630,6 +630,12 @@ class TerritoryOptimizer:
         n, m = self.n_, self.m_
         rows, cols = keys // m, keys % m
         best, feasible, first = None, False, None
+
+        def rounded_by(repair: str, factor: float) -> str:
+            return f"LP relaxation, rounding, {repair} and local search" + (
+                "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
+            )
+
         left_out = []  # (factor, repaired rounding) that single moves left out of band
         for factor in (1.0, 0.95, 0.85, 0.7, 0.5, 0.25):
             if factor < 1 and not self._tighten(model, factor):
@@ -644,9 +650,7 @@ class TerritoryOptimizer:
                 left_out.append((factor, repaired))
                 continue
             best, feasible = self._improve(repaired, rows, cols), True
-            self.method_ = "LP relaxation, rounding, repair and local search" + (
-                "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
-            )
+            self.method_ = rounded_by("repair", factor)
             break  # shrinking the bands further only makes the rounding dearer
         # a quick solve mends by MILP only when single moves fail at every band width (far
         # cheaper than the growing MILPs below)
@@ -656,9 +660,7 @@ class TerritoryOptimizer:
             mended = self._mend(repaired, limit)
             if mended is not None:
                 best, feasible = self._improve(mended, rows, cols), True
-                self.method_ = "LP relaxation, rounding, repair by MILP and local search" + (
-                    "" if factor == 1 else f" (bands shrunk to {factor:.0%} for rounding)"
-                )
+                self.method_ = rounded_by("repair by MILP", factor)
         # each account's cheapest alternative to its LP territory (reduced cost)
         alt = np.where(x > 1 - 1e-6, np.inf, red)
         cheapest = np.full(n, np.inf)
@@ -817,6 +819,15 @@ class TerritoryOptimizer:
             "bound": dual * self.scales_[2],
         }
 
+    def _loads(self, assign: np.ndarray):
+        """Each account's arc values under ``assign`` (see :meth:`arc_values`) and each
+        territory's hours, potential and number of accounts."""
+        m = self.m_
+        v = self.arc_values(np.arange(self.n_), assign)
+        hours = np.bincount(assign, weights=v["hours"], minlength=m)
+        pot = np.bincount(assign, weights=self.potential_, minlength=m)
+        return v, hours, pot, np.bincount(assign, minlength=m).astype(float)
+
     def _excess(self, hours, pot, count, h_t, p_t, lim=None):
         """Each territory's relative breach of its bands (0 inside them); ``lim`` are the
         account limits of the same territories."""
@@ -833,15 +844,12 @@ class TerritoryOptimizer:
         """Single moves along the arcs that cut the total band breach, each time the cheapest
         of those that cut it by at least a quarter of the best possible cut, never breaking
         the cap on moved accounts."""
-        n, m = self.n_, self.m_
+        m = self.m_
         assign = assign.copy()
         arc = self.arc_values(rows, cols)
         p_arc = self.potential_[rows]
-        own = self.arc_values(np.arange(n), assign)
+        own, hours, pot, count = self._loads(assign)
         own_h, own_c, own_mv = own["hours"], own["cost"], own["moved"]
-        hours = np.bincount(assign, weights=own_h, minlength=m)
-        pot = np.bincount(assign, weights=self.potential_, minlength=m)
-        count = np.bincount(assign, minlength=m).astype(float)
         moved = own_mv.sum()
         p_t = self.share_ * pot.sum()
         movable = ~self.locked_[rows]
@@ -890,7 +898,7 @@ class TerritoryOptimizer:
         """Feasible single moves that lower the objective, many per round (at most one into
         or out of each territory), until none is left. Bands are checked against targets
         kept a hair inside the tolerance, and the result is checked exactly at the end."""
-        n, m = self.n_, self.m_
+        m = self.m_
         start = assign.copy()
         assign = assign.copy()
         arc = self.arc_values(rows, cols)
@@ -899,10 +907,7 @@ class TerritoryOptimizer:
         lim = self.max_accounts_
         movable = ~self.locked_[rows]
         for _ in range(200):
-            own = self.arc_values(np.arange(n), assign)
-            hours = np.bincount(assign, weights=own["hours"], minlength=m)
-            pot = np.bincount(assign, weights=self.potential_, minlength=m)
-            count = np.bincount(assign, minlength=m)
+            own, hours, pot, count = self._loads(assign)
             moved = own["moved"].sum()
             h_t, p_t = self.share_ * hours.sum(), self.share_ * pot.sum()
             i = rows
@@ -995,11 +1000,7 @@ class TerritoryOptimizer:
         """Repair by MILP what single moves could not: the territories still outside a band
         and their ``reach - 1`` nearest neighbours are re-solved together (see
         :meth:`_regroup`). None when that finds nothing within ``limit`` seconds."""
-        m = self.m_
-        v = self.arc_values(np.arange(self.n_), assign)
-        hours = np.bincount(assign, weights=v["hours"], minlength=m)
-        pot = np.bincount(assign, weights=self.potential_, minlength=m)
-        count = np.bincount(assign, minlength=m).astype(float)
+        v, hours, pot, count = self._loads(assign)
         lim = self.max_accounts_
         if lim is not None:
             lim = np.where(np.isfinite(lim), lim, np.inf)
@@ -1076,11 +1077,7 @@ class TerritoryOptimizer:
         if not hasattr(self, "n_"):
             self._prepare()
         assign = np.asarray(assign, int)
-        v = self.arc_values(np.arange(self.n_), assign)
-        m = self.m_
-        hours = np.bincount(assign, weights=v["hours"], minlength=m)
-        pot = np.bincount(assign, weights=self.potential_, minlength=m)
-        count = np.bincount(assign, minlength=m)
+        v, hours, pot, count = self._loads(assign)
         tol, p_tol = self.tolerance, self.p_tol_
         h_t, p_t = self.share_ * hours.sum(), self.share_ * pot.sum()
         breach = (
