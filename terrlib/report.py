@@ -188,20 +188,22 @@ def _run_notebooks(
     executed: Path,
     pages: Path,
     parameters: dict,
-    failed_dir: Path,
+    reports: Path,
     workers: int,
     say: Callable[[str], None],
 ) -> dict[str, float]:
     """Execute and render every stage notebook, ``workers`` at a time, each worker with one
     kernel that serves its notebooks in turn (its namespace reset before each), so the
     scientific stack is imported once per worker; a ready stage with the longest chain
-    after it goes first (see :func:`_priorities`). Returns seconds per notebook, in stage
-    order; raises :class:`ReportError` for the first notebook that fails (the others that
-    are running are allowed to finish, none is started after it)."""
+    after it goes first (see :func:`_priorities`, from the runs in ``reports``). Returns
+    seconds per notebook, in stage order; raises :class:`ReportError` for the first
+    notebook that fails, kept in ``reports/<quarter>.failed/`` (the others that are
+    running are allowed to finish, none is started after it)."""
     import papermill as pm
 
     needs = stage_needs(notebooks_dir)
-    chain = _priorities(needs, failed_dir.parent)
+    chain = _priorities(needs, reports)
+    failed_dir = reports / f"{parameters['quarter']}.failed"
     stems = sorted(config.STAGE_NOTEBOOKS, key=lambda s: -chain[s])  # stable: stage order
     workers = max(1, min(workers, len(stems)))
     timings: dict[str, float] = {}
@@ -419,9 +421,7 @@ def build_report(
         "seed": seed,
     }
     try:
-        timings = _run_notebooks(
-            notebooks_dir, executed, pages, parameters, out_dir / f"{q}.failed", workers, say
-        )
+        timings = _run_notebooks(notebooks_dir, executed, pages, parameters, out_dir, workers, say)
         headlines_path = processed / HEADLINES
         headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
         manifest = {
