@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 from jupyter_client.manager import KernelManager
 
-from terrlib import config
+from terrlib import config, stage
 from terrlib.io import load_dataset
 from terrlib.stage import HEADLINES
 
@@ -347,6 +347,15 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(backup)
 
 
+def worker_count(requested: int | None = None) -> int:
+    """Notebooks to run at once: ``requested``, else 2 (1 on a one-core machine); 1 where
+    stages cannot lock the headlines file they share (no ``fcntl``: Windows), since two
+    stages finishing together could each rewrite it without the other's headline."""
+    if not stage.CAN_LOCK:
+        return 1
+    return max(1, requested or min(2, os.cpu_count() or 1))
+
+
 def build_report(
     quarter: str | None = None,
     data_dir: Path | str | None = None,
@@ -377,7 +386,8 @@ def build_report(
     workers : int, optional
         Notebooks run at once, each in its own kernel, a stage starting once the stages whose
         artifacts it reads are done (see :func:`stage_needs`). Default: 2, or 1 on a
-        one-core machine. The pages and artifacts do not depend on it.
+        one-core machine; always 1 where stages cannot lock their shared headlines file
+        (Windows). The pages and artifacts do not depend on it.
 
     Returns
     -------
@@ -393,7 +403,7 @@ def build_report(
     """
     began = time.perf_counter()
     say = progress or (lambda _msg: None)
-    workers = max(1, workers or min(2, os.cpu_count() or 1))
+    workers = worker_count(workers)
     data_dir = Path(data_dir) if data_dir else config.DEMO_DATA
     out_dir = Path(out_dir) if out_dir else config.REPORTS
     processed_root = Path(processed_root) if processed_root else config.DATA_PROCESSED

@@ -27,10 +27,11 @@ from terrlib.results import Summary
 
 try:
     import fcntl
-except ImportError:  # Windows: no lock; stages run there one at a time
+except ImportError:  # Windows: no lock, so the report runs stages there one at a time
     fcntl = None
 
 HEADLINES = "headlines.json"
+CAN_LOCK = fcntl is not None  # stages may write their headlines side by side
 
 
 @dataclass

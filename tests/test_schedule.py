@@ -11,7 +11,7 @@ import nbformat
 import pandas as pd
 
 from terrlib import config, stage
-from terrlib.report import _priorities, stage_needs
+from terrlib.report import _priorities, stage_needs, worker_count
 
 
 def _copy_notebooks(tmp_path):
@@ -84,3 +84,14 @@ def test_headlines_of_stages_side_by_side_all_kept(tmp_path):
     assert sorted(kept) == names
     assert kept["stage-05"] == ["stage-05 says 5"]
     assert [p.name for p in tmp_path.iterdir()] == [stage.HEADLINES]
+
+
+def test_one_notebook_at_a_time_where_headlines_cannot_be_locked(monkeypatch):
+    monkeypatch.setattr(stage, "CAN_LOCK", True)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert (worker_count(), worker_count(3), worker_count(0)) == (2, 3, 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert worker_count() == 1
+    monkeypatch.setattr(stage, "CAN_LOCK", False)  # no fcntl (Windows)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert (worker_count(), worker_count(3)) == (1, 1)
