@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="notebooks run at once (default 2, or 1 on a one-core machine)",
+        help="notebooks run at once (default 2, or 1 on a one-core machine; always 1 on Windows)",
     )
     return parser
 
