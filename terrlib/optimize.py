@@ -622,7 +622,8 @@ class TerritoryOptimizer:
         accounts are large (and a territory at the edge of its band leaves no room), so the
         LP is re-solved with bands shrunk a little more each time until its rounding,
         repaired with single moves (and, unless ``quick``, by a MILP over the territories
-        still out of band), meets every band; it is then improved by feasible single moves.
+        still out of band, skipped at the width just after one where it found nothing),
+        meets every band; it is then improved by feasible single moves.
         Unless ``quick``, a MILP then re-solves the LP's own rounding around its
         least-decided accounts, and MILPs over groups of neighbouring territories polish the
         best. A MILP over growing sets of accounts takes over when nothing is feasible, and
@@ -637,14 +638,18 @@ class TerritoryOptimizer:
             )
 
         left_out = []  # (factor, repaired rounding) that single moves left out of band
+        failed = 2.0  # the band width whose MILP mend last found nothing
         for factor in (1.0, 0.95, 0.85, 0.7, 0.5, 0.25):
             if factor < 1 and not self._tighten(model, factor):
                 break
             rounded = self._round(model)
             first = rounded if first is None else first
             repaired = self._repair(rounded, rows, cols)
-            if self.evaluate(repaired)["breach"] > 1e-9 and not quick:
+            if self.evaluate(repaired)["breach"] > 1e-9 and not quick and factor <= failed - 0.1:
+                # a mend that found nothing is not tried again at the next width, barely
+                # narrower: a failing mend costs the MILP's whole root node and node cap
                 mended = self._mend(repaired, limit)
+                failed = factor if mended is None else failed
                 repaired = repaired if mended is None else mended
             if self.evaluate(repaired)["breach"] > 1e-9:
                 left_out.append((factor, repaired))
