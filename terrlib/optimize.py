@@ -649,8 +649,10 @@ class TerritoryOptimizer:
                 # a mend that found nothing is not tried again at the next width, barely
                 # narrower: a failing mend costs the MILP's whole root node and node cap
                 mended = self._mend(repaired, limit)
-                failed = factor if mended is None else failed
-                repaired = repaired if mended is None else mended
+                if mended is None:
+                    failed = factor
+                else:
+                    repaired = mended
             if self.evaluate(repaired)["breach"] > 1e-9:
                 left_out.append((factor, repaired))
                 continue

@@ -168,6 +168,28 @@ def test_mend_brings_a_plan_just_outside_its_bands_back_inside():
     assert (mended[opt.locked_] == opt.current_[opt.locked_]).all()
 
 
+def test_failed_mend_is_not_retried_at_the_next_band_width(monkeypatch):
+    """A MILP mend that finds nothing at one band width is skipped at the next, barely
+    narrower one, and tried again further down; the growing MILPs still find a plan."""
+    widths, mends = [1.0], []
+    tighten = TerritoryOptimizer._tighten
+
+    def tighten_and_note(self, model, factor):
+        ok = tighten(self, model, factor)
+        widths.append(factor)
+        return ok
+
+    monkeypatch.setattr(TerritoryOptimizer, "_tighten", tighten_and_note)
+    monkeypatch.setattr(TerritoryOptimizer, "_repair", lambda self, a, r, c: np.zeros_like(a))
+    monkeypatch.setattr(
+        TerritoryOptimizer, "_mend", lambda self, a, limit: mends.append(widths[-1])
+    )
+    opt = pfizer(tolerance=0.2).solve(exact=False)
+    assert widths[:5] == [1.0, 0.95, 0.85, 0.7, 0.5]
+    assert mends[:4] == [1.0, 0.85, 0.7, 0.5]
+    assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
+
+
 def test_infeasible_request_names_the_tightest_tolerance():
     # every workload exactly on target cannot be met (±0.01% can: a 30-second MILP finds it)
     with pytest.raises(InfeasibleRequest, match=r"tolerance.* can be met"):
