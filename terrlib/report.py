@@ -28,7 +28,6 @@ from jupyter_client.manager import KernelManager
 
 from terrlib import config, stage
 from terrlib.io import load_dataset
-from terrlib.stage import HEADLINES
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -432,7 +431,7 @@ def build_report(
     }
     try:
         timings = _run_notebooks(notebooks_dir, executed, pages, parameters, out_dir, workers, say)
-        headlines_path = processed / HEADLINES
+        headlines_path = processed / stage.HEADLINES
         headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
         manifest = {
             "quarter": q,
