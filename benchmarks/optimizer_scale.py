@@ -1,11 +1,16 @@
 """Territory optimizer on generated instances, its peers, and the interactive re-solve.
 
 Run: ``.venv/bin/python benchmarks/optimizer_scale.py [--sizes 2000x20,20000x100]
-[--seeds 0,1,2] [--exact] [--peers] [--peers-only] [--interactive]``.
+[--seeds 0,1,2] [--travel-in-workload] [--exact] [--peers] [--peers-only] [--interactive]``.
 
-Instances: accounts clustered around 30 metro centres (plus 20% spread out), workload
-lognormal, potential lognormal and correlated with workload, rep homes fixed at accounts drawn
-from the same distribution, every territory's current accounts its nearest home's.
+Instances (issue 5): accounts clustered around 30 metro centres (plus 20% spread out),
+workload lognormal, potential lognormal and correlated with workload, rep homes fixed at
+accounts drawn from the same distribution, every territory's current accounts its nearest
+home's. An account's workload is its call hours, the same whoever serves it (DESIGN §5
+writes it w_i); ``--travel-in-workload`` adds the coverage model's travel from the rep's
+home (a fifth of calls in person, 70 km/h), as the product does on real plans. That makes
+balance much harder here: every territory must then carry about the same travel per call hour,
+which the sparsest rep homes set, and 20,000 x 100 is only just feasible at ±5%.
 
 Prints, per run: seconds, the distance above our certified lower bound, the worst workload
 and potential deviation from target, and the share of accounts moved. ``--exact`` adds HiGHS's
@@ -24,46 +29,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from terrlib.datasets import generated_plan as instance
 from terrlib.optimize import TerritoryOptimizer
-
-
-def instance(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    metros = np.column_stack([rng.uniform(30, 47, 30), rng.uniform(-122, -72, 30)])
-    weight = rng.dirichlet(np.ones(30) * 0.7)
-
-    def points(k: int) -> np.ndarray:
-        which = rng.choice(30, k, p=weight)
-        near = metros[which] + rng.normal(0, 0.35, (k, 2))
-        far = np.column_stack([rng.uniform(30, 47, k), rng.uniform(-122, -72, k)])
-        return np.where(rng.random((k, 1)) < 0.8, near, far)
-
-    xy = points(n)
-    hours = rng.lognormal(2.5, 0.6, n)
-    acc = pd.DataFrame(
-        {
-            "account_id": np.arange(n),
-            "latitude": xy[:, 0],
-            "longitude": xy[:, 1],
-            "calls": hours / 0.75,
-            "call_hours": hours,
-            "potential": hours * rng.lognormal(0, 0.4, n),
-        }
-    )
-    home = points(m)
-    ter = pd.DataFrame(
-        {
-            "territory_id": [f"T{k:03d}" for k in range(m)],
-            "home_latitude": home[:, 0],
-            "home_longitude": home[:, 1],
-            "capacity": 1.0,
-        }
-    )
-    opt = TerritoryOptimizer(acc.assign(territory_id="T000"), ter)
-    opt._prepare()
-    rows, cols = opt._nearest(1)
-    acc["territory_id"] = ter["territory_id"].to_numpy()[cols]
-    return acc, ter
 
 
 def report(name: str, opt: TerritoryOptimizer, seconds: float, assign=None, bound=None) -> None:
@@ -135,6 +102,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="2000x20")
     parser.add_argument("--seeds", default="0", help="instances to generate per size")
     parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument(
+        "--travel-in-workload",
+        action="store_true",
+        help="count travel from the rep's home in each account's workload",
+    )
     parser.add_argument("--exact", action="store_true")
     parser.add_argument("--peers", action="store_true")
     parser.add_argument("--peers-only", action="store_true")
@@ -148,7 +120,8 @@ def main() -> None:
         n, m = (int(v) for v in size.split("x"))
         acc, ter = instance(n, m, int(seed))
         size = f"{size} s{seed}"
-        opt = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0)
+        travel = {"visits_per_call": 0.2 if args.travel_in_workload else 0.0}
+        opt = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0, **travel)
         if args.peers_only:
             opt._prepare()
             began = time.perf_counter()
@@ -163,7 +136,7 @@ def main() -> None:
         if args.peers:
             peers(acc, ter, opt, args.tolerance, size)
         if args.exact:
-            ex = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0)
+            ex = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0, **travel)
             began = time.perf_counter()
             ex.solve(exact=True, time_limit=60)
             seconds = time.perf_counter() - began

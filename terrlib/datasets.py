@@ -155,3 +155,64 @@ def pmedian_instance(path: Path) -> dict:
         "metric": metric,
         "known": known,
     }
+
+
+def generated_plan(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A generated territory plan for benchmarks and tests (issue 5): ``n`` accounts and
+    ``m`` rep homes across the continental US.
+
+    Accounts cluster around 30 metro centres of unequal weight (80%) or are spread evenly
+    (20%); call hours are lognormal (median 12 a year), calls are 45 minutes, potential is
+    call hours times a lognormal factor. Rep homes are drawn from the same distribution, so
+    some reps live far from most accounts. Every account's current territory is its nearest
+    home's. The same ``seed`` gives the same plan.
+
+    Returns
+    -------
+    accounts, territories : DataFrame
+        In the form :class:`terrlib.optimize.TerritoryOptimizer` takes.
+
+    Examples
+    --------
+    >>> acc, ter = generated_plan(200, 5, seed=1)
+    >>> len(acc), len(ter), acc["territory_id"].isin(ter["territory_id"]).all()
+    (200, 5, np.True_)
+    """
+    from terrlib.optimize import TerritoryOptimizer  # optimize does not import this module
+
+    rng = np.random.default_rng(seed)
+    metros = np.column_stack([rng.uniform(30, 47, 30), rng.uniform(-122, -72, 30)])
+    weight = rng.dirichlet(np.ones(30) * 0.7)
+
+    def points(k: int) -> np.ndarray:
+        which = rng.choice(30, k, p=weight)
+        near = metros[which] + rng.normal(0, 0.35, (k, 2))
+        far = np.column_stack([rng.uniform(30, 47, k), rng.uniform(-122, -72, k)])
+        return np.where(rng.random((k, 1)) < 0.8, near, far)
+
+    xy = points(n)
+    hours = rng.lognormal(2.5, 0.6, n)
+    acc = pd.DataFrame(
+        {
+            "account_id": np.arange(n),
+            "latitude": xy[:, 0],
+            "longitude": xy[:, 1],
+            "calls": hours / 0.75,
+            "call_hours": hours,
+            "potential": hours * rng.lognormal(0, 0.4, n),
+        }
+    )
+    home = points(m)
+    ter = pd.DataFrame(
+        {
+            "territory_id": [f"T{k:03d}" for k in range(m)],
+            "home_latitude": home[:, 0],
+            "home_longitude": home[:, 1],
+            "capacity": 1.0,
+        }
+    )
+    opt = TerritoryOptimizer(acc.assign(territory_id="T000"), ter)
+    opt._prepare()
+    _, cols = opt._nearest(1)
+    acc["territory_id"] = ter["territory_id"].to_numpy()[cols]
+    return acc, ter
