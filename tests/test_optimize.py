@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib.datasets import PFIZER_CURRENT, pfizer_case
+from terrlib import optimize
+from terrlib.datasets import PFIZER_CURRENT, generated_plan, pfizer_case
 from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer
 
 CASE = pfizer_case()
@@ -358,3 +359,64 @@ def test_new_account_out_of_reach_still_gets_a_rep():
     assert opt.assignment_.loc[99] in {"A", "B"}
     assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
     assert brute_force(opt) == pytest.approx(opt.objective_, rel=1e-9)
+
+
+@pytest.mark.parametrize("visits_per_call", [0.0, 0.2], ids=["call hours", "with travel"])
+def test_dual_start_gives_the_lp_the_same_bound(visits_per_call):
+    """Large plans start the LP from the arcs a Lagrangian dual picks; column generation
+    must still reach the bound the usual start (nearest homes) reaches."""
+    acc, homes = generated_plan(600, 10, seed=0)
+    acc["locked"] = np.arange(len(acc)) % 50 == 0
+    bounds = []
+    for start in ("nearest homes", "dual"):
+        opt = TerritoryOptimizer(acc, homes, tolerance=0.05, visits_per_call=visits_per_call)
+        opt._prepare()
+        keys = None
+        if start == "dual":
+            keys, repair = opt._dual_start(0.05)
+            m, locked = opt.m_, opt.locked_
+            assert np.isin(keys, repair).all()
+            assert set(np.unique(keys // m)) == set(range(opt.n_))  # every account has an arc
+            mine = keys[locked[keys // m]]
+            assert (mine % m == opt.current_[mine // m]).all()  # locked: their own arc only
+            assert len(keys) < 2 * opt.n_  # most accounts have a single arc
+        model, _, status, bound = opt._relaxation(0.05, keys)
+        assert status == "optimal"
+        bounds.append(bound)
+    assert bounds[1] == pytest.approx(bounds[0], rel=1e-4)
+
+
+def test_large_plan_path_keeps_every_rule_and_a_valid_bound(monkeypatch):
+    monkeypatch.setattr(optimize, "_DUAL", 0)  # every plan takes the large-plan path
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        acc, homes = tiny(rng, {"A": (40.2, -74.8), "B": (40.8, -74.2)})
+        opt = TerritoryOptimizer(acc, homes, tolerance=0.25, disruption=0.3)
+        best = brute_force(opt)
+        if np.isfinite(best):
+            opt.solve(exact=False)
+            assert opt.lower_bound_ <= best + 1e-6 <= opt.objective_ + 2e-6
+    acc, homes = generated_plan(600, 10, seed=1)
+    acc["locked"] = np.arange(len(acc)) % 40 == 0
+    opt = TerritoryOptimizer(acc, homes, tolerance=0.05, max_moved_share=0.6).solve()
+    score = opt.evaluate(opt.assign_idx_)
+    assert score["breach"] <= 1e-9 and score["moved"] <= 0.6 * len(acc) + 1e-9
+    locked = acc["locked"].to_numpy()
+    assert (opt.assignment_.to_numpy()[locked] == acc["territory_id"].to_numpy()[locked]).all()
+    assert 0 <= opt.gap_ <= 0.05
+    opt = TerritoryOptimizer(acc, homes, tolerance=0.05, balance_potential=False).solve()
+    assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9 and 0 <= opt.gap_ <= 0.05
+
+
+def test_narrower_bands_price_in_the_arcs_they_need():
+    """Shrinking the bands for rounding must not call a width infeasible for want of arcs
+    the LP left out: here the dual's thin start lacks them at half the width."""
+    acc, homes = generated_plan(600, 10, seed=0)
+    opt = TerritoryOptimizer(acc, homes, tolerance=0.05, disruption=0.0, visits_per_call=0.0)
+    opt._prepare()
+    model, keys, _, _ = opt._relaxation(0.05, opt._dual_start(0.05)[0])
+    assert opt._tighten(model, 0.5)
+    assert len(model.rows) > len(keys)  # it needed arcs the LP did not have
+    full = TerritoryOptimizer(acc, homes, tolerance=0.025, disruption=0.0, visits_per_call=0.0)
+    full._prepare()  # and the half width is indeed feasible over every arc
+    assert full._relaxation(0.025, np.arange(full.n_ * full.m_))[2] == "optimal"
