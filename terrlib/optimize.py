@@ -1454,6 +1454,8 @@ class TerritoryOptimizer:
             if small
             else None
         )
+        if every is not None:  # the distance limit holds in the diagnosis too
+            every = every[self._allowed(every // m, every % m)]
 
         p_saved = self.p_tol_
         unsettled: list[float] = []

@@ -4,6 +4,7 @@ clear errors for requests that cannot be met."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
 
 import numpy as np
@@ -420,3 +421,18 @@ def test_narrower_bands_price_in_the_arcs_they_need():
     full = TerritoryOptimizer(acc, homes, tolerance=0.025, disruption=0.0, visits_per_call=0.0)
     full._prepare()  # and the half width is indeed feasible over every arc
     assert full._relaxation(0.025, np.arange(full.n_ * full.m_))[2] == "optimal"
+
+
+def test_diagnosis_keeps_the_distance_limit():
+    """The tightest tolerance named for a plan with a distance limit must be one that can be
+    met within that limit (it was computed over every arc, ignoring the limit)."""
+    acc, homes = generated_plan(800, 10, seed=2)
+    settings = {"max_distance_km": 1500, "visits_per_call": 0.0}
+    opt = TerritoryOptimizer(acc, homes, tolerance=0.15, **settings)
+    with pytest.raises(InfeasibleRequest, match="can be met") as refused:
+        opt.solve()
+    found = re.search(r"(?:about|tolerance of) ±([0-9.]+)%", str(refused.value))
+    named = float(found.group(1)) / 100
+    assert named > 0.2  # ±20% is infeasible within 1,500 km, so the limit was ignored if lower
+    fine = TerritoryOptimizer(acc, homes, tolerance=named + 0.01, **settings).solve()
+    assert fine.evaluate(fine.assign_idx_)["breach"] <= 1e-9
