@@ -17,7 +17,8 @@ to territory k.
 
 Method. Arcs are sparse: each account is offered its nearest homes (a KD-tree, never an
 accounts x territories matrix) and its current territory; on large plans (a million
-accounts x territories or more) the arcs come instead from an approximate Lagrangian dual,
+accounts x territories or more) where an account's hours do not depend on who serves it (no
+travel in workload), the arcs come instead from an approximate Lagrangian dual,
 climbed by Newton steps on a smoothed dual, which leaves most accounts a single arc (on the
 benchmark's first plan of 20,000 x 100 the whole solve went from 71 s to 24 s). The LP
 relaxation on those arcs is solved with HiGHS; the reduced cost of every arc left out is
@@ -94,7 +95,9 @@ _EXACT = 5_000
 _POLISH_NODES = 20
 # accounts x territories from which solve() starts the LP from the arcs an approximate
 # Lagrangian dual picks (see TerritoryOptimizer._dual_start), not from each account's nearest
-# homes: there HiGHS spends most of its time on arcs the optimum does not use
+# homes: there HiGHS spends most of its time on arcs the optimum does not use. Only when
+# workload excludes travel: with travel in workload (20,000 x 100) the dual's arcs made the
+# LP slower (over 900 s against 543 s for the whole solve), so that case keeps the usual start
 _DUAL = 1_000_000
 
 
@@ -783,6 +786,7 @@ class TerritoryOptimizer:
         if (
             not exact
             and self.n_ * self.m_ >= _DUAL
+            and not self.trips_.any()  # hours the same whoever serves the account
             and (warm is None or warm[0] != (self.n_, self.m_))
         ):
             keys, repair_arcs = self._dual_start(self.tolerance)

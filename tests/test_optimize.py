@@ -388,10 +388,18 @@ def test_dual_start_gives_the_lp_the_same_bound(visits_per_call):
 
 
 def test_large_plan_path_keeps_every_rule_and_a_valid_bound(monkeypatch):
-    monkeypatch.setattr(optimize, "_DUAL", 0)  # every plan takes the large-plan path
+    monkeypatch.setattr(optimize, "_DUAL", 0)  # every plan is large
+    calls = []
+    dual_start = TerritoryOptimizer._dual_start
+
+    def spy(self, tol):
+        calls.append(tol)
+        return dual_start(self, tol)
+
+    monkeypatch.setattr(TerritoryOptimizer, "_dual_start", spy)
     rng = np.random.default_rng(5)
     for _ in range(4):
-        acc, homes = tiny(rng, {"A": (40.2, -74.8), "B": (40.8, -74.2)})
+        acc, homes = tiny(rng, {"A": (40.2, -74.8), "B": (40.8, -74.2)})  # no calls: no travel
         opt = TerritoryOptimizer(acc, homes, tolerance=0.25, disruption=0.3)
         best = brute_force(opt)
         if np.isfinite(best):
@@ -399,13 +407,18 @@ def test_large_plan_path_keeps_every_rule_and_a_valid_bound(monkeypatch):
             assert opt.lower_bound_ <= best + 1e-6 <= opt.objective_ + 2e-6
     acc, homes = generated_plan(600, 10, seed=1)
     acc["locked"] = np.arange(len(acc)) % 40 == 0
-    opt = TerritoryOptimizer(acc, homes, tolerance=0.05, max_moved_share=0.6).solve()
+    assert len(calls) == 4
+    TerritoryOptimizer(acc, homes, tolerance=0.1).solve()
+    assert len(calls) == 4  # travel in workload: the usual start
+    settings = {"tolerance": 0.05, "visits_per_call": 0.0}
+    opt = TerritoryOptimizer(acc, homes, max_moved_share=0.6, **settings).solve()
+    assert calls
     score = opt.evaluate(opt.assign_idx_)
     assert score["breach"] <= 1e-9 and score["moved"] <= 0.6 * len(acc) + 1e-9
     locked = acc["locked"].to_numpy()
     assert (opt.assignment_.to_numpy()[locked] == acc["territory_id"].to_numpy()[locked]).all()
     assert 0 <= opt.gap_ <= 0.05
-    opt = TerritoryOptimizer(acc, homes, tolerance=0.05, balance_potential=False).solve()
+    opt = TerritoryOptimizer(acc, homes, balance_potential=False, **settings).solve()
     assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9 and 0 <= opt.gap_ <= 0.05
 
 
