@@ -16,7 +16,7 @@ to territory k.
   account's revenue weight for every account moved away from its current territory.
 
 Method. Arcs are sparse: each account is offered its nearest homes (a KD-tree, never an
-accounts x territories matrix) and its current territory; on large plans (a million
+accounts x territories matrix) and its current territory; on large plans (200,000
 accounts x territories or more) where an account's hours do not depend on who serves it (no
 travel in workload), the arcs come instead from an approximate Lagrangian dual,
 climbed by Newton steps on a smoothed dual, which leaves most accounts a single arc (on the
@@ -95,10 +95,13 @@ _EXACT = 5_000
 _POLISH_NODES = 20
 # accounts x territories from which solve() starts the LP from the arcs an approximate
 # Lagrangian dual picks (see TerritoryOptimizer._dual_start), not from each account's nearest
-# homes: there HiGHS spends most of its time on arcs the optimum does not use. Only when
-# workload excludes travel: with travel in workload (20,000 x 100) the dual's arcs made the
-# LP slower (over 900 s against 543 s for the whole solve), so that case keeps the usual start
-_DUAL = 1_000_000
+# homes: there HiGHS spends most of its time on arcs the optimum does not use. On generated
+# plans it was faster with gaps as good or better from 5,000 x 50 up (2-3 s against 14-42 s),
+# while at 2,000 x 20 the MILP around the rounding, which that path skips, still paid. Only
+# when workload excludes travel: with travel in workload (20,000 x 100) the dual's arcs made
+# the LP slower (over 900 s against 543 s for the whole solve), so that case keeps the usual
+# start
+_DUAL = 200_000
 
 
 class InfeasibleRequest(ValueError):
@@ -867,7 +870,7 @@ class TerritoryOptimizer:
         on small instances (``exact``) one sees every account. ``repair_arcs`` (from
         :meth:`_dual_start`) widens the arcs single moves may use beyond the LP's, and there
         the MILP around the LP's rounding is skipped: on 20,000 accounts x 100 territories it
-        took 17-26 s and never improved the plan."""
+        took 17-26 s and never improved the plan, nor on 5,000 x 50."""
         n, m = self.n_, self.m_
         rows, cols = keys // m, keys % m
         r_rows, r_cols = (
