@@ -25,8 +25,8 @@ relaxation on those arcs is solved with HiGHS; the reduced cost of every arc lef
 priced with the LP duals, in chunks, and the most negative ones are added until none is
 left, so the LP value is a valid lower bound for the full problem (while pricing is
 unfinished, the Lagrangian bound ``LP + sum_i min(0, min_k reduced cost)`` is used, which is
-valid too). A vertex of this LP
-splits at most as many accounts as there are balance rows, so the LP is almost an assignment.
+valid too). A vertex of this LP splits at most as many accounts as there are balance rows, so
+the LP is almost an assignment.
 The integer solution comes from a small MILP (HiGHS) in which every account the LP leaves whole
 and whose alternatives have large reduced costs is fixed, and the split accounts and those with
 cheap alternatives are free; the neighbourhood is widened until the MILP is feasible. On small
@@ -96,7 +96,7 @@ _POLISH_NODES = 20
 # accounts x territories from which solve() starts the LP from the arcs an approximate
 # Lagrangian dual picks (see TerritoryOptimizer._dual_start), not from each account's nearest
 # homes: there HiGHS spends most of its time on arcs the optimum does not use. On generated
-# plans it was faster with gaps as good or better from 5,000 x 50 up (2-3 s against 14-42 s),
+# plans it was faster with gaps as good or better from 5,000 x 50 up (2-4 s against 14-42 s),
 # while at 2,000 x 20 the MILP around the rounding, which that path skips, still paid. Only
 # when workload excludes travel: with travel in workload (20,000 x 100) the dual's arcs made
 # the LP slower (over 900 s against 543 s for the whole solve), so that case keeps the usual
