@@ -872,12 +872,9 @@ class TerritoryOptimizer:
         the MILP around the LP's rounding is skipped: on 20,000 accounts x 100 territories it
         took 17-26 s and never improved the plan, nor on 5,000 x 50."""
         n, m = self.n_, self.m_
-        rows, cols = keys // m, keys % m
-        r_rows, r_cols = (
-            (rows, cols)
-            if repair_arcs is None
-            else (np.union1d(keys, repair_arcs) // m, np.union1d(keys, repair_arcs) % m)
-        )
+        rows = keys // m
+        wide = keys if repair_arcs is None else np.union1d(keys, repair_arcs)
+        r_rows, r_cols = wide // m, wide % m  # the arcs single moves may use
         best, feasible, first = None, False, None
 
         def rounded_by(repair: str, factor: float) -> str:
