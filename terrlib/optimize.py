@@ -553,8 +553,8 @@ class TerritoryOptimizer:
         keys = keys[self._allowed(keys // m, keys % m)]
         lk = np.flatnonzero(self.locked_)
         lv = self.arc_values(lk, self.current_[lk])
-        v = self.arc_values(keys // m, keys % m)
-        cs, hs = float(v["cost"].mean()) or 1.0, float(v["hours"].mean()) or 1.0
+        start = self.arc_values(keys // m, keys % m)
+        cs, hs = float(start["cost"].mean()) or 1.0, float(start["hours"].mean()) or 1.0
         ps = float(self.potential_.mean()) or 1.0
         locked_h = np.bincount(self.current_[lk], lv["hours"], m) / hs
         locked_p = np.bincount(self.current_[lk], self.potential_[lk], m) / ps
@@ -565,9 +565,9 @@ class TerritoryOptimizer:
         p_lo = (1 - t_p) * s * pot.sum() - locked_p
         box, kappa = 30.0, float(n)  # |multiplier| beyond box costs kappa * excess^2
 
-        def arcs(keys):
+        def arcs(keys, v=None):
             r, c = keys // m, keys % m
-            v = self.arc_values(r, c)
+            v = self.arc_values(r, c) if v is None else v
             starts = np.r_[0, np.flatnonzero(np.diff(r)) + 1]
             seg = np.cumsum(np.r_[0, np.diff(r) != 0])  # each arc's account among those
             return r, c, starts, seg, v["cost"] / cs, v["hours"] / hs, pot[r]
@@ -584,9 +584,11 @@ class TerritoryOptimizer:
                 ((up - lo) ** 2 * sg * (1 - sg) / eps),
             )
 
+        def parts(z):  # workload and potential multipliers
+            return z[:m], z[m:] if balance_p else np.zeros(m)
+
         def dual(z, eps, h_up, h_lo, hess=False):
-            u = z[:m]
-            w = z[m:] if balance_p else np.zeros(m)
+            u, w = parts(z)
             red = c_a + u[c_c] * h_a + w[c_c] * p_a
             low = np.minimum.reduceat(red, starts)
             e = np.exp(-(red - low[seg]) / eps)
@@ -649,13 +651,13 @@ class TerritoryOptimizer:
 
         def reduced(z, a):
             acc, r, c, cost, hours = chunk(a)
-            w = z[m:] if balance_p else np.zeros(m)
-            return acc, (cost + z[:m][c] * hours + w[c] * pot[r]).reshape(len(acc), m)
+            u, w = parts(z)
+            return acc, (cost + u[c] * hours + w[c] * pot[r]).reshape(len(acc), m)
 
-        r_a, c_c, starts, seg, c_a, h_a, p_a = arcs(keys)
+        r_a, c_c, starts, seg, c_a, h_a, p_a = arcs(keys, start)
         z = np.zeros(2 * m if balance_p else m)
-        rows1, cols1 = self._nearest(1)
-        total_h = float(self.arc_values(rows1, cols1)["hours"].sum() / hs)
+        nearest = cols.reshape(n, -1)[:, 0]  # _nearest lists each account's homes nearest first
+        total_h = float(self.arc_values(np.arange(n), nearest)["hours"].sum() / hs)
         damp = 1e-4
         for eps in (0.1, 0.03, 0.01):
             for _ in range(4):  # rounds of pricing
@@ -688,9 +690,9 @@ class TerritoryOptimizer:
                     if not moved:
                         damp = 1e-4
                         break
-                low = np.full(n, np.inf)
-                red = c_a + z[:m][c_c] * h_a + (z[m:][c_c] * p_a if balance_p else 0)
-                np.minimum.at(low, r_a, red)
+                u, w = parts(z)
+                low = np.full(n, np.inf)  # each account's cheapest arc so far
+                low[r_a[starts]] = np.minimum.reduceat(c_a + u[c_c] * h_a + w[c_c] * p_a, starts)
                 new = []
                 for a in range(0, len(free), per):
                     acc, red = reduced(z, a)
