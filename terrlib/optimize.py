@@ -63,7 +63,7 @@ from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
 from scipy.spatial import cKDTree
 
-from terrlib.geo import haversine_km
+from terrlib.geo import EARTH_RADIUS_KM
 from terrlib.results import Result
 
 _INF = highspy.kHighsInf
@@ -233,6 +233,10 @@ class TerritoryOptimizer:
             self.home_lon_ = ter["home_longitude"].to_numpy(float)
             self.lat_ = acc["latitude"].to_numpy(float)
             self.lon_ = acc["longitude"].to_numpy(float)
+            lat, lon = np.radians(self.lat_), np.radians(self.lon_)
+            self.radians_ = (lat, lon, np.cos(lat))
+            lat, lon = np.radians(self.home_lat_), np.radians(self.home_lon_)
+            self.home_radians_ = (lat, lon, np.cos(lat))
         else:
             self.distances = np.asarray(self.distances, float)
         near_rows, near_cols = self._nearest(1)
@@ -261,9 +265,14 @@ class TerritoryOptimizer:
     def _dist(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         if self.distances is not None:
             return self.distances[rows, cols]
-        return haversine_km(
-            self.lat_[rows], self.lon_[rows], self.home_lat_[cols], self.home_lon_[cols]
+        # haversine_km with the radians and cosines worked out once (the same numbers)
+        lat, lon, cos = self.radians_
+        h_lat, h_lon, h_cos = self.home_radians_
+        a = (
+            np.sin((h_lat[cols] - lat[rows]) / 2) ** 2
+            + cos[rows] * h_cos[cols] * np.sin((h_lon[cols] - lon[rows]) / 2) ** 2
         )
+        return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
     def _allowed(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Arcs within ``max_distance_km`` of the rep home, to the current territory, or from
