@@ -168,6 +168,10 @@ class TerritoryOptimizer:
         of nodes and solves instead, so the same request gives the same proposal on any
         machine; for them this is only a safety net, set well above what they take on a
         busy machine (the report runs two notebooks at once).
+    totals : (float or None, float or None), optional
+        Total workload hours and potential that the territories' shares apply to, instead
+        of the assignment's own totals (None keeps those): fixed targets, for a region of a
+        larger plan.
     """
 
     def __init__(
@@ -188,6 +192,7 @@ class TerritoryOptimizer:
         travel_weight: str = "call_hours",
         balance_potential: bool = True,
         time_limit: float = 30.0,
+        totals: tuple[float | None, float | None] | None = None,
     ):
         self.accounts = accounts.reset_index(drop=True)
         self.territories = territories.reset_index(drop=True)
@@ -205,6 +210,7 @@ class TerritoryOptimizer:
         self.travel_weight = travel_weight
         self.balance_potential = balance_potential
         self.time_limit = float(time_limit)
+        self.totals = totals
 
     # ------------------------------------------------------------------ data
 
@@ -260,6 +266,14 @@ class TerritoryOptimizer:
             else float(
                 self.tolerance if self.potential_tolerance is None else self.potential_tolerance
             )
+        )
+
+    def _targets(self, hours: float, potential: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each territory's workload and potential targets when the assignment's totals are
+        ``hours`` and ``potential``: its share of them, or of ``totals`` when fixed."""
+        h, p = self.totals or (None, None)
+        return self.share_ * (hours if h is None else h), self.share_ * (
+            potential if p is None else p
         )
 
     def _dist(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -394,7 +408,7 @@ class TerritoryOptimizer:
             free_acc = np.arange(n)
         lay = self._layout(free_acc)
         s, t_p = self.share_, self.p_tol_
-        total_p = self.potential_.sum() / sp
+        total_p = self._targets(0.0, self.potential_.sum())[1].sum() / sp
         # base columns: H, then slacks
         b_rows = [np.r_[lay["h"], lay["up"] + np.arange(m), lay["lo"] + np.arange(m)]]
         b_vals = [np.r_[-1.0, -(1 + tol) * s, -(1 - tol) * s]]
@@ -411,6 +425,11 @@ class TerritoryOptimizer:
         nf = lay["nf"]
         lower[:nf] = upper[:nf] = 1.0
         lower[lay["h"]] = upper[lay["h"]] = -const_h.sum()
+        h_col = (0.0, _INF)
+        if self.totals is not None and self.totals[0] is not None:
+            # fixed targets: H is a constant, the total is free
+            lower[lay["h"]], upper[lay["h"]] = -_INF, _INF
+            h_col = (self.totals[0] / sh,) * 2
         upper[lay["up"] : lay["up"] + m] = -const_h
         lower[lay["lo"] : lay["lo"] + m] = -const_h
         lower[lay["pot"] : lay["pot"] + m] = (1 - t_p) * s * total_p - const_p
@@ -425,8 +444,8 @@ class TerritoryOptimizer:
         lp.num_col_ = n_base + len(rows)
         lp.num_row_ = lay["rows"]
         lp.col_cost_ = np.r_[base_cost, cost]
-        lp.col_lower_ = np.zeros(lp.num_col_)
-        lp.col_upper_ = np.r_[np.full(n_base, _INF), np.ones(len(rows))]
+        lp.col_lower_ = np.r_[h_col[0], np.zeros(lp.num_col_ - 1)]
+        lp.col_upper_ = np.r_[h_col[1], np.full(n_base - 1, _INF), np.ones(len(rows))]
         lp.row_lower_ = lower
         lp.row_upper_ = upper
         lp.offset_ = const_c
@@ -811,6 +830,7 @@ class TerritoryOptimizer:
             raise RuntimeError(f"the LP solver stopped: {status}")
         self.lp_seconds_ = time.perf_counter() - began
         self.lp_bound_ = self.lower_bound_ = bound
+        self.prices_ = self._prices(model)
         x = np.asarray(model.highs.getSolution().col_value)[model.base :]
         rows, cols = model.rows, model.cols
         keys = rows * self.m_ + cols
@@ -826,6 +846,28 @@ class TerritoryOptimizer:
         self.seconds_ = time.perf_counter() - began
         return self
 
+    def _prices(self, model: _Model) -> dict[str, np.ndarray]:
+        """The LP's multipliers of each territory's rows in cost per unit (hours above and
+        below the band, potential above and below, accounts over the limit; all >= 0) and
+        of the moved cap (``moved``), for a Lagrangian bound of a larger plan."""
+        lay, m = model.layout, self.m_
+        y = np.asarray(model.highs.getSolution().row_dual)
+        sh, sp, sc = self.scales_
+        pot = y[lay["pot"] : lay["pot"] + m]
+        out = {
+            "hours_over": np.maximum(-y[lay["up"] : lay["up"] + m], 0) * sc / sh,
+            "hours_under": np.maximum(y[lay["lo"] : lay["lo"] + m], 0) * sc / sh,
+            "potential_over": np.maximum(-pot, 0) * sc / sp,
+            "potential_under": np.maximum(pot, 0) * sc / sp,
+            "count": np.zeros(m),
+            "moved": np.zeros(1),
+        }
+        if self.max_accounts_ is not None:
+            out["count"] = np.maximum(-y[lay["cnt"] : lay["cnt"] + m], 0) * sc
+        if np.isfinite(self.cap_):
+            out["moved"] = np.maximum(-y[lay["cap"] : lay["cap"] + 1], 0) * sc
+        return out
+
     def _tighten(self, model: _Model, factor: float) -> bool:
         """Re-solve the LP with every band (and the moved cap) shrunk to ``factor`` of its
         width, warm-started, pricing in arcs while it needs slack; True when it is then
@@ -835,7 +877,7 @@ class TerritoryOptimizer:
         for k in range(m):
             hs.changeCoeff(lay["up"] + k, 0, -(1 + t) * s[k])
             hs.changeCoeff(lay["lo"] + k, 0, -(1 - t) * s[k])
-        total_p = self.potential_.sum() / self.scales_[1]
+        total_p = self._targets(0.0, self.potential_.sum())[1].sum() / self.scales_[1]
         idx = (lay["pot"] + np.arange(m)).astype(np.int32)
         hs.changeRowsBounds(m, idx, (1 - tp) * s * total_p, (1 + tp) * s * total_p)
         if np.isfinite(self.cap_):
@@ -1019,7 +1061,12 @@ class TerritoryOptimizer:
         sol = highspy.HighsSolution()
         sol.col_value = list(
             np.r_[
-                self.arc_values(np.arange(self.n_), start)["hours"].sum() / self.scales_[0],
+                (
+                    self.arc_values(np.arange(self.n_), start)["hours"].sum()
+                    if self.totals is None or self.totals[0] is None
+                    else self.totals[0]
+                )
+                / self.scales_[0],
                 (model.cols == start[model.rows]).astype(float),
             ]
         )
@@ -1114,13 +1161,13 @@ class TerritoryOptimizer:
         own, hours, pot, count = self._loads(assign)
         own_h, own_c, own_mv = own["hours"], own["cost"], own["moved"]
         moved = own_mv.sum()
-        p_t = self.share_ * pot.sum()
+        p_t = self._targets(0.0, pot.sum())[1]
         movable = ~self.locked_[rows]
         lim = self.max_accounts_
         if lim is not None:
             lim = np.where(np.isfinite(lim), lim, np.inf)
         for _ in range(20 * m + 1000):
-            h_t = self.share_ * hours.sum()
+            h_t = self._targets(hours.sum(), 0.0)[0]
             e = self._excess(hours, pot, count, h_t, p_t, lim)
             if e.sum() <= 1e-12:
                 break
@@ -1172,7 +1219,7 @@ class TerritoryOptimizer:
         for _ in range(200):
             own, hours, pot, count = self._loads(assign)
             moved = own["moved"].sum()
-            h_t, p_t = self.share_ * hours.sum(), self.share_ * pot.sum()
+            h_t, p_t = self._targets(hours.sum(), pot.sum())
             i = rows
             a, k = assign[rows], cols
             d_c = arc["cost"] - own["cost"][i]
@@ -1267,7 +1314,7 @@ class TerritoryOptimizer:
         lim = self.max_accounts_
         if lim is not None:
             lim = np.where(np.isfinite(lim), lim, np.inf)
-        e = self._excess(hours, pot, count, self.share_ * hours.sum(), self.share_ * pot.sum(), lim)
+        e = self._excess(hours, pot, count, *self._targets(hours.sum(), pot.sum()), lim)
         bad = np.flatnonzero(e > 0)
         if not len(bad) or (np.isfinite(self.cap_) and v["moved"].sum() > self.cap_):
             return None
@@ -1342,7 +1389,7 @@ class TerritoryOptimizer:
         assign = np.asarray(assign, int)
         v, hours, pot, count = self._loads(assign)
         tol, p_tol = self.tolerance, self.p_tol_
-        h_t, p_t = self.share_ * hours.sum(), self.share_ * pot.sum()
+        h_t, p_t = self._targets(hours.sum(), pot.sum())
         breach = (
             np.maximum(hours - (1 + tol) * h_t, 0) + np.maximum((1 - tol) * h_t - hours, 0)
         ).sum() / h_t.mean() + (
@@ -1392,9 +1439,10 @@ class TerritoryOptimizer:
             pot = np.bincount(a, weights=self.potential_, minlength=m)
             out[f"accounts_{label}"] = np.bincount(a, minlength=m)
             out[f"hours_{label}"] = hours
-            out[f"workload_vs_target_{label}"] = hours / (self.share_ * hours.sum())
+            h_t, p_t = self._targets(hours.sum(), pot.sum())
+            out[f"workload_vs_target_{label}"] = hours / h_t
             out[f"potential_{label}"] = pot
-            out[f"potential_vs_target_{label}"] = pot / (self.share_ * pot.sum())
+            out[f"potential_vs_target_{label}"] = pot / p_t
             out[f"travel_km_{label}"] = np.bincount(a, weights=v["distance"], minlength=m)
         return pd.DataFrame(out)
 
