@@ -13,7 +13,9 @@ balance much harder here: every territory must then carry about the same travel 
 which the sparsest rep homes set, and 20,000 x 100 is only just feasible at ±5%.
 
 Prints, per run: seconds, the distance above our certified lower bound, the worst workload
-and potential deviation from target, and the share of accounts moved. ``--exact`` adds HiGHS's
+and potential deviation from target, and the share of accounts moved. ``--sizes 200000x500``
+is the scale target (±5% in under 120 s and 4 GB; run it under ``/usr/bin/time -v`` for the
+memory): plans that large go region by region (``terrlib.regions``). ``--exact`` adds HiGHS's
 MILP on every arc with a time limit; ``--peers`` adds scikit-learn's KMeans and
 k-means-constrained (clusters of equal account counts, ±tolerance), each cluster then given to
 a rep home by a minimum-distance matching. Every row is scored by our model; ``--peers-only``

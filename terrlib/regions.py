@@ -1,0 +1,495 @@
+"""Large plans solved region by region, with a Lagrangian bound over every arc.
+
+The LP relaxation that certifies a plan has one row per account and four balance rows per
+territory; at 200,000 accounts and 500 territories HiGHS needs far more than the two minutes
+a scheduled run can give it. When an account's workload is its call hours (the same whoever
+serves it), the plan's targets are fixed numbers, so regions can be balanced apart from each
+other. :func:`solve_by_regions`
+
+1. splits the territories in two by rep home (along the direction the homes spread most),
+   and the accounts between the halves by a small LP: each account to the half whose nearest
+   home serves it more cheaply, subject to each half's workload and potential being within
+   ``split_tolerance`` of its territories' targets (never narrower than its parent's own
+   deviation, so halves of halves stay feasible); and recurses until a region has at most
+   ``size`` territories;
+2. solves each region with the usual pipeline (LP, rounding, repair) against those fixed
+   targets, with the bands narrowed a little (``margin``). A region that cannot meet its
+   bands (a rep home far from every account the split gave it) is merged with its sibling
+   and solved again;
+3. repairs what is left out of band (nothing, when every region met its bands) and improves
+   the plan with single moves across region borders;
+4. bounds it: each region's LP multipliers, stitched together, start an ascent of the
+   Lagrangian dual of the whole plan (the balance rows relaxed), priced over every arc of
+   every account in chunks. Any multipliers give a valid lower bound, so the plan's gap is
+   certified however far the ascent gets (on 200,000 x 500 it does not get far in its ten
+   seconds: the gap there is mostly the bound's).
+
+The split is where the plan loses: an account's cost to the nearest home of a half is a
+rough guide to where the whole plan wants it. On the 20,000 x 100 benchmark plans (seeds
+0-2) the certified gaps were 9.0, 12.7 and 17.5%, against 0.3-0.6% from the LP over every
+account, whose plans on seeds 0 and 1 cost 8.3% and 11.6% less. So solve() comes here only
+for plans too large for that LP (see ``terrlib.optimize._REGIONS``).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from terrlib.optimize import TerritoryOptimizer
+>>> from terrlib.regions import solve_by_regions
+>>> rng = np.random.default_rng(0)
+>>> n, m = 1200, 8
+>>> acc = pd.DataFrame({"account_id": range(n), "latitude": rng.uniform(35, 45, n),
+...                     "longitude": rng.uniform(-100, -80, n), "call_hours": 10.0,
+...                     "potential": rng.lognormal(0, 0.3, n), "territory_id": "T0"})
+>>> homes = pd.DataFrame({"territory_id": [f"T{k}" for k in range(m)],
+...                       "home_latitude": rng.uniform(36, 44, m),
+...                       "home_longitude": rng.uniform(-98, -82, m), "capacity": 1.0})
+>>> opt = TerritoryOptimizer(acc, homes, tolerance=0.05, disruption=0.0, visits_per_call=0)
+>>> opt = solve_by_regions(opt, size=3)
+>>> opt.regions_, bool(opt.evaluate(opt.assign_idx_)["breach"] == 0), bool(opt.gap_ >= 0)
+(3, True, True)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog, minimize
+from scipy.spatial import cKDTree
+
+from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer, unit_vectors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Region:
+    """Accounts and territories (positions in the whole plan) of one region, and the two
+    regions it splits into (None for a leaf)."""
+
+    accounts: np.ndarray
+    territories: np.ndarray
+    halves: tuple[Region, Region] | None = None
+
+
+def _side(opt: TerritoryOptimizer, acc: np.ndarray, ters: np.ndarray):
+    """For accounts ``acc``: the cost and hours of the cheaper of their nearest home among
+    ``ters`` and their current territory when it is among them, whether that arc is allowed
+    (``max_distance_km``), and whether the current territory is among ``ters``."""
+    tree = cKDTree(unit_vectors(opt.home_lat_[ters], opt.home_lon_[ters]))
+    _, j = tree.query(unit_vectors(opt.lat_[acc], opt.lon_[acc]), k=1)
+    near = ters[np.asarray(j).ravel()]
+    v = opt.arc_values(acc, near)
+    cost, hours = v["cost"], v["hours"]
+    cur = opt.current_[acc]
+    here = np.isin(cur, ters)
+    if here.any():
+        c = opt.arc_values(acc[here], cur[here])
+        better = c["cost"] < cost[here]
+        idx = np.flatnonzero(here)[better]
+        cost[idx], hours[idx] = c["cost"][better], c["hours"][better]
+    ok = opt._allowed(acc, near) | here
+    return cost, hours, ok, here
+
+
+def split_regions(opt: TerritoryOptimizer, size: int, tolerance: float) -> Region:
+    """The region tree of a prepared optimizer: territories halved by rep home until at
+    most ``size`` a region, accounts split between halves by an LP holding each half's
+    workload and potential within ``tolerance`` of its targets (its territories' shares of
+    the plan's totals; see module notes)."""
+    xyz = unit_vectors(opt.home_lat_, opt.home_lon_)
+    big_h, big_p = float(opt.call_time_.sum()), float(opt.potential_.sum())
+
+    def split(acc: np.ndarray, ters: np.ndarray) -> Region:
+        parts = int(np.ceil(len(ters) / size))
+        if parts <= 1 or len(acc) < 2:
+            return Region(acc, ters)
+        p = xyz[ters] - xyz[ters].mean(axis=0)
+        axis = np.linalg.svd(p, full_matrices=False)[2][0]
+        order = ters[np.argsort(p @ axis, kind="stable")]
+        cut = int(round(len(ters) * (parts // 2) / parts))
+        one, two = order[:cut], order[cut:]
+        c1, h1, ok1, in1 = _side(opt, acc, one)
+        c2, h2, ok2, in2 = _side(opt, acc, two)
+        t1, t2 = opt.share_[one].sum(), opt.share_[two].sum()
+        pot = opt.potential_[acc]
+        h_all, p_all = h2.sum(), pot.sum()  # an account's hours do not depend on the half
+        # a region at the edge of its band leaves its halves no room inside a narrower one
+        eps = max(
+            tolerance,
+            abs(h_all / ((t1 + t2) * big_h) - 1) + 1e-6,
+            abs(p_all / ((t1 + t2) * big_p) - 1) + 1e-6,
+        )
+        # x = 1 sends an account to half one; each half within eps of its targets
+        a_ub = [h1, -h1, -h2, h2, pot, -pot, -pot, pot]
+        b_ub = [
+            (1 + eps) * t1 * big_h,
+            -(1 - eps) * t1 * big_h,
+            (1 + eps) * t2 * big_h - h_all,
+            h_all - (1 - eps) * t2 * big_h,
+            (1 + eps) * t1 * big_p,
+            -(1 - eps) * t1 * big_p,
+            (1 + eps) * t2 * big_p - p_all,
+            p_all - (1 - eps) * t2 * big_p,
+        ]
+        lim = opt.max_accounts_
+        if lim is not None:
+            a_ub += [np.ones(len(acc)), -np.ones(len(acc))]
+            b_ub += [lim[one].sum(), lim[two].sum() - len(acc)]
+        lo, hi = np.zeros(len(acc)), np.ones(len(acc))
+        locked = opt.locked_[acc]
+        lo[(locked & in1) | ~ok2] = 1.0
+        hi[(locked & in2) | ~ok1] = 0.0
+        lo = np.minimum(lo, hi)  # an account allowed in neither half keeps both open
+        res = linprog(
+            c1 - c2,
+            A_ub=np.array(a_ub),
+            b_ub=np.array(b_ub),
+            bounds=np.column_stack([lo, hi]),
+            method="highs",
+        )
+        if res.status != 0:
+            log.info("split of %d accounts x %d territories: %s", len(acc), len(ters), res.message)
+        x = res.x if res.status == 0 else (c1 < c2).astype(float)
+        first = x > 0.5
+        return Region(acc, ters, (split(acc[first], one), split(acc[~first], two)))
+
+    return split(np.arange(opt.n_), np.arange(opt.m_))
+
+
+def _sub(opt: TerritoryOptimizer, region: Region, margin: float):
+    """The optimizer of one region against fixed targets (its territories' shares of the
+    plan's workload and potential), its bands narrowed by ``margin``."""
+    acc = opt.accounts.iloc[region.accounts].copy()
+    cur = opt.current_[region.accounts]
+    acc["territory_id"] = np.where(
+        np.isin(cur, region.territories), opt.ids_[np.maximum(cur, 0)], ""
+    )
+    share = opt.share_[region.territories].sum()
+    ptol = opt.potential_tolerance
+    return TerritoryOptimizer(
+        acc,
+        opt.territories.iloc[region.territories],
+        tolerance=opt.tolerance * (1 - margin),
+        potential_tolerance=None if ptol is None else ptol * (1 - margin),
+        disruption=opt.disruption,
+        max_distance_km=opt.max_distance_km,
+        visits_per_call=opt.visits_per_call,
+        travel_speed_kmh=opt.travel_speed_kmh,
+        min_travel_minutes=opt.min_travel_minutes,
+        candidates=opt.candidates,
+        travel_weight=opt.travel_weight,
+        balance_potential=opt.balance_potential,
+        time_limit=opt.time_limit,
+        totals=(float(opt.call_time_.sum()) * share, float(opt.potential_.sum()) * share),
+    )
+
+
+def solve_by_regions(
+    opt: TerritoryOptimizer,
+    size: int = 10,
+    split_tolerance: float | None = None,
+    margin: float = 0.05,
+    quick: bool = True,
+    bound_seconds: float = 10.0,
+) -> TerritoryOptimizer:
+    """Solve ``opt`` region by region (see the module notes) and return it solved, with
+    ``regions_`` (regions solved) and its bound and gap over the whole plan.
+
+    Parameters
+    ----------
+    opt : TerritoryOptimizer
+        With rep-home coordinates (not a distance matrix), no cap on moved accounts, and
+        workload that does not depend on who serves an account (call hours, no travel).
+    size : int
+        Most territories in a region.
+    split_tolerance : float, optional
+        How far from its targets a half's workload and potential may be at each split
+        (default 0.8 of the tolerance).
+    margin : float
+        Share of the tolerance held back in each region.
+    quick : bool
+        Solve each region without MILP polishing.
+    bound_seconds : float
+        Time for the ascent of the Lagrangian bound.
+
+    Raises
+    ------
+    ValueError
+        When the plan has a distance matrix, a cap on moves, or travel in its workload.
+    """
+    began = time.perf_counter()
+    opt._prepare()
+    if opt.distances is not None or opt.max_moved_share is not None or opt.trips_.any():
+        raise ValueError(
+            "solving by regions needs rep-home coordinates, no cap on moves and workload "
+            "without travel (set visits_per_call=0)"
+        )
+    if split_tolerance is None:
+        split_tolerance = 0.8 * opt.tolerance
+    assign, prices, done = _by_regions(opt, size, split_tolerance, margin, quick)
+    rows, cols = opt._nearest(opt.candidates)
+    keys = np.union1d(rows * opt.m_ + cols, np.arange(opt.n_) * opt.m_ + assign)
+    rows, cols = keys // opt.m_, keys % opt.m_
+    opt._set_scales(keys)
+    if opt.evaluate(assign)["breach"] > 1e-9:
+        assign = opt._repair(assign, rows, cols)
+        if opt.evaluate(assign)["breach"] > 1e-9:
+            mended = opt._mend(assign, opt.time_limit)
+            if mended is None:
+                raise InfeasibleRequest(opt._diagnose())
+            assign = mended
+    assign = opt._improve(assign, rows, cols)
+    opt.regions_ = len(done)
+    opt.method_ = (
+        f"{len(done)} regions of at most {size} territories, each by LP relaxation and "
+        "rounding, then single moves across region borders; bound by Lagrangian relaxation"
+    )
+    lag = Lagrangian(opt, np.union1d(keys, np.arange(opt.n_) * opt.m_ + assign))
+    lag.set_prices(prices)
+    opt.lower_bound_ = max(lag.ascend(time.perf_counter() + bound_seconds), _nearest_bound(opt))
+    opt.lp_bound_ = opt.lower_bound_
+    opt.split_accounts_ = opt.free_accounts_ = 0
+    opt._finish(assign)
+    opt.seconds_ = time.perf_counter() - began
+    return opt
+
+
+def _nearest_bound(opt: TerritoryOptimizer) -> float:
+    """The Lagrangian bound with every multiplier 0: each account at its cheapest home, at
+    least its travel to the nearest home (plus the disruption cost, if it moves) and at most
+    its current arc's cost; a locked account at its current arc. Cheap, and valid whatever
+    the ascent reaches."""
+    rows, near = opt._nearest(1)
+    d_near = opt._dist(rows, near)
+    has = opt.current_ >= 0
+    cur = np.maximum(opt.current_, 0)
+    own = np.where(has, opt.arc_values(rows, cur)["cost"], np.inf)
+    away = opt.weight_ * d_near + np.where(has, opt.penalty_, 0.0)
+    least = np.where(opt.locked_, own, np.minimum(own, away))
+    return float(least.sum())
+
+
+def _by_regions(opt, size, split_tolerance, margin, quick):
+    """Split, solve each region (merging a failed one with its sibling); the assignment,
+    the regions' LP multipliers and the regions solved."""
+    tree = split_regions(opt, size, split_tolerance)
+    assign = np.full(opt.n_, -1)
+    prices: dict[str, np.ndarray] = {}
+    done: list[Region] = []
+
+    def solve(r: Region) -> bool:
+        if r.halves is not None and solve(r.halves[0]) and solve(r.halves[1]):
+            return True
+        sub = _sub(opt, r, margin)
+        sub._prepare()
+        what = f"{len(r.accounts)} accounts x {len(r.territories)} territories"
+        if sub._relaxation(sub.tolerance)[2] != "optimal":
+            log.info("region of %s: LP infeasible", what)
+            return False
+        try:
+            sub.solve(exact=False, quick=quick)
+        except InfeasibleRequest:
+            log.info("region of %s: no plan found", what)
+            return False
+        log.info("region of %s: %.1f s, gap %.2f%%", what, sub.seconds_, 100 * sub.gap_)
+        assign[r.accounts] = r.territories[sub.assign_idx_]
+        for key, value in sub.prices_.items():
+            if key != "moved":
+                prices.setdefault(key, np.zeros(opt.m_))[r.territories] = value
+        done[:] = [d for d in done if not np.isin(d.territories, r.territories).any()]
+        done.append(r)
+        return True
+
+    if not solve(tree):
+        raise InfeasibleRequest(opt._diagnose())
+    return assign, prices, done
+
+
+class Lagrangian:
+    """The Lagrangian dual of a prepared plan with its balance rows relaxed.
+
+    With multipliers ``λ >= 0`` on every band (workload above and below, potential above
+    and below, account limits), each account picks its territory of least Lagrangian cost
+    and ``L(λ) = sum_i min_k [c_ik + λ · a_ik] - λ · b`` bounds every plan that keeps the
+    rules, provided the minimum runs over every territory the account may go to: the
+    bound is priced over all of them, in chunks. Workload bands are shares of the plan's
+    total hours, which depend on the assignment too; that folds into each arc's cost as
+    ``theta``. The multipliers are improved on a smooth stand-in (the minimum replaced by a
+    soft minimum at falling temperatures) by L-BFGS-B; arcs that pricing finds cheaper
+    than all an account has are added as it goes.
+
+    Parameters
+    ----------
+    opt : TerritoryOptimizer
+        Prepared, without a cap on moves.
+    keys : array
+        Arcs to start from (i * m + k), at least one per account.
+    """
+
+    def __init__(self, opt: TerritoryOptimizer, keys: np.ndarray) -> None:
+        self.opt = opt
+        n, m = opt.n_, opt.m_
+        locked = np.flatnonzero(opt.locked_)
+        keys = keys[~opt.locked_[keys // m]]
+        keys = np.union1d(keys, locked * m + opt.current_[locked])
+        rows, cols = keys // m, keys % m
+        self.sc = float(opt.scales_[2])
+        self.h_bar = float(opt.arc_values(rows, cols)["hours"].mean()) * n / m
+        self.p_tot = float(opt.potential_.sum())
+        self.p_bar = max(self.p_tot / m, 1e-12)
+        self.n_bar = n / m
+        self.lim = opt.max_accounts_
+        if self.lim is not None:
+            self.lim = np.where(np.isfinite(self.lim), self.lim, n)
+        self._set_arcs(keys)
+        self.lam = np.zeros(self._n_mult())
+
+    def _set_arcs(self, keys: np.ndarray) -> None:
+        m = self.opt.m_
+        self.rows, self.cols = keys // m, keys % m
+        self.starts = np.searchsorted(self.rows, np.arange(self.opt.n_))
+        v = self.opt.arc_values(self.rows, self.cols)
+        self.hours, self.cost = v["hours"], v["cost"] / self.sc
+        self.pot = self.opt.potential_[self.rows]
+
+    def _n_mult(self) -> int:
+        m = self.opt.m_
+        return 4 * m + (m if self.lim is not None else 0)
+
+    def _norms(self) -> np.ndarray:
+        m = self.opt.m_
+        parts = [np.full(2 * m, self.h_bar), np.full(2 * m, self.p_bar)]
+        if self.lim is not None:
+            parts.append(np.full(m, self.n_bar))
+        return np.concatenate(parts)
+
+    def set_prices(self, prices: dict[str, np.ndarray]) -> None:
+        """Start from multipliers in cost per unit (see ``TerritoryOptimizer._prices``)."""
+        m = self.opt.m_
+        get = lambda k: prices.get(k, np.zeros(m))  # noqa: E731
+        parts = [get("hours_over"), get("hours_under"), get("potential_over")]
+        parts.append(get("potential_under"))
+        if self.lim is not None:
+            parts.append(get("count"))
+        self.lam = np.concatenate(parts) * self._norms() / self.sc
+
+    def _terms(self, lam: np.ndarray):
+        """Per-territory coefficients of hours, potential and count in an arc's Lagrangian
+        cost, and the constant (in units of ``sc``)."""
+        opt, m, s = self.opt, self.opt.m_, self.opt.share_
+        a, b, g, d = (lam[j * m : (j + 1) * m] for j in range(4))
+        z = lam[4 * m : 5 * m] if self.lim is not None else np.zeros(m)
+        t, tp = opt.tolerance, opt.p_tol_
+        theta = float((s * ((1 + t) * a - (1 - t) * b)).sum())
+        ch = (a - b - theta) / self.h_bar
+        cp = (g - d) / self.p_bar
+        cn = z / self.n_bar
+        const = float((-(g * (1 + tp) * s) + d * (1 - tp) * s).sum() * self.p_tot / self.p_bar)
+        if self.lim is not None:
+            const -= float((z * self.lim).sum()) / self.n_bar
+        return ch, cp, cn, const
+
+    def _slopes(self, x: np.ndarray) -> np.ndarray:
+        """The relaxed rows (normalised) at a soft assignment ``x``: the gradient."""
+        opt, m, s = self.opt, self.opt.m_, self.opt.share_
+        t, tp = opt.tolerance, opt.p_tol_
+        c = self.cols
+        load = np.bincount(c, weights=x * self.hours, minlength=m)
+        pot = np.bincount(c, weights=x * self.pot, minlength=m)
+        tot = load.sum()
+        parts = [
+            (load - (1 + t) * s * tot) / self.h_bar,
+            ((1 - t) * s * tot - load) / self.h_bar,
+            (pot - (1 + tp) * s * self.p_tot) / self.p_bar,
+            ((1 - tp) * s * self.p_tot - pot) / self.p_bar,
+        ]
+        if self.lim is not None:
+            parts.append((np.bincount(c, weights=x, minlength=m) - self.lim) / self.n_bar)
+        return np.concatenate(parts)
+
+    def _smooth(self, lam: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
+        ch, cp, cn, const = self._terms(lam)
+        c = self.cols
+        red = self.cost + self.hours * ch[c] + self.pot * cp[c] + cn[c]
+        low = np.minimum.reduceat(red, self.starts)
+        x = np.exp(-(red - low[self.rows]) / tau)
+        total = np.add.reduceat(x, self.starts)
+        x /= total[self.rows]
+        value = float((low - tau * np.log(total)).sum()) + const
+        return value, self._slopes(x)
+
+    def price(self, lam: np.ndarray, chunk: int = 4_000_000) -> tuple[float, int]:
+        """L(λ) over every allowed arc of every account (a valid lower bound, in cost
+        units); accounts whose cheapest arc is missing get it. Returns the bound and how
+        many accounts were given arcs."""
+        opt = self.opt
+        n, m = opt.n_, opt.m_
+        ch, cp, cn, const = self._terms(lam)
+        c = self.cols
+        have = np.minimum.reduceat(
+            self.cost + self.hours * ch[c] + self.pot * cp[c] + cn[c], self.starts
+        )
+        low = have.copy()
+        best = np.full(n, -1)
+        free = np.flatnonzero(~opt.locked_)
+        per = max(1, chunk // m)
+        for s0 in range(0, len(free), per):
+            acc = free[s0 : s0 + per]
+            r = np.repeat(acc, m)
+            k = np.tile(np.arange(m), len(acc))
+            v = opt.arc_values(r, k)
+            rc = v["cost"] / self.sc + v["hours"] * ch[k] + opt.potential_[r] * cp[k] + cn[k]
+            rc[~opt._allowed(r, k)] = np.inf
+            rc = rc.reshape(len(acc), m)
+            pick = rc.argmin(axis=1)
+            val = rc[np.arange(len(acc)), pick]
+            low[acc] = np.minimum(low[acc], val)
+            better = val < have[acc] - 1e-9
+            best[acc[better]] = pick[better]
+        add = np.flatnonzero(best >= 0)
+        if len(add):
+            self._set_arcs(np.union1d(self.rows * m + self.cols, add * m + best[add]))
+        return (float(low.sum()) + const) * self.sc, len(add)
+
+    def ascend(
+        self, deadline: float, temperatures=(0.01, 0.003, 0.001, 0.0003), steps: int = 40
+    ) -> float:
+        """Improve the multipliers until ``deadline`` and return the best bound priced (in
+        cost units): for each temperature in turn, rounds of at most ``steps`` L-BFGS-B
+        iterations on the soft Lagrangian, each round followed by pricing every arc."""
+        lam = self.lam.copy()
+        best, _ = self.price(lam)
+        bounds = [(0.0, None)] * len(lam)
+
+        def stop(intermediate_result) -> None:
+            if time.perf_counter() > deadline:
+                raise StopIteration
+
+        for tau in temperatures:
+
+            def fun(y: np.ndarray, tau: float = tau) -> tuple[float, np.ndarray]:
+                v, g = self._smooth(y, tau)
+                return -v, -g
+
+            for _ in range(10):
+                if time.perf_counter() > deadline:
+                    return best
+                res = minimize(
+                    fun,
+                    lam,
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=bounds,
+                    callback=stop,
+                    options={"maxiter": steps, "gtol": 1e-9, "ftol": 1e-12},
+                )
+                lam = np.maximum(res.x, 0.0)
+                bound, added = self.price(lam)
+                if bound > best:
+                    best, self.lam = bound, lam.copy()
+                if added < 1e-3 * self.opt.n_:
+                    break
+        return best
