@@ -283,6 +283,11 @@ class TerritoryOptimizer:
             potential if p is None else p
         )
 
+    def _total_potential(self) -> float:
+        """The potential the territories' shares apply to: the plan's, or the fixed total."""
+        fixed = None if self.totals is None else self.totals[1]
+        return float(self.potential_.sum()) if fixed is None else float(fixed)
+
     def _dist(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         if self.distances is not None:
             return self.distances[rows, cols]
@@ -415,7 +420,7 @@ class TerritoryOptimizer:
             free_acc = np.arange(n)
         lay = self._layout(free_acc)
         s, t_p = self.share_, self.p_tol_
-        total_p = self._targets(0.0, self.potential_.sum())[1].sum() / sp
+        total_p = self._total_potential() / sp
         # base columns: H, then slacks
         b_rows = [np.r_[lay["h"], lay["up"] + np.arange(m), lay["lo"] + np.arange(m)]]
         b_vals = [np.r_[-1.0, -(1 + tol) * s, -(1 - tol) * s]]
@@ -898,7 +903,7 @@ class TerritoryOptimizer:
         for k in range(m):
             hs.changeCoeff(lay["up"] + k, 0, -(1 + t) * s[k])
             hs.changeCoeff(lay["lo"] + k, 0, -(1 - t) * s[k])
-        total_p = self._targets(0.0, self.potential_.sum())[1].sum() / self.scales_[1]
+        total_p = self._total_potential() / self.scales_[1]
         idx = (lay["pot"] + np.arange(m)).astype(np.int32)
         hs.changeRowsBounds(m, idx, (1 - tp) * s * total_p, (1 + tp) * s * total_p)
         if np.isfinite(self.cap_):
