@@ -97,8 +97,9 @@ def _side(opt: TerritoryOptimizer, acc: np.ndarray, ters: np.ndarray):
 def split_regions(opt: TerritoryOptimizer, size: int, tolerance: float) -> Region:
     """The region tree of a prepared optimizer: territories halved by rep home until at
     most ``size`` a region, accounts split between halves by an LP holding each half's
-    workload and potential within ``tolerance`` of its targets (its territories' shares of
-    the plan's totals; see module notes)."""
+    workload within ``tolerance`` of its targets (its territories' shares of the plan's
+    totals; see module notes), and its potential within as much more as the potential's
+    tolerance is wider."""
     xyz = unit_vectors(opt.home_lat_, opt.home_lon_)
     big_h, big_p = float(opt.call_time_.sum()), float(opt.potential_.sum())
 
@@ -117,23 +118,27 @@ def split_regions(opt: TerritoryOptimizer, size: int, tolerance: float) -> Regio
         pot = opt.potential_[acc]
         h_all, p_all = h2.sum(), pot.sum()  # an account's hours do not depend on the half
         # a region at the edge of its band leaves its halves no room inside a narrower one
-        eps = max(
-            tolerance,
-            abs(h_all / ((t1 + t2) * big_h) - 1) + 1e-6,
-            abs(p_all / ((t1 + t2) * big_p) - 1) + 1e-6,
-        )
+        eps = max(tolerance, abs(h_all / ((t1 + t2) * big_h) - 1) + 1e-6)
         # x = 1 sends an account to half one; each half within eps of its targets
-        a_ub = [h1, -h1, -h2, h2, pot, -pot, -pot, pot]
+        a_ub = [h1, -h1, -h2, h2]
         b_ub = [
             (1 + eps) * t1 * big_h,
             -(1 - eps) * t1 * big_h,
             (1 + eps) * t2 * big_h - h_all,
             h_all - (1 - eps) * t2 * big_h,
-            (1 + eps) * t1 * big_p,
-            -(1 - eps) * t1 * big_p,
-            (1 + eps) * t2 * big_p - p_all,
-            p_all - (1 - eps) * t2 * big_p,
         ]
+        if opt.balance_potential:  # potential's band, in proportion to workload's
+            eps_p = max(
+                tolerance * opt.p_tol_ / opt.tolerance,
+                abs(p_all / ((t1 + t2) * big_p) - 1) + 1e-6,
+            )
+            a_ub += [pot, -pot, -pot, pot]
+            b_ub += [
+                (1 + eps_p) * t1 * big_p,
+                -(1 - eps_p) * t1 * big_p,
+                (1 + eps_p) * t2 * big_p - p_all,
+                p_all - (1 - eps_p) * t2 * big_p,
+            ]
         lim = opt.max_accounts_
         if lim is not None:
             a_ub += [np.ones(len(acc)), -np.ones(len(acc))]

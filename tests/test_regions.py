@@ -86,6 +86,9 @@ def test_solve_goes_by_regions_only_where_it_can(monkeypatch):
     opt = TerritoryOptimizer(acc, ter, **CALL_HOURS).solve(exact=False)
     assert opt.method_.startswith(f"{opt.regions_} regions")
     assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
+    loose = TerritoryOptimizer(acc, ter, balance_potential=False, **CALL_HOURS)
+    loose.solve(exact=False)
+    assert "regions" in loose.method_ and loose.evaluate(loose.assign_idx_)["breach"] <= 1e-9
     travel = TerritoryOptimizer(acc, ter, tolerance=0.1).solve(exact=False)
     capped = TerritoryOptimizer(acc, ter, max_moved_share=0.5, **CALL_HOURS).solve(exact=False)
     for other in (travel, capped):
