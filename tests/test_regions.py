@@ -25,7 +25,7 @@ def test_tiny_plans_by_regions_keep_the_bound_under_the_optimum():
         best = brute_force(opt)
         if not np.isfinite(best):
             continue
-        solve_by_regions(opt, size=1, bound_seconds=2.0)
+        solve_by_regions(opt, size=1)
         assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
         assert opt.lower_bound_ <= best + 1e-6 <= opt.objective_ + 2e-6
         assert 0 <= opt.gap_ <= 1
