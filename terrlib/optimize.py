@@ -275,18 +275,16 @@ class TerritoryOptimizer:
             )
         )
 
+    def _total(self, which: int, own: float) -> float:
+        """The workload (``which`` 0) or potential (1) total the territories' shares apply
+        to: ``own``, the assignment's, or the fixed one from ``totals``."""
+        fixed = None if self.totals is None else self.totals[which]
+        return own if fixed is None else fixed
+
     def _targets(self, hours: float, potential: float) -> tuple[np.ndarray, np.ndarray]:
         """Each territory's workload and potential targets when the assignment's totals are
         ``hours`` and ``potential``: its share of them, or of ``totals`` when fixed."""
-        h, p = self.totals or (None, None)
-        return self.share_ * (hours if h is None else h), self.share_ * (
-            potential if p is None else p
-        )
-
-    def _total_potential(self) -> float:
-        """The potential the territories' shares apply to: the plan's, or the fixed total."""
-        fixed = None if self.totals is None else self.totals[1]
-        return float(self.potential_.sum()) if fixed is None else float(fixed)
+        return self.share_ * self._total(0, hours), self.share_ * self._total(1, potential)
 
     def _dist(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         if self.distances is not None:
@@ -420,7 +418,7 @@ class TerritoryOptimizer:
             free_acc = np.arange(n)
         lay = self._layout(free_acc)
         s, t_p = self.share_, self.p_tol_
-        total_p = self._total_potential() / sp
+        total_p = self._total(1, self.potential_.sum()) / sp
         # base columns: H, then slacks
         b_rows = [np.r_[lay["h"], lay["up"] + np.arange(m), lay["lo"] + np.arange(m)]]
         b_vals = [np.r_[-1.0, -(1 + tol) * s, -(1 - tol) * s]]
@@ -438,10 +436,11 @@ class TerritoryOptimizer:
         lower[:nf] = upper[:nf] = 1.0
         lower[lay["h"]] = upper[lay["h"]] = -const_h.sum()
         h_col = (0.0, _INF)
-        if self.totals is not None and self.totals[0] is not None:
+        fixed_h = self._total(0, None)
+        if fixed_h is not None:
             # fixed targets: H is a constant, the total is free
             lower[lay["h"]], upper[lay["h"]] = -_INF, _INF
-            h_col = (self.totals[0] / sh,) * 2
+            h_col = (fixed_h / sh,) * 2
         upper[lay["up"] : lay["up"] + m] = -const_h
         lower[lay["lo"] : lay["lo"] + m] = -const_h
         lower[lay["pot"] : lay["pot"] + m] = (1 - t_p) * s * total_p - const_p
@@ -903,7 +902,7 @@ class TerritoryOptimizer:
         for k in range(m):
             hs.changeCoeff(lay["up"] + k, 0, -(1 + t) * s[k])
             hs.changeCoeff(lay["lo"] + k, 0, -(1 - t) * s[k])
-        total_p = self._total_potential() / self.scales_[1]
+        total_p = self._total(1, self.potential_.sum()) / self.scales_[1]
         idx = (lay["pot"] + np.arange(m)).astype(np.int32)
         hs.changeRowsBounds(m, idx, (1 - tp) * s * total_p, (1 + tp) * s * total_p)
         if np.isfinite(self.cap_):
@@ -1087,11 +1086,7 @@ class TerritoryOptimizer:
         sol = highspy.HighsSolution()
         sol.col_value = list(
             np.r_[
-                (
-                    self.arc_values(np.arange(self.n_), start)["hours"].sum()
-                    if self.totals is None or self.totals[0] is None
-                    else self.totals[0]
-                )
+                self._total(0, self.arc_values(np.arange(self.n_), start)["hours"].sum())
                 / self.scales_[0],
                 (model.cols == start[model.rows]).astype(float),
             ]
