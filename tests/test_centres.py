@@ -4,6 +4,7 @@ on every plan, and clear errors."""
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -97,3 +98,52 @@ def test_infeasible_requests_say_why(demand, p, cap, low, message):
     xy = np.arange(8, dtype=float).reshape(4, 2)
     with pytest.raises(InfeasibleRequest, match=message):
         CentrePlanner(xy, np.array(demand, float), p, cap, min_load=low).solve()
+
+
+def _two_towns(seed: int = 0):
+    """A tight town of 8 points and a spread-out town of 12, far apart."""
+    rng = np.random.default_rng(seed)
+    tight = rng.normal(0, 0.1, (8, 2))
+    spread = rng.uniform(100, 130, (12, 2))
+    return np.vstack([tight, spread])
+
+
+def test_swap_moves_a_centre_from_where_it_helps_least_to_where_it_helps_most():
+    xy = _two_towns()
+    planner = CentrePlanner(xy, np.ones(20), p=6, capacity=20)
+    # a poor plan: four centres for the tight town, two for the spread one
+    tight, spread = np.arange(8), np.arange(8, 20)
+    start = np.empty(20, int)
+    start[tight] = np.array([0, 1, 2, 3])[np.arange(8) % 4]
+    start[[0, 1, 2, 3]] = [0, 1, 2, 3]
+    near_8 = np.linalg.norm(xy[spread] - xy[8], axis=1) <= np.linalg.norm(
+        xy[spread] - xy[9], axis=1
+    )
+    start[spread] = np.where(near_8, 8, 9)
+    assert planner.feasible(start)
+    moved = planner._swap(start, deadline=np.inf, size=2)
+    assert moved is not None and planner.feasible(moved)
+    assert len(np.unique(moved)) == 6
+    assert planner.evaluate(moved) < planner.evaluate(start) - 1.0
+    centres = np.unique(moved)
+    assert (centres >= 8).sum() == 3  # one centre went from the tight town to the spread one
+    # a second call finds no saving pair
+    again = planner._swap(moved, deadline=np.inf, size=2)
+    assert again is None or planner.evaluate(again) < planner.evaluate(moved)
+
+
+def test_threads_change_the_speed_not_the_plan():
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 100, (160, 2))
+    q = rng.integers(1, 10, 160).astype(float)
+    cap = float(np.ceil(q.sum() / 16 / 0.85))
+    plans = []
+    for threads in (1, 2):
+        planner = CentrePlanner(xy, q, p=16, capacity=cap, threads=threads)
+        y, _ = planner._relaxation(np.inf)
+        start = planner._first(y, np.inf)
+        with ThreadPoolExecutor(threads) as planner._pool:
+            plans.append(planner._improve(start, np.inf, size=2, largest=4))
+        assert planner.feasible(plans[-1])
+        assert planner.evaluate(plans[-1]) <= planner.evaluate(start)
+    np.testing.assert_array_equal(plans[0], plans[1])
