@@ -8,6 +8,10 @@ p3038), our distance to it and seconds, then the mean per set.
 
 Targets (issue 5): mean gap to the known optimum at most 0.5% on pmedcap and on SJC with each
 instance under 10 s; within 2% of the best known on p3038 under 120 s each.
+
+Seconds are wall clock. The planner solves its neighbourhood MILPs on every CPU the process may
+use (at most 4), and stops on time limits, so results vary from run to run and from machine to
+machine: on p3038 by up to 0.8 points between two runs on the same 2-core machine.
 """
 
 from __future__ import annotations
