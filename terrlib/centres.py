@@ -640,10 +640,9 @@ class CentrePlanner:
 
     def _each(self, fn, args: list[tuple]) -> list:
         """``fn(*a)`` for every ``a`` in ``args``, on the solve's threads when it has them."""
-        pool = getattr(self, "_pool", None)
-        if pool is None or len(args) < 2:
+        if self._pool is None or len(args) < 2:
             return [fn(*a) for a in args]
-        jobs = [pool.submit(fn, *a) for a in args]
+        jobs = [self._pool.submit(fn, *a) for a in args]
         return [job.result() for job in jobs]
 
     def _swap(self, assign: np.ndarray, deadline: float, size: int = 3) -> np.ndarray | None:
@@ -661,10 +660,7 @@ class CentrePlanner:
         for c in centres:
             if time.perf_counter() > deadline:
                 break
-            _, near = tree.query(self._space[c], min(size, len(centres)))
-            group = np.sort(centres[np.atleast_1d(near)])
-            members = np.flatnonzero(np.isin(assign, group))
-            key = (tuple(group.tolist()), hash(members.tobytes()))
+            group, members, key = self._group(assign, centres, tree, c, size)
             old = float(self.cost(members, assign[members]).sum())
             groups.append((group, key, old))
             load = self.demand[members].sum()
@@ -707,6 +703,16 @@ class CentrePlanner:
                 new[pts] = cen
         return new if used else None
 
+    def _group(
+        self, assign: np.ndarray, centres: np.ndarray, tree: cKDTree, c: int, size: int
+    ) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """Centre ``c`` and its ``size - 1`` nearest ``centres`` (``tree`` is over them), the
+        points they serve in ``assign``, and a key naming both."""
+        _, near = tree.query(self._space[c], min(size, len(centres)))
+        group = np.sort(centres[np.atleast_1d(near)])
+        members = np.flatnonzero(np.isin(assign, group))
+        return group, members, (tuple(group.tolist()), hash(members.tobytes()))
+
     def _batch(
         self, assign: np.ndarray, queue: list[int], size: int
     ) -> tuple[list[tuple[np.ndarray, float]], list[int]]:
@@ -726,13 +732,10 @@ class CentrePlanner:
                 break
             if c not in alive:
                 continue
-            _, near = tree.query(self._space[c], min(size, len(centres)))
-            group = np.sort(centres[np.atleast_1d(near)])
+            group, members, key = self._group(assign, centres, tree, c, size)
             if used.intersection(group.tolist()):
                 rest.append(c)
                 continue
-            members = np.flatnonzero(np.isin(assign, group))
-            key = (tuple(group.tolist()), hash(members.tobytes()))
             if key in self._seen or len(members) > 200:
                 continue
             self._seen.add(key)
