@@ -42,8 +42,15 @@ def state_lines(ax) -> None:
             ax.plot(ring[:, 0], ring[:, 1], color="#b0b0b0", lw=0.5, zorder=0)
 
 
-def territory_map(accounts: pd.DataFrame, reps: pd.DataFrame, ax=None, title: str = ""):
-    """Accounts as points coloured by territory, rep homes as black crosses, state outlines."""
+def territory_map(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    ax=None,
+    title: str = "",
+    homes_label: str = "rep home",
+):
+    """Accounts as points coloured by territory, rep homes (labelled ``homes_label``) as
+    black crosses, state outlines."""
     ax = _ax(ax, (11, 6.5))
     state_lines(ax)
     ax.grid(False)
@@ -51,7 +58,12 @@ def territory_map(accounts: pd.DataFrame, reps: pd.DataFrame, ax=None, title: st
     colours = plt.get_cmap(PALETTE)(codes % 20)
     ax.scatter(accounts["longitude"], accounts["latitude"], c=colours, s=4, alpha=0.6, lw=0)
     ax.scatter(
-        reps["home_longitude"], reps["home_latitude"], marker="x", c="black", s=30, label="rep home"
+        reps["home_longitude"],
+        reps["home_latitude"],
+        marker="x",
+        c="black",
+        s=30,
+        label=homes_label,
     )
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
@@ -341,6 +353,24 @@ def maps_before_after(accounts: pd.DataFrame, proposed: pd.Series, reps: pd.Data
     after = accounts.assign(territory_id=proposed.to_numpy())
     territory_map(accounts, reps, ax=axes[0], title="Today")
     territory_map(after, reps, ax=axes[1], title="Proposed")
+    fig.tight_layout()
+    return fig
+
+
+def scratch_maps(opt, plan):
+    """Two territory maps side by side: ``opt``'s proposal from today's rep homes, and
+    ``plan`` (:func:`terrlib.scratch.from_scratch`) drawn from scratch, with its bases."""
+    fig, axes = plt.subplots(1, 2, figsize=(16, 5.5))
+    proposed = opt.accounts.assign(territory_id=opt.assignment_.to_numpy())
+    territory_map(proposed, opt.territories, ax=axes[0], title="Proposed, from today's homes")
+    scratch = opt.accounts.assign(territory_id=plan.optimizer.assignment_.to_numpy())
+    territory_map(
+        scratch,
+        plan.bases,
+        ax=axes[1],
+        title="Drawn from scratch, reps at the bases where travel is least",
+        homes_label="base",
+    )
     fig.tight_layout()
     return fig
 
