@@ -236,7 +236,8 @@ def _run_notebooks(
                 parameters=parameters,
                 kernel_name="python3",
                 progress_bar=False,
-                cwd=str(notebooks_dir),
+                # no cwd: papermill would chdir the whole process, and two notebooks on
+                # threads could restore each other's folder; the kernel starts in it anyway
                 log_output=False,
                 km=km,
             )

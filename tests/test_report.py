@@ -4,6 +4,7 @@ earlier report intact. These execute all five notebooks on the small demo compan
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -15,24 +16,40 @@ from terrlib import cli, config
 pytestmark = pytest.mark.slow
 
 
+CHDIRS: list[str] = []  # where the report set its working directory
+
+
 @pytest.fixture(scope="module")
 def built(small_demo, tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
-    code = cli.main(
-        [
-            "report",
-            "--quarter",
-            "2026Q3",
-            "--data",
-            str(small_demo),
-            "--out",
-            str(root / "reports"),
-            "--processed",
-            str(root / "processed"),
-        ]
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        # the data as `make report` gives it, relative to the working directory
+        mp.chdir(small_demo.parent)
+        chdir = os.chdir
+        mp.setattr(os, "chdir", lambda path: (CHDIRS.append(str(path)), chdir(path))[1])
+        code = cli.main(
+            [
+                "report",
+                "--quarter",
+                "2026Q3",
+                "--data",
+                small_demo.name,
+                "--out",
+                str(root / "reports"),
+                "--processed",
+                str(root / "processed"),
+            ]
+        )
     assert code == 0
     return root
+
+
+def test_report_keeps_the_working_directory(built, small_demo):
+    """Notebooks run side by side on threads; a change of the process's working directory
+    by one (papermill's ``cwd``) could be undone to the wrong folder by the other, and the
+    relative data path then no longer resolved. (papermill still sets it, to where it is,
+    around every save.)"""
+    assert set(CHDIRS) <= {str(small_demo.parent)}
 
 
 def test_report_pages(built):
