@@ -1617,16 +1617,11 @@ def from_dataset(
     rep's capacity; tolerance, locks and the moved cap come from the plan, and any of them
     can be overridden by ``options``.
     """
-    from terrlib.workload import call_pattern
+    from terrlib.workload import coverage_calls
 
     plan = data.plan
     acc = data.accounts
-    calls, minutes = call_pattern(plan, acc["employees"].to_numpy())
-    if tiers is not None and "tier" in tiers:
-        tier = tiers.set_index("account_id")["tier"].reindex(acc["account_id"])
-        mult = tier.map(plan.coverage.tier_multipliers).fillna(1.0).to_numpy(float)
-        calls = calls * mult
-    calls = calls * frequency
+    calls, minutes = coverage_calls(plan, acc, tiers, frequency)
     if scores is not None and "potential" in scores:
         potential = scores.set_index("account_id")["potential"].reindex(acc["account_id"])
     else:

@@ -1,0 +1,56 @@
+"""Workload build-up sizing by region and segment, with ICP tiers and scenarios."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from terrlib import optimize, workload
+
+
+def test_sizing_splits_by_segment_and_follows_the_tiers(small_data):
+    plain = workload.sizing(small_data).table.set_index("region")
+    bands = [f"{b.name} reps" for b in small_data.plan.segments.size_bands]
+    assert set(bands) <= set(plain.columns)
+    assert plain[bands].sum(axis=1).to_numpy() == pytest.approx(plain["reps_needed"].to_numpy())
+    work = workload.account_workload(small_data)
+    assert plain["hours"].sum() == pytest.approx(work["hours"].sum())
+    reps = small_data.reps.drop_duplicates("territory_id")
+    assert plain["reps_today"].sum() == len(reps)
+    assert plain["gap"].to_numpy() == pytest.approx(
+        (plain["reps_needed"] - plain["reps_today"]).to_numpy()
+    )
+    # every account in tier A: calls (and the travel that goes with them) x the plan's 1.5
+    ids = small_data.accounts["account_id"]
+    mult = small_data.plan.coverage.tier_multipliers["A"]
+    tier_a = workload.sizing(small_data, pd.DataFrame({"account_id": ids, "tier": "A"}))
+    assert tier_a.table["hours"].to_numpy() == pytest.approx(mult * plain["hours"].to_numpy())
+    # accounts without a tier keep their band's calls
+    half = pd.DataFrame({"account_id": ids.iloc[::2], "tier": "D"})
+    calls, _ = workload.coverage_calls(small_data.plan, small_data.accounts, half)
+    base, _ = workload.coverage_calls(small_data.plan, small_data.accounts)
+    d = small_data.plan.coverage.tier_multipliers["D"]
+    assert calls[::2] == pytest.approx(d * base[::2])
+    assert calls[1::2] == pytest.approx(base[1::2])
+    # the optimizer's workload is the same build-up
+    opt = optimize.from_dataset(small_data, tiers=half)
+    assert opt.accounts["calls"].to_numpy() == pytest.approx(calls)
+
+
+def test_scenarios_scale_the_reps_needed(small_data):
+    result = workload.sizing_scenarios(small_data)
+    t = result.table.set_index("scenario")
+    base = t.iloc[0]
+    assert base["reps needed"] == pytest.approx(
+        workload.sizing(small_data).table["reps_needed"].sum()
+    )
+    assert t.loc["a fifth fewer calls", "reps needed"] == pytest.approx(0.8 * base["reps needed"])
+    assert t.loc["10% more selling hours per rep", "reps needed"] == pytest.approx(
+        base["reps needed"] / 1.1
+    )
+    regions = [c for c in t.columns if c.endswith(" reps")]
+    assert t[regions].sum(axis=1).to_numpy() == pytest.approx(t["reps needed"].to_numpy())
+    assert t["change"].iloc[0] == 0
+    assert f"{t['change'].max():+.1f}" in result.headline
+    custom = workload.sizing_scenarios(small_data, scenarios={"today": {}, "x2": {"frequency": 2}})
+    assert custom.table["change"].iloc[1] == pytest.approx(base["reps needed"])
