@@ -148,6 +148,7 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
     from scratch, side by side: travel, balance of workload and potential, accounts that
     change rep and each plan's certified gap."""
     new = plan.optimizer
+    known = opt.current_ >= 0
     rows = []
     for name, o, which in (
         ("today, from rep homes", opt, "before"),
@@ -156,7 +157,6 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
     ):
         s = o.summary_
         travel = o.travel_before_ if which == "before" else o.travel_
-        known = opt.current_ >= 0
         moved = 0 if which == "before" else int((o.assign_idx_ != opt.current_)[known].sum())
         rows.append(
             {

@@ -292,16 +292,17 @@ def sizing_scenarios(
     """
     scenarios = SCENARIOS if scenarios is None else scenarios
     today = data.reps.drop_duplicates("territory_id")
+    # call and travel hours are both in proportion to the calls, so one build-up serves all
+    hours, selling = _reps_needed(data, tiers, 1.0, 1.0)
+    region_hours = hours.sum(axis=1)
     rows = []
     for name, change in scenarios.items():
-        hours, per_rep = _reps_needed(
-            data, tiers, change.get("frequency", 1.0), change.get("selling_hours", 1.0)
-        )
-        by_region = hours.sum(axis=1) / per_rep
+        per_rep = selling * change.get("selling_hours", 1.0)
+        by_region = region_hours * change.get("frequency", 1.0) / per_rep
         rows.append(
             {
                 "scenario": name,
-                "hours": float(hours.to_numpy().sum()),
+                "hours": float(by_region.sum() * per_rep),
                 "selling hours per rep": per_rep,
                 "reps needed": float(by_region.sum()),
                 "gap to today": float(by_region.sum()) - len(today),
