@@ -142,7 +142,8 @@ def territory_workload(data: Dataset, tiers: pd.DataFrame | None = None) -> Resu
     under = per[per["status"] == "understaffed"]
     over = per[per["status"] == "overstaffed"]
     headline = (
-        f"The coverage model asks for {per['hours'].sum():,.0f} hours a year against "
+        ("With calls set by stage 3's ICP tiers, the" if tiers is not None else "The")
+        + f" coverage model asks for {per['hours'].sum():,.0f} hours a year against "
         f"{per['capacity'].sum():,.0f} hours of selling capacity "
         f"({per['hours'].sum() / per['capacity'].sum():.0%} overall). "
         f"{len(under)} of {len(per)} territories need more than "

@@ -32,6 +32,8 @@ def test_sizing_splits_by_segment_and_follows_the_tiers(small_data):
     d = small_data.plan.coverage.tier_multipliers["D"]
     assert calls[::2] == pytest.approx(d * base[::2])
     assert calls[1::2] == pytest.approx(base[1::2])
+    assert "ICP tiers" in workload.territory_workload(small_data, half).headline
+    assert "ICP tiers" not in workload.territory_workload(small_data).headline
     # the optimizer's workload is the same build-up
     opt = optimize.from_dataset(small_data, tiers=half)
     assert opt.accounts["calls"].to_numpy() == pytest.approx(calls)
