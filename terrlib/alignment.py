@@ -242,6 +242,8 @@ def effort_vs_strategy(data: Dataset, quarter: str, scores: pd.DataFrame | None 
         territory_id=acts["account_id"].map(acc["territory_id"]),
     )
     acc_prio = acc["industry"].isin(prio)
+    if not acc_prio.any():
+        return _no_strategy(data, prio)
 
     def shares(key: str, market_key: pd.Series) -> pd.DataFrame:
         minutes = acts.groupby(key)["duration_minutes"].sum()
@@ -311,6 +313,33 @@ def effort_vs_strategy(data: Dataset, quarter: str, scores: pd.DataFrame | None 
     return result
 
 
+def _no_strategy(data: Dataset, prio: set[str]) -> Result:
+    """The effort result when the plan names no priority industry that the accounts have:
+    there is nothing to measure rep time against, and no rep is called off strategy."""
+    reps = data.reps
+    why = (
+        "The plan names no priority industries"
+        if not prio
+        else f"No account is in the plan's priority industries ({', '.join(sorted(prio))})"
+    )
+    result = Result(
+        "Rep time against the strategy's priority industries",
+        f"{why}, so rep time is not compared with a strategy and no rep is called off "
+        "strategy. Name priority industries under strategy.priority_industries in the plan "
+        "to see this section.",
+        pd.DataFrame(
+            {
+                "rep_id": reps["rep_id"],
+                "rep_name": reps["rep_name"],
+                "territory_id": reps["territory_id"],
+            }
+        ).iloc[:0],
+    )
+    result.by_territory = pd.DataFrame(columns=["territory_id", "vs_company"])
+    result.fit = None
+    return result
+
+
 ACTIONS = {
     "understaffed": "move accounts to neighbours or add capacity",
     "top accounts untouched": "re-prioritise call plans toward top-tier accounts",
@@ -359,6 +388,8 @@ def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: 
         f" Company-wide, priority industries get {fit['effort_share']:.0%} of rep time against "
         f"{fit['market_share']:.0%} of potential"
         + (": a company-wide shift of effort is needed." if fit["effort_index"] < 0.8 else ".")
+        if fit
+        else ""
     )
     if table.empty:
         headline = "No territory breaks the plan's thresholds." + company
@@ -400,12 +431,19 @@ def summary(balance: Result, served: Result, effort: Result, verdict: Result) ->
         idle = over.loc[over["utilization"].idxmin()]
         first += f", {idle['territory_id']} only {idle['utilization']:.0%}"
     fit = effort.fit
-    lowest = effort.table.nsmallest(3, "effort_index")["rep_name"].tolist()
     spread = balance.spread
+    if fit:
+        lowest = effort.table.nsmallest(3, "effort_index")["rep_name"].tolist()
+        strategy = (
+            f"Priority industries hold {fit['market_share']:.0%} of potential but get "
+            f"{fit['effort_share']:.0%} of rep time; {', '.join(lowest)} are furthest off "
+            "strategy."
+        )
+    else:
+        strategy = "The plan names no priority industry in the data: rep time is not judged."
     return [
         first + ".",
-        f"Priority industries hold {fit['market_share']:.0%} of potential but get "
-        f"{fit['effort_share']:.0%} of rep time; {', '.join(lowest)} are furthest off strategy.",
+        strategy,
         f"Workload per territory varies with a coefficient of variation of "
         f"{spread.loc['coefficient of variation', 'workload_hours']:.0%} "
         f"({len(balance.outside)} territories outside the plan's tolerance).",

@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="generate the demo company")
     demo.add_argument("--out", type=Path, default=config.DEMO_DATA, help="output folder")
+    demo.add_argument(
+        "--force", action="store_true", help="write into a folder that already holds files"
+    )
     demo.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
     demo.add_argument("--accounts", type=int, default=5000)
     demo.add_argument("--reps", type=int, default=44)
@@ -30,12 +33,22 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check raw data against the data contract")
     val.add_argument("--data", type=Path, default=config.DEMO_DATA, help="raw data folder")
     val.add_argument("--plan", type=Path, default=None, help="plan YAML (default: beside data)")
+    val.add_argument(
+        "--default-plan",
+        action="store_true",
+        help="run on the default plan when the data has no plan file (said in the output)",
+    )
     val.add_argument("--quarter", default=None, help="also require data in this quarter")
 
     rep = sub.add_parser("report", help="build the quarterly report")
     rep.add_argument("--quarter", default=None, help="e.g. 2026Q3 (default: latest complete)")
     rep.add_argument("--data", type=Path, default=config.DEMO_DATA, help="raw data folder")
     rep.add_argument("--plan", type=Path, default=None, help="plan YAML (default: beside data)")
+    rep.add_argument(
+        "--default-plan",
+        action="store_true",
+        help="run on the default plan when the data has no plan file (said in the output)",
+    )
     rep.add_argument("--out", type=Path, default=config.REPORTS, help="report root folder")
     rep.add_argument(
         "--processed", type=Path, default=config.DATA_PROCESSED, help="processed-data root folder"
@@ -50,18 +63,61 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plan_arg(args: argparse.Namespace) -> Path | str | None:
+    from terrlib.plan import DEFAULT_PLAN
+
+    if args.default_plan and args.plan is not None:
+        raise ValueError("give either --plan or --default-plan, not both")
+    return DEFAULT_PLAN if args.default_plan else args.plan
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from terrlib.demo import generate
+
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise ValueError(
+            f"{out} already holds files; the demo would overwrite them. Choose an empty "
+            "folder, or add --force to write into it anyway"
+        )
+    truth = generate(
+        out,
+        n_accounts=args.accounts,
+        n_reps=args.reps,
+        seed=args.seed,
+        end_quarter=args.end_quarter,
+    )
+    print(
+        f"demo company written to {out} ({truth['n_accounts']} accounts, "
+        f"{truth['n_reps']} reps, {truth['quarters'][0]} to {truth['quarters'][-1]})"
+    )
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from terrlib.io import load_dataset
 
-    data = load_dataset(args.data, args.plan, args.quarter)
-    print(f"{args.data}: valid")
+    data = load_dataset(args.data, _plan_arg(args), args.quarter)
+    plan = data.files.get("plan")
+    print(f"{args.data}: valid (plan: {plan.name if plan else 'the default plan, no plan file'})")
     print(data.summary().to_string())
+    for column, reading in data.date_readings.items():
+        print(f"dates in {column}: read {reading}")
     quarters = data.quarters()
     print(
         f"quarters with data: {quarters[0]} to {quarters[-1]} ({len(quarters)}); "
         f"latest complete: {data.latest_complete_quarter()}"
     )
     return 0
+
+
+def _os_message(exc: OSError) -> str:
+    """An operating-system error in words: what failed, on which path."""
+    what = exc.strerror or str(exc)
+    paths = [p for p in (exc.filename, exc.filename2) if p]
+    return f"{what}: {' -> '.join(map(str, paths))}" if paths else what
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,20 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "demo":
-            from terrlib.demo import generate
-
-            truth = generate(
-                args.out,
-                n_accounts=args.accounts,
-                n_reps=args.reps,
-                seed=args.seed,
-                end_quarter=args.end_quarter,
-            )
-            print(
-                f"demo company written to {args.out} ({truth['n_accounts']} accounts, "
-                f"{truth['n_reps']} reps, {truth['quarters'][0]} to {truth['quarters'][-1]})"
-            )
-            return 0
+            return _demo(args)
         if args.command == "validate":
             return _validate(args)
         from terrlib.report import build_report
@@ -98,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         build_report(
             args.quarter,
             args.data,
-            args.plan,
+            _plan_arg(args),
             args.out,
             args.processed,
             seed=args.seed,
@@ -119,6 +162,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"Error: {_os_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Stopped; nothing already in place was changed.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, never a traceback
+        print(
+            f"Internal error ({type(exc).__name__}: {exc}); nothing already in place was "
+            "changed. Please report it with the command you ran.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

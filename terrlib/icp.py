@@ -631,7 +631,7 @@ def icp_scores(
     )
     rank = frame["score"].rank(ascending=False, method="first") / len(frame)
     tiers = data.plan.icp.tiers
-    labels = [*tiers, "D" if "D" not in tiers else "rest"]
+    labels = data.plan.tier_names()
     frame["tier"] = pd.cut(rank, [0, *tiers.values(), 1.0], labels=labels).astype(str)
     won = data.opportunities[
         (data.opportunities["stage"] == "won")

@@ -25,7 +25,7 @@ import pandera.pandas as pa
 
 from terrlib.geo import resolve_zip
 from terrlib.periods import latest_complete_quarter, parse_quarter, quarter_bounds, quarter_freq
-from terrlib.plan import Plan, PlanError, load_plan
+from terrlib.plan import DEFAULT_PLAN, Plan, PlanError, find_plan, load_plan
 from terrlib.schemas import CONTRACT, TableSpec, column_schema
 
 MAX_EXAMPLES = 5
@@ -86,6 +86,7 @@ class Dataset:
     data_dir: Path
     files: dict[str, Path] = field(default_factory=dict)
     cutoff: pd.Timestamp | None = None
+    date_readings: dict[str, str] = field(default_factory=dict)
 
     @property
     def fiscal_start(self) -> int:
@@ -242,46 +243,146 @@ def _flag(
         problems.append(Problem(file, column, rule, int(mask.sum()), _examples(frame, spec, mask)))
 
 
-def _parse_numbers(values: pd.Series) -> pd.Series:
+_THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
+_TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+_ISO = r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_NUMERIC_DATE = r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T].*)?"
+#: Control characters refused in text (tab, line feed and carriage return are allowed).
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def _parse_numbers(values: pd.Series) -> tuple[pd.Series, dict[str, np.ndarray]]:
+    """Numbers from text; also the masks of values refused and why: a comma that is not a
+    thousands separator (``44,5`` is not 445) and values that are not finite."""
     if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float)
-    cleaned = values.astype("string").str.strip().str.replace(",", "", regex=False)
-    return pd.to_numeric(cleaned, errors="coerce").astype(float)
-
-
-def _parse_dates(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.tz_localize(None) if values.dt.tz is not None else values
+        parsed = values.astype(float)
+        return parsed, {"not a finite number (inf)": np.isinf(parsed.to_numpy())}
     text = values.astype("string").str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]")
+    commas = text.str.contains(",", regex=False).fillna(False).to_numpy(bool)
+    grouped = text.str.fullmatch(_THOUSANDS).fillna(False).to_numpy(bool)
+    cleaned = text.mask(grouped, text.str.replace(",", "", regex=False))
+    parsed = pd.to_numeric(cleaned.mask(commas & ~grouped), errors="coerce").astype(float)
+    rules = {
+        "decimal comma or misplaced thousands separator (export numbers with a point as the "
+        "decimal separator, e.g. 44.5)": commas & ~grouped,
+        "not a finite number (inf)": np.isinf(parsed.to_numpy()),
+    }
+    return parsed.mask(np.isinf(parsed.to_numpy())), rules
+
+
+def _parse_dates(
+    values: pd.Series, fmt: str | None = None
+) -> tuple[pd.Series, str, str | None, np.ndarray]:
+    """Dates from text, one reading per column.
+
+    ISO dates (``2025-12-31``, with a time and a zone or not) are read as written, the zone
+    dropped (the local date the CRM recorded). Numeric dates such as ``31/12/2025`` are read
+    day first or month first as the column shows: a first number above 12 means day first, a
+    second above 12 month first; a column that shows both, or neither while some dates could
+    be read either way, is refused unless the plan's ``date_formats`` gives the format.
+
+    Returns
+    -------
+    parsed, reading, refusal, bad
+        The dates; the reading in words; why the whole column is refused (or None); the rows
+        that cannot be read.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
+        return parsed.astype("datetime64[ns]"), "", None, np.zeros(len(values), bool)
+    text = values.astype("string").str.strip()
+    present = text.notna().to_numpy(bool)
+    if fmt:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        return parsed.astype("datetime64[ns]"), f"as {fmt} (plan)", None, present & parsed.isna()
+    plain = text.str.replace(_TZ_SUFFIX, "", regex=True)
+    iso = plain.str.fullmatch(_ISO).fillna(False).to_numpy(bool)
+    parts = text.str.extract(f"^{_NUMERIC_DATE}$")
+    numeric = parts[0].notna().to_numpy(bool)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    if iso.any():
+        parsed[iso] = pd.to_datetime(plain[iso], format="ISO8601", errors="coerce")
+    reading, refusal = ("ISO (YYYY-MM-DD)" if iso.any() else ""), None
+    if numeric.any():
+        first = parts.loc[numeric, 0].astype(int)
+        second = parts.loc[numeric, 2].astype(int)
+        day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+        either = bool((first != second).any())
+        example = {
+            "day": text[numeric][first.to_numpy() > 12].iloc[0] if day_first else "",
+            "month": text[numeric][second.to_numpy() > 12].iloc[0] if month_first else "",
+            "either": text[numeric][(first != second).to_numpy()].iloc[0] if either else "",
+        }
+        if day_first and month_first:
+            refusal = (
+                f"mixes day-first ({example['day']}) and month-first ({example['month']}) "
+                "dates; export one format, or set it in the plan's date_formats"
+            )
+        elif not day_first and not month_first and either:
+            refusal = (
+                f"dates such as {example['either']} read either day first or month first, and "
+                "no date in the column tells which; set the format in the plan, e.g. "
+                "date_formats: {table: {column: '%d/%m/%Y'}}"
+            )
+        else:
+            parsed[numeric] = pd.to_datetime(
+                text[numeric], format="mixed", dayfirst=day_first, errors="coerce"
+            )
+            order = "day first (DD/MM/YYYY)" if day_first else "month first (MM/DD/YYYY)"
+            reading = ", ".join(r for r in (reading, order) if r)
+    other = present & ~iso & ~numeric
+    if other.any():
+        parsed[other] = pd.to_datetime(text[other], format="mixed", errors="coerce")
+        reading = ", ".join(r for r in (reading, "written out (e.g. 3 March 2025)") if r)
+    bad = present & parsed.isna().to_numpy() & (~numeric if refusal else True)
+    return parsed, reading, refusal, bad
 
 
 def _parse_table(
-    frame: pd.DataFrame, spec: TableSpec, file: str, problems: list[Problem]
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    file: str,
+    problems: list[Problem],
+    plan: Plan,
+    readings: dict[str, str],
 ) -> pd.DataFrame:
     out = frame.copy()
     for col in spec.text + tuple(c for c in ("postal_code",) if c in out):
         text = out[col].astype("string").str.strip()
         out[col] = text.mask(text == "")
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            control = out[col].astype("string").str.contains(_CONTROL, regex=True)
+            _flag(
+                problems,
+                out,
+                spec,
+                file,
+                str(col),
+                "control character in text (NUL or another non-printing character); "
+                "remove it from the export",
+                control.fillna(False),
+            )
     numbers = spec.numbers + tuple(c for c in ("latitude", "longitude") if c in out)
     for col in numbers:
-        parsed = _parse_numbers(out[col])
+        parsed, refused = _parse_numbers(out[col])
+        for rule, mask in refused.items():
+            shown = ", ".join(repr(v) for v in out.loc[mask, col].astype(str).head(3))
+            _flag(problems, out, spec, file, col, f"{rule} (found {shown})", mask)
         bad = parsed.isna() & out[col].notna() & (out[col].astype("string").str.strip() != "")
+        bad &= ~np.logical_or.reduce(list(refused.values()))
         _flag(problems, out, spec, file, col, "not a number", bad)
         out[col] = parsed
+    formats = plan.date_formats.get(spec.name, {})
     for col in spec.dates:
-        parsed = _parse_dates(out[col])
-        bad = parsed.isna() & out[col].notna()
+        parsed, reading, refusal, bad = _parse_dates(out[col], formats.get(col))
+        if refusal:
+            problems.append(Problem(file, col, refusal))
+        if reading and reading != "ISO (YYYY-MM-DD)":
+            readings[f"{file} {col}"] = reading
         shown = ", ".join(repr(v) for v in out.loc[bad, col].astype(str).head(3))
-        _flag(
-            problems, out, spec, file, col, f"unparseable date (e.g. {shown}; use YYYY-MM-DD)", bad
-        )
+        hint = f"the plan's format {formats[col]}" if col in formats else "YYYY-MM-DD"
+        _flag(problems, out, spec, file, col, f"unparseable date (e.g. {shown}; use {hint})", bad)
         out[col] = parsed
     return out
 
@@ -358,7 +459,12 @@ def _schema_problems(
         for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
             rule = {
                 "not_nullable": "missing value",
-                "field_uniqueness": "duplicate key" if column == spec.key else "duplicate value",
+                "field_uniqueness": "duplicate key"
+                if column == spec.key
+                else "reps share a territory (each territory has one rep: give each its own "
+                "territory_id)"
+                if (spec.name, column) == ("reps", "territory_id")
+                else "duplicate value",
             }.get(str(check), str(check))
             index = pd.Index(group["index"].dropna().astype(int).unique())
             mask = frame.index.isin(index)
@@ -427,8 +533,64 @@ def _lower_categories(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return frame
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, links followed, lies in ``folder``."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _check_plan_names(
+    plan: Plan, tables: dict[str, pd.DataFrame], plan_file: str, problems: list[Problem]
+) -> None:
+    """Names the plan uses that the data does not have: a typo is never silently ignored."""
+    accounts = tables.get("accounts")
+    if accounts is None:
+        return
+    checks = [
+        (
+            "strategy.priority_industries",
+            list(plan.strategy.priority_industries),
+            accounts["industry"].dropna(),
+            "industries",
+        ),
+        (
+            "balance.locked_accounts",
+            plan.balance.locked_accounts,
+            accounts["account_id"].dropna(),
+            "account ids",
+        ),
+    ]
+    for key, names, values, what in checks:
+        known = set(values.astype(str))
+        unknown = [n for n in dict.fromkeys(names) if n not in known]
+        if unknown:
+            common = ", ".join(map(repr, values.value_counts().index[:8].astype(str)))
+            problems.append(
+                Problem(
+                    plan_file,
+                    key,
+                    f"names {len(unknown)} {what} not in {CONTRACT['accounts'].name} "
+                    f"(e.g. {', '.join(map(repr, unknown[:MAX_EXAMPLES]))}); the data has "
+                    f"{len(known):,} {what}, e.g. {common}",
+                )
+            )
+    for table, formats in plan.date_formats.items():
+        for column in formats:
+            if column not in CONTRACT[table].dates:
+                problems.append(
+                    Problem(
+                        plan_file,
+                        f"date_formats.{table}",
+                        f"{column!r} is not a date column of {table} (its date columns: "
+                        f"{', '.join(CONTRACT[table].dates)})",
+                    )
+                )
+
+
 def validate_data(
-    data_dir: Path | str, plan: Plan | None = None, quarter: str | None = None
+    data_dir: Path | str,
+    plan: Plan | None = None,
+    quarter: str | None = None,
+    plan_file: str = "plan",
 ) -> Dataset:
     """Read and check every table in ``data_dir``; return the :class:`Dataset`.
 
@@ -439,8 +601,11 @@ def validate_data(
         Parquet.
     plan : Plan, optional
         Supplies the column map and fiscal calendar; the default plan when omitted.
+        Names it uses (priority industries, locked accounts) must be in the data.
     quarter : str, optional
         When given, it must contain at least one opportunity or activity.
+    plan_file : str
+        The plan's file name, for the messages about it.
 
     Raises
     ------
@@ -455,28 +620,52 @@ def validate_data(
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
     paths: dict[str, Path] = {}
+    readings: dict[str, str] = {}
     for name, spec in CONTRACT.items():
         path = find_table(data_dir, name)
         if path is None:
             problems.append(Problem(f"{name}.csv", None, "file missing (expected CSV or Parquet)"))
             continue
         files[name], paths[name] = path.name, path
+        if not _inside(path, data_dir):
+            problems.append(
+                Problem(
+                    path.name,
+                    None,
+                    "is a link to a file outside the data folder, which is not read (copy "
+                    "the file into the folder)",
+                )
+            )
+            continue
         raw = _read_raw(path, problems)
         if raw is None:
             continue
         raw = raw.rename(columns=lambda c: str(c).strip())
-        raw = raw.rename(columns=plan.columns.get(name, {}))
+        mapping = plan.columns.get(name, {})
+        unknown = [c for c in mapping if c not in raw.columns]
+        if unknown:
+            problems.append(
+                Problem(
+                    plan_file,
+                    f"columns.{name}",
+                    f"maps {', '.join(map(repr, unknown))}, but {path.name} has no such column "
+                    f"(its columns: {', '.join(map(str, raw.columns[:20]))})",
+                )
+            )
+        raw = raw.rename(columns=mapping)
         if raw.empty:
             problems.append(Problem(path.name, None, "table is empty (header only, no rows)"))
             continue
         if not _check_columns(raw, spec, path.name, problems):
             continue
-        parsed = _lower_categories(_parse_table(raw, spec, path.name, problems), name)
+        parsed = _parse_table(raw, spec, path.name, problems, plan, readings)
+        parsed = _lower_categories(parsed, name)
         if name == "accounts":
             parsed = _resolve_locations(parsed, path.name, problems)
         _schema_problems(parsed, spec, path.name, problems)
         tables[name] = parsed
     _check_references(tables, files, problems)
+    _check_plan_names(plan, tables, plan_file, problems)
     if "opportunities" in tables:
         _check_opportunity_dates(tables["opportunities"], files["opportunities"], problems)
     if problems:
@@ -489,6 +678,7 @@ def validate_data(
         plan=plan,
         data_dir=data_dir,
         files=paths,
+        date_readings=readings,
     )
     if quarter is not None:
         q = data.quarter(quarter)
@@ -517,7 +707,11 @@ def load_dataset(
     plan_path: Path | str | None = None,
     quarter: str | None = None,
 ) -> Dataset:
-    """Load the plan (``plan.yaml`` beside the data when no path is given) and the data.
+    """Load the plan and the data.
+
+    ``plan_path`` is the plan file; when it is omitted, ``plan.yaml`` (or ``plan.yml``)
+    beside the data, which must then be there; :data:`terrlib.plan.DEFAULT_PLAN` asks for
+    the default plan.
 
     Raises
     ------
@@ -525,11 +719,13 @@ def load_dataset(
         With a message for people; see :func:`validate_data`.
     """
     data_dir = Path(data_dir)
-    if plan_path is None and (data_dir / "plan.yaml").is_file():
-        plan_path = data_dir / "plan.yaml"
+    if not data_dir.is_dir():
+        raise DataValidationError(data_dir, [Problem(str(data_dir), None, "folder not found")])
+    if plan_path is None:
+        plan_path = find_plan(data_dir)
     plan = load_plan(plan_path)
-    data = validate_data(data_dir, plan, quarter)
-    if plan_path is not None:
+    data = validate_data(data_dir, plan, quarter, Path(str(plan_path)).name)
+    if str(plan_path) != DEFAULT_PLAN:
         data.files["plan"] = Path(plan_path)
     return data
 

@@ -63,6 +63,7 @@ from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
 from scipy.spatial import cKDTree
 
+from terrlib.exports import write_excel
 from terrlib.geo import EARTH_RADIUS_KM
 from terrlib.results import Result
 
@@ -1883,8 +1884,10 @@ def write_workbook(path, opt: TerritoryOptimizer, proposal_frame: pd.DataFrame) 
             ],
         }
     )
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        proposal_frame.to_excel(xl, sheet_name="proposal", index=False)
-        opt.summary_.to_excel(xl, sheet_name="territories", index=False)
-        opt.moves_.to_excel(xl, sheet_name="moves", index=False)
-        about.to_excel(xl, sheet_name="about", index=False)
+    sheets = {
+        "proposal": proposal_frame,
+        "territories": opt.summary_,
+        "moves": opt.moves_,
+        "about": about,
+    }
+    write_excel(sheets, path)

@@ -15,12 +15,20 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TABLES = ("accounts", "reps", "opportunities", "activities")
+
+#: Asks for the default plan where a plan path is expected (``terrlib report --default-plan``).
+DEFAULT_PLAN = "(default plan)"
+#: Plan files beside the data, in the order they are looked for.
+PLAN_NAMES = ("plan.yaml", "plan.yml")
+MAX_PLAN_BYTES = 1_000_000
+MAX_PLAN_DEPTH = 20
+MAX_PLAN_ALIASES = 100
 
 
 class _Strict(BaseModel):
@@ -103,7 +111,7 @@ class Coverage(_Strict):
     admin_share: float = Field(
         0.0, ge=0, lt=1, description="Share of capacity lost to admin before selling"
     )
-    tier_multipliers: dict[str, float] = Field(
+    tier_multipliers: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: {"A": 1.5, "B": 1.0, "C": 0.75, "D": 0.5},
         description="Calls a year x this per ICP tier when stage 3's tiers exist",
     )
@@ -122,7 +130,13 @@ class Balance(_Strict):
     tolerance: float = Field(0.10, gt=0, le=1, description="Allowed deviation from target, +-")
     weights: BalanceWeights = Field(default_factory=BalanceWeights)
     locked_accounts: list[str] = Field(default_factory=list)
-    max_moved_share: float = Field(0.15, ge=0, le=1)
+    max_moved_share: float = Field(
+        0.15,
+        gt=0,
+        le=1,
+        description="Largest share of accounts the proposal may move (above 0: to keep today's "
+        "alignment as it is, lock the accounts instead)",
+    )
     potential_tolerance: float | None = Field(
         None, gt=0, le=10, description="Allowed deviation of potential (default: tolerance)"
     )
@@ -194,6 +208,13 @@ class Plan(_Strict):
     columns: dict[Literal["accounts", "reps", "opportunities", "activities"], dict[str, str]] = (
         Field(default_factory=dict)
     )
+    date_formats: dict[
+        Literal["accounts", "reps", "opportunities", "activities"], dict[str, str]
+    ] = Field(
+        default_factory=dict,
+        description="strftime format per date column, e.g. {activities: {activity_date: "
+        "'%d/%m/%Y'}}, for exports whose dates read either day or month first",
+    )
 
     @model_validator(mode="after")
     def _coverage_matches_bands(self) -> Plan:
@@ -204,6 +225,47 @@ class Plan(_Strict):
                 f"coverage.by_size_band has no call pattern for size band(s) {sorted(missing)}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> Plan:
+        """A name the plan uses must exist: a typo is an error, never silently ignored."""
+        bands = [b.name for b in self.segments.size_bands]
+        tiers = self.tier_names()
+        given = self.coverage.model_fields_set  # defaults that do not fit are not a typo
+        checks = [
+            ("strategy.priority_segments", self.strategy.priority_segments, bands, "size bands"),
+            *[
+                (f"coverage.{key}", getattr(self.coverage, key), known, what)
+                for key, known, what in (
+                    ("by_size_band", bands, "size bands"),
+                    ("tier_multipliers", tiers, "ICP tiers"),
+                )
+                if key in given
+            ],
+        ]
+        problems = []
+        for key, given, known, what in checks:
+            unknown = [name for name in given if name not in known]
+            if unknown:
+                problems.append(
+                    f"{key} names {', '.join(map(repr, unknown))}, not among the plan's {what} "
+                    f"({', '.join(known)})"
+                )
+        for table, formats in self.date_formats.items():
+            for column, fmt in formats.items():
+                if "%" not in fmt:
+                    problems.append(
+                        f"date_formats.{table}.{column}: {fmt!r} is not a date format "
+                        "(write it with strftime codes, e.g. '%d/%m/%Y')"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def tier_names(self) -> list[str]:
+        """The ICP tiers: the plan's cut-offs and the tier of the rest (``D``)."""
+        tiers = list(self.icp.tiers)
+        return [*tiers, "D" if "D" not in tiers else "rest"]
 
     def size_band_of(self, employees: float) -> str:
         """Name the size band of an account with ``employees`` employees."""
@@ -222,26 +284,64 @@ class PlanError(ValueError):
         super().__init__(f"{self.path}: " + "; ".join(problems))
 
 
+def _check_yaml_shape(text: str) -> str | None:
+    """Why a YAML text is refused before it is built (too deep or too many aliases, which
+    would exhaust the stack or the memory), or None."""
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_PLAN_DEPTH:
+                return f"nested more than {MAX_PLAN_DEPTH} levels deep"
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_PLAN_ALIASES:
+                return f"more than {MAX_PLAN_ALIASES} aliases (*name)"
+    return None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where, without quoting the file (it may not be a plan at all)."""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{problem}{where}"
+
+
 def load_plan(path: Path | str | None) -> Plan:
-    """Read and validate a plan file; ``None`` gives the default plan.
+    """Read and validate a plan file; ``None`` or :data:`DEFAULT_PLAN` gives the default plan.
 
     Raises
     ------
     PlanError
-        When the file is missing, is not YAML, or has unknown keys or bad values; each problem
-        is named by its dotted key, e.g. ``balance.tolerance: Input should be greater than 0``.
+        When the file is missing or unreadable, is not YAML, is larger than 1 MB or nested
+        more than 20 levels, or has unknown keys or bad values; each problem is named by its
+        dotted key, e.g. ``balance.tolerance: Input should be greater than 0``.
     """
-    if path is None:
+    if path is None or str(path) == DEFAULT_PLAN:
         return Plan()
     path = Path(path)
     if not path.is_file():
-        raise PlanError(path, ["file not found"])
+        raise PlanError(path, ["file not found" if not path.exists() else "not a file"])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if path.stat().st_size > MAX_PLAN_BYTES:
+            raise PlanError(path, [f"file is larger than {MAX_PLAN_BYTES:,} bytes"])
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise PlanError(path, ["file is not UTF-8 text"]) from None
+    except OSError as exc:
+        raise PlanError(path, [f"cannot be read ({exc.strerror or exc})"]) from None
+    try:
+        shape = _check_yaml_shape(text)
+        if shape:
+            raise PlanError(path, [shape])
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise PlanError(path, [f"not valid YAML ({exc})".replace("\n", " ")]) from None
+        raise PlanError(path, [f"not valid YAML ({_yaml_problem(exc)})"]) from None
+    except RecursionError:
+        raise PlanError(path, [f"nested more than {MAX_PLAN_DEPTH} levels deep"]) from None
     if not isinstance(raw, dict):
         raise PlanError(path, ["the plan must be a mapping of keys to values"])
     try:
@@ -253,6 +353,31 @@ def load_plan(path: Path | str | None) -> Plan:
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"{where}: {msg}")
         raise PlanError(path, problems) from None
+
+
+def find_plan(data_dir: Path | str) -> Path:
+    """The plan file beside the data: ``plan.yaml`` or ``plan.yml``.
+
+    Raises
+    ------
+    PlanError
+        When there is none (the default plan is never taken silently) or both.
+    """
+    data_dir = Path(data_dir)
+    found = [data_dir / name for name in PLAN_NAMES if (data_dir / name).exists()]
+    if len(found) > 1:
+        raise PlanError(
+            found[0], [f"both {' and '.join(p.name for p in found)} are here: keep one"]
+        )
+    if not found:
+        raise PlanError(
+            data_dir / PLAN_NAMES[0],
+            [
+                "file not found: put the plan beside the data, give its path with --plan, "
+                "or run on the default plan with --default-plan (the report then says so)"
+            ],
+        )
+    return found[0]
 
 
 def dump_plan(plan: Plan, path: Path | str, header: str = "") -> None:

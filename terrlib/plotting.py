@@ -24,7 +24,15 @@ PALETTE = "tab20"
 def set_theme() -> None:
     """Apply the terrlib theme (seaborn whitegrid, readable fonts, compact figures)."""
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
-    plt.rcParams.update({"figure.figsize": (10, 4.5), "figure.dpi": 90, "axes.titleweight": "bold"})
+    plt.rcParams.update(
+        {
+            "figure.figsize": (10, 4.5),
+            "figure.dpi": 90,
+            "axes.titleweight": "bold",
+            # names from the data are drawn as they are: a "$" never starts mathtext
+            "text.parse_math": False,
+        }
+    )
 
 
 def _ax(ax, size=(10, 4.5)):

@@ -19,15 +19,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import KernelManager
 
-from terrlib import config, stage
+from terrlib import config, stage, swap
 from terrlib.io import load_dataset
+from terrlib.plan import DEFAULT_PLAN
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -336,15 +338,105 @@ the wall time): {html.escape(", ".join(f"{k} {v:.1f}" for k, v in timings.items(
 """
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Swap ``new`` into ``target`` with renames, keeping the old one until the new is there."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        target.rename(backup)
-    shutil.move(str(new), str(target))
-    if backup.exists():
-        shutil.rmtree(backup)
+def _public(path: Path | str) -> str:
+    """A path as the run manifest shows it: relative to the project or the working folder
+    when inside one, else only its last part (the report may be shared; absolute paths on
+    the machine that built it are not for its readers)."""
+    path = Path(path).resolve()
+    for base in (config.PROJECT_ROOT.resolve(), Path.cwd().resolve()):
+        if path.is_relative_to(base):
+            return str(path.relative_to(base))
+    return path.name
+
+
+@contextmanager
+def _locked(q: str, out_dir: Path, processed_root: Path) -> Iterator[None]:
+    """Hold the quarter's lock in both roots, after putting back what a killed run left
+    half swapped and removing its build folders."""
+    for folder in (out_dir, processed_root):
+        if folder.exists() and not folder.is_dir():
+            raise ReportError(f"{folder} is a file, not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = swap.QuarterLock([out_dir, processed_root], q).acquire()
+    except swap.LockedError as exc:
+        raise ReportError(str(exc)) from None
+    try:
+        swap.recover(out_dir / f".swap-{q}.json")
+        for root in (out_dir, processed_root):
+            swap.clean_stale(root, q)
+        yield
+    finally:
+        lock.release()
+
+
+def _build(
+    q: str,
+    data,
+    data_dir: Path,
+    out_dir: Path,
+    processed_root: Path,
+    notebooks_dir: Path,
+    seed: int,
+    workers: int,
+    say: Callable[[str], None],
+    began: float,
+) -> None:
+    """Run the notebooks into build folders beside the targets (same filesystem) and swap
+    the report and the processed data in together."""
+    build = Path(tempfile.mkdtemp(prefix=f".build-{q}-", dir=out_dir))
+    processed = Path(tempfile.mkdtemp(prefix=f".build-{q}-", dir=processed_root))
+    umask = os.umask(0)
+    os.umask(umask)
+    processed.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the data folder is not
+    executed = build / "executed"
+    pages = build / "report"
+    for folder in (executed, pages):
+        folder.mkdir()
+    plan_file = data.files.get("plan")
+    parameters = {
+        "quarter": q,
+        "data_dir": str(data_dir.resolve()),
+        "plan_path": str(Path(plan_file).resolve()) if plan_file else DEFAULT_PLAN,
+        "processed_dir": str(processed.resolve()),
+        "seed": seed,
+    }
+    try:
+        timings = _run_notebooks(notebooks_dir, executed, pages, parameters, out_dir, workers, say)
+        headlines_path = processed / stage.HEADLINES
+        headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
+        manifest = {
+            "quarter": q,
+            "parameters": {
+                "quarter": q,
+                "data_dir": _public(data_dir),
+                "plan_path": _public(plan_file) if plan_file else DEFAULT_PLAN,
+                "seed": seed,
+            },
+            "inputs": data.input_hashes(),
+            "versions": _versions(),
+            "seconds": {k: round(v, 2) for k, v in timings.items()},
+            "workers": workers,
+            "wall_seconds": round(time.perf_counter() - began, 1),
+            "git_commit": _git_commit(),
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "command": " ".join(
+                [Path(sys.argv[0]).name, *(_public(a) if os.sep in a else a for a in sys.argv[1:])]
+            ),
+        }
+        (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        (pages / "index.html").write_text(
+            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
+        )
+        swap.install(
+            [(processed, processed_root / q), (pages, out_dir / q)], out_dir / f".swap-{q}.json"
+        )
+        failed = out_dir / f"{q}.failed"
+        if failed.exists():
+            shutil.rmtree(failed)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+        shutil.rmtree(processed, ignore_errors=True)
 
 
 def worker_count(requested: int | None = None) -> int:
@@ -410,52 +502,12 @@ def build_report(
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else config.NOTEBOOKS
     data = load_dataset(data_dir, plan_path, quarter)
     q = str(data.quarter(quarter) if quarter else data.latest_complete_quarter())
-    plan_file = data.files.get("plan")
     say(
         f"terrlib report {q}: data {data_dir} ({len(data.accounts):,} accounts, "
         f"{len(data.opportunities):,} opportunities, {len(data.activities):,} activities)"
     )
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".build-{q}-", dir=out_dir))
-    processed = build / "processed"
-    executed = build / "executed"
-    pages = build / "report"
-    for folder in (processed, executed, pages):
-        folder.mkdir()
-    parameters = {
-        "quarter": q,
-        "data_dir": str(data_dir.resolve()),
-        "plan_path": str(Path(plan_file).resolve()) if plan_file else "",
-        "processed_dir": str(processed.resolve()),
-        "seed": seed,
-    }
-    try:
-        timings = _run_notebooks(notebooks_dir, executed, pages, parameters, out_dir, workers, say)
-        headlines_path = processed / stage.HEADLINES
-        headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
-        manifest = {
-            "quarter": q,
-            "parameters": {k: v for k, v in parameters.items() if k != "processed_dir"},
-            "inputs": data.input_hashes(),
-            "versions": _versions(),
-            "seconds": {k: round(v, 2) for k, v in timings.items()},
-            "workers": workers,
-            "wall_seconds": round(time.perf_counter() - began, 1),
-            "git_commit": _git_commit(),
-            "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        }
-        (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        (pages / "index.html").write_text(
-            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
-        )
-        _replace_dir(processed, processed_root / q)
-        _replace_dir(pages, out_dir / q)
-        failed = out_dir / f"{q}.failed"
-        if failed.exists():
-            shutil.rmtree(failed)
-    finally:
-        shutil.rmtree(build, ignore_errors=True)
+    with _locked(q, out_dir, processed_root):
+        _build(q, data, data_dir, out_dir, processed_root, notebooks_dir, seed, workers, say, began)
     say(f"report written to {out_dir / q / 'index.html'}")
     return out_dir / q

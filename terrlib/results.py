@@ -15,14 +15,67 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+NA_REP = "–"
+
+
+def _cell(value: object, spec: str | None) -> str:
+    """One cell as display text (not yet escaped): ``spec`` applied where it fits."""
+    if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)):
+        return NA_REP
+    if spec:
+        try:
+            return spec.format(value)
+        except (ValueError, TypeError):
+            pass
+    return str(value)
+
+
+def _escaped(labels: pd.Index) -> pd.Index:
+    """Index labels (and level names) as escaped HTML text."""
+
+    def esc(value: object) -> str | None:
+        return None if value is None else html.escape(str(value))
+
+    names = [esc(n) for n in labels.names]
+    if isinstance(labels, pd.MultiIndex):
+        return pd.MultiIndex.from_tuples([tuple(esc(v) for v in t) for t in labels], names=names)
+    if isinstance(labels, pd.RangeIndex):
+        return labels
+    return pd.Index([esc(v) for v in labels], name=names[0], dtype=object)
+
 
 def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
-    """HTML of a table with per-column formats (``"{:,.0f}"``, ``"{:.0%}"``...)."""
-    styler = table.style.format(formats or {}, na_rep="–")
-    styler = styler.format_index(lambda v: str(v)).set_table_attributes('class="terrlib-table"')
-    text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    """HTML of a table with per-column formats (``"{:,.0f}"``, ``"{:.0%}"``...).
+
+    Every cell, column name and index label is turned into text first and escaped as HTML,
+    so a name in the data such as ``<script>`` shows as text and never becomes markup.
+
+    Examples
+    --------
+    >>> html_text = format_table(pd.DataFrame({"name": ["<b>x</b>"], "share": [0.5]}),
+    ...                          {"share": "{:.0%}"})
+    >>> "&lt;b&gt;x&lt;/b&gt;" in html_text and "<b>" not in html_text and "50%" in html_text
+    True
+    """
+    formats = formats or {}
+    columns = [
+        [html.escape(_cell(v, formats.get(col))) for v in table.iloc[:, i]]
+        for i, col in enumerate(table.columns)
+    ]
+    shown = pd.DataFrame(
+        dict(enumerate(columns)) if columns else {}, index=range(len(table)), dtype=object
+    )
+    shown.index, shown.columns = _escaped(table.index), _escaped(table.columns)
+    styler = shown.style.set_table_attributes('class="terrlib-table"')
+    text = [
+        i
+        for i, _ in enumerate(table.columns)
+        if not pd.api.types.is_numeric_dtype(table.iloc[:, i])
+    ]
     if text:
-        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+        styler = styler.set_properties(
+            subset=pd.IndexSlice[:, shown.columns[text].unique()], **{"text-align": "left"}
+        )
     if isinstance(table.index, pd.RangeIndex):
         styler = styler.hide(axis="index")
     return styler.to_html()

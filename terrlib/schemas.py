@@ -112,6 +112,7 @@ def column_schema(table: str) -> pa.DataFrameSchema:
         cols["latitude"] = _col(pa.Check.in_range(-90, 90, error="latitude outside -90..90"))
         cols["longitude"] = _col(pa.Check.in_range(-180, 180, error="longitude outside -180..180"))
     elif table == "reps":
+        cols["territory_id"] = _col(unique=True)
         cols["home_latitude"] = _col(pa.Check.in_range(-90, 90, error="latitude outside -90..90"))
         cols["home_longitude"] = _col(
             pa.Check.in_range(-180, 180, error="longitude outside -180..180")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from terrlib import config
+from terrlib.exports import read_csv, write_csv
 from terrlib.io import Dataset, load_dataset
 from terrlib.results import Summary
 
@@ -51,15 +52,14 @@ class Stage:
         return str(self.quarter)
 
     def save(self, name: str, frame: pd.DataFrame) -> Path:
-        """Write ``frame`` to ``<processed_dir>/<name>.csv`` and return the path."""
-        path = self.processed_dir / f"{name}.csv"
-        frame.to_csv(path, index=False)
-        return path
+        """Write ``frame`` to ``<processed_dir>/<name>.csv`` (safe to open in a spreadsheet:
+        see :mod:`terrlib.exports`) and return the path."""
+        return write_csv(frame, self.processed_dir / f"{name}.csv")
 
     def load(self, name: str) -> pd.DataFrame | None:
         """Read an artifact an earlier stage wrote, or ``None`` when it is not there."""
         path = self.processed_dir / f"{name}.csv"
-        return pd.read_csv(path) if path.is_file() else None
+        return read_csv(path) if path.is_file() else None
 
     def headline(self, *sentences: str) -> Summary:
         """Record the stage's headline sentences for the report's index page and return them
