@@ -786,4 +786,9 @@ PLAN_HEADER = """\
 # calendar:   first month of the fiscal year (1 = January)
 # columns:    map CRM export names to the contract, per table, e.g.
 #             columns: {accounts: {Id: account_id, BillingPostalCode: postal_code}}
+# date_formats: the format of a date column whose dates read either day or month first
+#             (validation refuses such a column without it), e.g.
+#             date_formats: {activities: {activity_date: "%d/%m/%Y"}}
+# Names the plan uses (priority industries, size bands, ICP tiers, locked accounts) must
+# be in the data or the plan: a typo is an error, never silently ignored.
 """

@@ -60,7 +60,7 @@ def _map_labels(labels: pd.Index, func) -> pd.Index:
         )
     if isinstance(labels, pd.RangeIndex):
         return labels
-    return pd.Index([func(v) for v in labels], name=labels.name, dtype=object)
+    return pd.Index([func(v) for v in labels], name=labels.name)
 
 
 def _apply(frame: pd.DataFrame, func) -> pd.DataFrame:

@@ -15,6 +15,7 @@ data contract. It collects *every* problem before it stops, so a user fixes an e
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,11 +42,12 @@ class Problem:
     rule: str
     rows: int = 0
     examples: tuple[str, ...] = ()
+    kind: str = "column"
 
     def __str__(self) -> str:
         parts = [self.file]
         if self.column:
-            parts.append(f"column {self.column}")
+            parts.append(f"{self.kind} {self.column}")
         parts.append(self.rule)
         if self.rows:
             parts.append(f"{self.rows} row{'s' if self.rows != 1 else ''}")
@@ -564,13 +566,23 @@ def _check_plan_names(
         unknown = [n for n in dict.fromkeys(names) if n not in known]
         if unknown:
             common = ", ".join(map(repr, values.value_counts().index[:8].astype(str)))
+            close = {
+                n: m[0] for n in unknown if (m := difflib.get_close_matches(n, known, 1, 0.75))
+            }
+            hint = (
+                "; did you mean "
+                + ", ".join(f"{m!r} for {n!r}" for n, m in list(close.items())[:MAX_EXAMPLES])
+                if close
+                else ""
+            )
             problems.append(
                 Problem(
                     plan_file,
                     key,
-                    f"names {len(unknown)} {what} not in {CONTRACT['accounts'].name} "
-                    f"(e.g. {', '.join(map(repr, unknown[:MAX_EXAMPLES]))}); the data has "
-                    f"{len(known):,} {what}, e.g. {common}",
+                    f"names {len(unknown)} {what} not in the accounts "
+                    f"(e.g. {', '.join(map(repr, unknown[:MAX_EXAMPLES]))}){hint}; the data has "
+                    f"{len(known):,} {what}, e.g. {common}. Correct or remove them",
+                    kind="key",
                 )
             )
     for table, formats in plan.date_formats.items():
@@ -582,6 +594,7 @@ def _check_plan_names(
                         f"date_formats.{table}",
                         f"{column!r} is not a date column of {table} (its date columns: "
                         f"{', '.join(CONTRACT[table].dates)})",
+                        kind="key",
                     )
                 )
 
@@ -650,6 +663,7 @@ def validate_data(
                     f"columns.{name}",
                     f"maps {', '.join(map(repr, unknown))}, but {path.name} has no such column "
                     f"(its columns: {', '.join(map(str, raw.columns[:20]))})",
+                    kind="key",
                 )
             )
         raw = raw.rename(columns=mapping)
@@ -666,6 +680,15 @@ def validate_data(
         tables[name] = parsed
     _check_references(tables, files, problems)
     _check_plan_names(plan, tables, plan_file, problems)
+    if "accounts" in tables and "reps" in tables and len(tables["accounts"]) < len(tables["reps"]):
+        problems.append(
+            Problem(
+                files["accounts"],
+                None,
+                f"{len(tables['accounts'])} account(s) for {len(tables['reps'])} reps: a "
+                "territory plan needs at least one account per rep",
+            )
+        )
     if "opportunities" in tables:
         _check_opportunity_dates(tables["opportunities"], files["opportunities"], problems)
     if problems:

@@ -305,6 +305,13 @@ def _index_html(quarter: str, company: str, headlines: dict, timings: dict, mani
             f"</h2>{sentences}</section>"
         )
     inputs = html.escape(", ".join(f"{k} {v[:12]}" for k, v in manifest["inputs"].items()))
+    default_plan = (
+        '<p class="warn">No plan file was given: this report uses the default plan (no '
+        "priority industries, ±10% balance, the standard coverage model). Put your plan.yaml "
+        "beside the data for your own rules.</p>"
+        if manifest["parameters"]["plan_path"] == DEFAULT_PLAN
+        else ""
+    )
     params = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in manifest["parameters"].items()
@@ -323,10 +330,12 @@ section h2 {{ font-size: 1.15em; margin: 0.4em 0; }} a {{ color: #0b6e5b; }}
 table {{ border-collapse: collapse; font-size: 13px; }}
 th, td {{ text-align: left; padding: 2px 10px; }}
 details {{ margin-top: 2em; color: #444; }}
+.warn {{ border-left: 4px solid #b8860b; background: #fdf6e3; padding: 0.4em 1em; }}
 </style></head><body>
 <h1>{html.escape(company)}: quarterly territory report</h1>
 <p class="sub">Quarter {quarter} · data as known at the quarter end · built
 {html.escape(manifest["built_at"])} in {manifest["wall_seconds"]:.0f} s</p>
+{default_plan}
 {"".join(sections)}
 <details><summary>Run manifest (parameters, inputs, versions)</summary>
 <table>{params}</table>
@@ -362,12 +371,35 @@ def _locked(q: str, out_dir: Path, processed_root: Path) -> Iterator[None]:
     except swap.LockedError as exc:
         raise ReportError(str(exc)) from None
     try:
-        swap.recover(out_dir / f".swap-{q}.json")
-        for root in (out_dir, processed_root):
-            swap.clean_stale(root, q)
+        _tidy(q, out_dir, processed_root)
+        for other in _left_behind(out_dir, processed_root) - {q}:
+            try:  # another quarter's leftovers, where no run of it is under way
+                with swap.QuarterLock([out_dir, processed_root], other):
+                    _tidy(other, out_dir, processed_root)
+            except swap.LockedError:
+                continue
         yield
     finally:
         lock.release()
+
+
+def _tidy(q: str, out_dir: Path, processed_root: Path) -> None:
+    """Roll back a swap of ``q`` that a killed run left half done, and remove its build
+    folders (hold the quarter's lock)."""
+    swap.recover(out_dir / f".swap-{q}.json")
+    for root in (out_dir, processed_root):
+        swap.clean_stale(root, q)
+
+
+def _left_behind(*roots: Path) -> set[str]:
+    """Quarters with build folders or a swap journal in ``roots``."""
+    found = set()
+    for root in roots:
+        for path in root.glob(".build-*-*"):
+            found.add(path.name.split("-")[1])
+        for path in root.glob(".swap-*.json"):
+            found.add(path.name[len(".swap-") : -len(".json")])
+    return found
 
 
 def _build(

@@ -87,6 +87,10 @@ def test_run_manifest(built, small_demo):
     assert manifest["workers"] == 2
     assert 0 < manifest["wall_seconds"] < sum(manifest["seconds"].values())
     assert "pandas" in manifest["versions"]
+    # the report may be shared: no path of the machine that built it
+    text = json.dumps(manifest)
+    assert str(small_demo.parent) not in text and str(config.PROJECT_ROOT) not in text
+    assert manifest["parameters"]["data_dir"] == small_demo.name
 
 
 def test_processed_artifacts(built):
