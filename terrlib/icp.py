@@ -35,6 +35,7 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight
 from statsmodels.stats.proportion import proportion_confint
 
+from terrlib import fitting, results
 from terrlib.io import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Result
@@ -139,8 +140,8 @@ def _odds_sentences(model, what: str, labels: dict[str, str]) -> list[str]:
     return out
 
 
-class InsufficientData(ValueError):
-    """Too little data in the training window to fit a model honestly."""
+# Too little data in the training window to fit a model honestly (one class for every stage)
+InsufficientData = results.InsufficientData
 
 
 # ----------------------------------------------------------------------------- propensity
@@ -215,13 +216,16 @@ def propensity_model(data: Dataset, quarter: str) -> Result:
     need = data.plan.icp.min_training_opportunities
     if len(train) < need or train["won"].nunique() < 2:
         raise InsufficientData(
-            f"the propensity model needs at least {need} decided opportunities closed before "
-            f"{hold_start.date()} (with wins and losses); found {len(train)}"
+            f"at least {need} decided opportunities (won and lost) closed before "
+            f"{hold_start.date()}, the start of its {data.plan.icp.holdout_quarters}-quarter "
+            "holdout",
+            f"{len(train):,}",
+            "A report for a later quarter, or a lower icp.min_training_opportunities in the "
+            "plan, would fit it.",
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        checked = smf.logit(PROPENSITY, train).fit(disp=0)
-        final = smf.logit(PROPENSITY, frame).fit(disp=0)
+    checked = fitting.logit(PROPENSITY, train, "the propensity model").model
+    final_fit = fitting.logit(PROPENSITY, frame, "the propensity model")
+    final = final_fit.model
     p = checked.predict(test)
     result_auc = auc(test["won"], p)
     calib = calibration_table(test["won"], p)
@@ -237,6 +241,7 @@ def propensity_model(data: Dataset, quarter: str) -> Result:
         f"{(calib['predicted'] - calib['observed']).abs().max():.0%} in every fifth of the "
         f"holdout. Against the reference levels ({_references(frame)}): "
         + ("; ".join(words[:4]) + "." if words else "no factor stands out.")
+        + final_fit.note()
     )
     ci = np.exp(final.conf_int())
     table = pd.DataFrame(
@@ -281,8 +286,9 @@ def value_model(data: Dataset, quarter: str) -> Result:
     train, test = won[won["close_date"] < hold_start], won[won["close_date"] >= hold_start]
     if len(train) < 30:
         raise InsufficientData(
-            f"the value model needs at least 30 won deals before "
-            f"{hold_start.date()}; found {len(train)}"
+            f"at least 30 won deals before {hold_start.date()}",
+            f"{len(train):,}",
+            "A report for a later quarter would fit it.",
         )
     family = sm.families.Gamma(sm.families.links.Log())
     with warnings.catch_warnings():
@@ -404,12 +410,13 @@ def repeat_model(
     test = repeat_features(purchases, test_cutoff, horizon_days, activities)
     if len(train) < 50 or train["buys_again"].nunique() < 2:
         raise InsufficientData(
-            f"the repeat-purchase model needs at least 50 customers at "
-            f"{train_cutoff.date()} with both outcomes; found {len(train)}"
+            f"at least 50 customers at {train_cutoff.date()}, some buying again within "
+            f"{horizon_days} days and some not",
+            f"{len(train):,}",
+            "More history would fit it.",
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = smf.logit(formula, train).fit(disp=0)
+    fit = fitting.logit(formula, train, "the repeat-purchase model")
+    model = fit.model
     test["p_repeat"] = model.predict(test)
     return {
         "model": model,
@@ -419,7 +426,7 @@ def repeat_model(
         "predicted": float(test["p_repeat"].sum()),
         "actual": int(test["buys_again"].sum()),
         "test": test,
-        "formula": formula,
+        "formula": fit.formula,
     }
 
 
@@ -451,25 +458,55 @@ def churn_model(data: Dataset, quarter: str) -> Result:
     _, end = quarter_bounds(data.quarter(quarter), data.fiscal_start)
     year = pd.Timedelta(days=365)
     purchases, acts = _purchases(data)
-    check = repeat_model(purchases, end - 2 * year, end - year, year.days, acts)
+    formula = REPEAT + " + np.log1p(activity_recent) + activity_trend"
+    try:
+        check = repeat_model(purchases, end - 2 * year, end - year, year.days, acts)
+    except InsufficientData as exc:
+        check, unchecked = None, exc
     train = repeat_features(purchases, end - year, year.days, acts)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = smf.logit(check["formula"], train).fit(disp=0)
+    if len(train) < 50 or train["buys_again"].nunique() < 2:
+        raise InsufficientData(
+            f"at least 50 customers a year before the quarter end ({(end - year).date()}), "
+            "some buying again within the year and some not",
+            f"{len(train):,}",
+            "A report for a later quarter would fit it.",
+        )
+    fit = fitting.logit(formula, train, "the repeat-purchase model")
+    model = fit.model
     today = repeat_features(purchases, end, year.days, acts).drop(columns="buys_again")
     today["p_repeat"] = model.predict(today)
     today["churn_risk"] = 1 - today["p_repeat"]
     ci = np.exp(model.conf_int())
     term = "np.log1p(activity_recent)"
+    if check is not None:
+        checked = (
+            f"Checked on time, the model ranks customers who bought again within a year above "
+            f"those who did not with an AUC of {check['auc']:.2f} and expected "
+            f"{check['predicted']:,.0f} repeat buyers against {check['actual']:,} actual."
+        )
+    else:
+        checked = (
+            "Not checked on time: the check trains two years before the quarter and needs "
+            f"{unchecked.needs} (the data has {unchecked.has})."
+        )
+    engagement = ""
+    if term in model.params:
+        ratio = (
+            f"{np.exp(model.params[term]):.2f} (95% CI {ci.loc[term, 0]:.2f} to "
+            f"{ci.loc[term, 1]:.2f})"
+        )
+        engagement = (
+            " Low engagement precedes churn: each e-fold (x2.7) more of the planned touches "
+            f"delivered in the last six months multiplies the odds of buying again by {ratio}."
+            if ci.loc[term, 0] > 1
+            else " The data does not show that engagement changes the chance of buying again: "
+            f"each e-fold more of the planned touches multiplies its odds by {ratio}."
+        )
     headline = (
-        f"Checked on time, the model ranks customers who bought again within a year above those "
-        f"who did not with an AUC of {check['auc']:.2f} and expected {check['predicted']:,.0f} "
-        f"repeat buyers against {check['actual']:,} actual. Low engagement precedes churn: each "
-        f"e-fold (x2.7) more of the planned touches delivered in the last six months multiplies "
-        f"the odds of buying again "
-        f"by {np.exp(model.params[term]):.2f} (95% CI {ci.loc[term, 0]:.2f} to "
-        f"{ci.loc[term, 1]:.2f}). Today's customers have on average a "
-        f"{today['p_repeat'].mean():.0%} chance of buying again in the next four quarters."
+        checked
+        + engagement
+        + f" Today's customers have on average a {today['p_repeat'].mean():.0%} chance of "
+        "buying again in the next four quarters." + fit.note()
     )
     table = pd.DataFrame(
         {"odds_ratio": np.exp(model.params), "ci_low": ci[0], "ci_high": ci[1]}
@@ -484,6 +521,7 @@ def churn_model(data: Dataset, quarter: str) -> Result:
         "before (0 = steady).",
     )
     result.model, result.check = model, check
+    result.sentence = engagement.strip() or checked
     result.scores = today.rename(columns={"customer": "account_id"})
     return result
 
@@ -607,8 +645,19 @@ def icp_scores(
     frame["engagement"] = _activity_counts(
         data, acc["account_id"], pd.Series(end, index=acc.index), 90
     )
-    frame["propensity"] = propensity.model.predict(frame).to_numpy()
-    frame["expected_deal"] = value.model.predict(frame).to_numpy()
+    decided = data.opportunities[data.opportunities["stage"].isin(["won", "lost"])]
+    won_all = decided[decided["stage"] == "won"]
+    stand_ins = []
+    if results.missing(propensity):
+        frame["propensity"] = (decided["stage"] == "won").mean() if len(decided) else np.nan
+        stand_ins.append("the company's win rate for every account (no propensity model)")
+    else:
+        frame["propensity"] = propensity.model.predict(frame).to_numpy()
+    if results.missing(value):
+        frame["expected_deal"] = won_all["amount"].median() if len(won_all) else np.nan
+        stand_ins.append("the median won deal for every account (no deal-size model)")
+    else:
+        frame["expected_deal"] = value.model.predict(frame).to_numpy()
     opps = data.opportunities[data.opportunities["created_date"].between(start, end)]
     counts = opps.groupby("account_id").size().reindex(acc["account_id"]).fillna(0).to_numpy()
     rate = pd.DataFrame(
@@ -623,9 +672,14 @@ def icp_scores(
     frame["annual_value"] = (
         frame["opportunities_per_year"] * frame["propensity"] * frame["expected_deal"]
     )
-    ch = churn.scores.set_index("account_id")
-    frame["customer"] = frame["account_id"].isin(ch.index)
-    frame["churn_risk"] = frame["account_id"].map(ch["churn_risk"])
+    if results.missing(churn):
+        frame["customer"] = frame["account_id"].isin(won_all["account_id"])
+        frame["churn_risk"] = np.nan
+        stand_ins.append("no churn risk for customers (no repeat-purchase model)")
+    else:
+        ch = churn.scores.set_index("account_id")
+        frame["customer"] = frame["account_id"].isin(ch.index)
+        frame["churn_risk"] = frame["account_id"].map(ch["churn_risk"])
     frame["score"] = frame["annual_value"] * np.where(
         frame["customer"], 1 - frame["churn_risk"].fillna(0), 1.0
     )
@@ -658,6 +712,11 @@ def icp_scores(
         + " and ".join(f"{k} ({v:.0%})" for k, v in top_ind.items())
         + f", {(a['geography'] == 'metro').mean():.0%} in metros, with a median of "
         f"{np.exp(np.log(acc.loc[a.index, 'employees']).median()):,.0f} employees."
+        + (
+            " Where the data was too thin for a model the score uses " + "; ".join(stand_ins) + "."
+            if stand_ins
+            else ""
+        )
     )
     result = Result(
         "ICP score and tiers",
@@ -710,11 +769,18 @@ def summary(
     """Four sentences that open the stage 3 page, with the findings in numbers."""
     lift = scores.table.set_index("tier")["lift"]
     first = lift.index[0]
+    win = (
+        propensity.headline
+        if results.missing(propensity)
+        else (propensity.sentences[0] + "; " if propensity.sentences else "")
+        + f"the win model scores {propensity.auc:.2f} AUC on a later holdout."
+    )
+    size = value.headline if results.missing(value) else value.headline.split(". ")[0]
+    cycle_text = cycle.headline if results.missing(cycle) else cycle.headline.split(": ")[-1]
     return [
         f"Tier {first} accounts booked {lift.iloc[0]:.1f} times the average account in the last "
         f"four quarters; the full profile and the top prospects follow.",
-        (propensity.sentences[0] + "; " if propensity.sentences else "")
-        + f"the win model scores {propensity.auc:.2f} AUC on a later holdout.",
-        value.headline.split(". ")[0] + "; " + cycle.headline.split(": ")[-1],
-        churn.headline.split(". ")[-2] + ".",
+        win,
+        size + "; " + cycle_text,
+        churn.headline if results.missing(churn) else churn.sentence,
     ]

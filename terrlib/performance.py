@@ -34,7 +34,7 @@ import statsmodels.formula.api as smf
 
 from terrlib.io import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
-from terrlib.results import Result
+from terrlib.results import InsufficientData, Result, missing
 from terrlib.workload import territory_workload
 
 MIN_QUARTERS = 2
@@ -223,16 +223,17 @@ def rep_effects(panel: pd.DataFrame, quarter: str, draws: int = 4000, seed: int 
 
     Raises
     ------
-    ValueError
+    InsufficientData
         With fewer than five reps holding two or more quarters (no honest model fits).
     """
     counts = panel.groupby("rep_id").size()
     enough = counts[counts >= MIN_QUARTERS].index
     fit = panel[panel["rep_id"].isin(enough)].copy()
     if fit["rep_id"].nunique() < MIN_REPS:
-        raise ValueError(
-            f"adjusted ratings need at least {MIN_REPS} reps with {MIN_QUARTERS} or more quarters "
-            f"of history; found {fit['rep_id'].nunique()}"
+        raise InsufficientData(
+            f"at least {MIN_REPS} reps with {MIN_QUARTERS} or more quarters of history",
+            f"{fit['rep_id'].nunique()}",
+            "Ratings start once enough reps have that much history.",
         )
     positive = fit.loc[fit["bookings_capped"] > 0, "bookings_capped"]
     offset = max(float(positive.median()) * 0.2 if len(positive) else 1.0, 1.0)
@@ -426,10 +427,13 @@ def territory_return(
     """Revenue, cost and ROI per territory against its potential, next to its workload and
     its rep's adjusted rating: is a rep struggling because the territory is overloaded?"""
     card = scorecard.table.set_index("rep_id")
-    eff = effects.table.set_index("rep_id")
     table = card[["rep_name", "territory_id", "bookings_4q", "cost_4q", "roi_4q"]].copy()
-    table["multiplier"] = eff["multiplier"].reindex(table.index)
-    table["rating"] = eff["rating"].reindex(table.index)
+    if missing(effects):
+        table["multiplier"], table["rating"] = np.nan, ""
+    else:
+        eff = effects.table.set_index("rep_id")
+        table["multiplier"] = eff["multiplier"].reindex(table.index)
+        table["rating"] = eff["rating"].reindex(table.index)
     table = table.set_index("territory_id")
     if scores is not None and "potential" in scores:
         table["potential"] = scores.groupby("territory_id")["potential"].sum()
@@ -447,6 +451,8 @@ def territory_return(
             "attention."
             if len(struggling)
             else "No rep is credibly below the team."
+            if not missing(effects)
+            else "Without adjusted ratings (not enough history) no rep is judged."
         )
     )
     return Result(
@@ -469,15 +475,20 @@ def territory_return(
 
 def summary(card: Result, effects: Result, change: Result) -> list[str]:
     """Three sentences that open the stage 5 page, with the findings in numbers."""
+    c = card.table
+    attained = (
+        f"The team booked {c['bookings'].sum() / c['quota'].sum():.0%} of quota; "
+        f"{int((c['attainment'] >= 1).sum())} of {len(c)} reps reached theirs."
+    )
+    if missing(effects):
+        return [attained, effects.headline, change.headline.split("; ")[0] + "."]
     eff = effects.table
     rated = eff[eff["effect"].notna()]
     best = rated.iloc[0]
     flattered = eff[eff["raw_attainment_says"] == "flattered by the territory"]
     hidden = eff[eff["raw_attainment_says"] == "hidden by the territory"]
-    c = card.table
     sentences = [
-        f"The team booked {c['bookings'].sum() / c['quota'].sum():.0%} of quota; "
-        f"{int((c['attainment'] >= 1).sum())} of {len(c)} reps reached theirs.",
+        attained,
         f"Allowing for territory potential and workload, {best['rep_name']} books "
         f"{best['multiplier']:.2f}x what the territory predicts (95% interval "
         f"{best['multiplier_low']:.2f}x to {best['multiplier_high']:.2f}x, "

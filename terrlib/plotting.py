@@ -11,12 +11,17 @@ Examples
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import matplotlib
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
+
+from terrlib.results import missing
 
 PALETTE = "tab20"
 
@@ -35,6 +40,18 @@ def set_theme() -> None:
     )
 
 
+def _needs_data(plot: Callable) -> Callable:
+    """A figure of a section without enough data draws nothing (the section says why)."""
+
+    @functools.wraps(plot)
+    def draw(*args, **kwargs):
+        if missing(*args, *kwargs.values()):
+            return None
+        return plot(*args, **kwargs)
+
+    return draw
+
+
 def _ax(ax, size=(10, 4.5)):
     if ax is None:
         _, ax = plt.subplots(figsize=size)
@@ -50,6 +67,7 @@ def state_lines(ax) -> None:
             ax.plot(ring[:, 0], ring[:, 1], color="#b0b0b0", lw=0.5, zorder=0)
 
 
+@_needs_data
 def territory_map(
     accounts: pd.DataFrame,
     reps: pd.DataFrame,
@@ -83,6 +101,7 @@ def territory_map(
     return ax
 
 
+@_needs_data
 def utilization_bars(workload: pd.DataFrame, ax=None, low: float = 0.8, high: float = 1.15):
     """Demand / capacity per territory, the capacity line at 1 and the plan's thresholds."""
     ax = _ax(ax)
@@ -103,6 +122,7 @@ def utilization_bars(workload: pd.DataFrame, ax=None, low: float = 0.8, high: fl
     return ax
 
 
+@_needs_data
 def rate_with_interval(
     table: pd.DataFrame,
     label: str,
@@ -129,6 +149,7 @@ def rate_with_interval(
     return ax
 
 
+@_needs_data
 def attainment_bars(scorecard: pd.DataFrame, ax=None):
     """Quota attainment per rep, sorted, with the 100% line."""
     ax = _ax(ax)
@@ -145,6 +166,7 @@ def attainment_bars(scorecard: pd.DataFrame, ax=None):
     return ax
 
 
+@_needs_data
 def segment_bubbles(segments: pd.DataFrame, ax=None):
     """Potential against penetration per segment, bubble size = accounts."""
     ax = _ax(ax, (9, 5.5))
@@ -165,6 +187,7 @@ def segment_bubbles(segments: pd.DataFrame, ax=None):
     return ax
 
 
+@_needs_data
 def lorenz_curves(table: pd.DataFrame, columns: list[str], ax=None):
     """Lorenz curves: cumulative share of each measure against the cumulative share of
     territories, smallest first; the diagonal is perfect balance."""
@@ -182,6 +205,7 @@ def lorenz_curves(table: pd.DataFrame, columns: list[str], ax=None):
     return ax
 
 
+@_needs_data
 def white_space_bars(territories: pd.DataFrame, ax=None):
     """Potential per territory split into what is booked and the white space, in $M."""
     ax = _ax(ax)
@@ -202,6 +226,7 @@ def white_space_bars(territories: pd.DataFrame, ax=None):
     return ax
 
 
+@_needs_data
 def affinity_heatmap(lift: pd.DataFrame, ax=None):
     """Lift between products (how much likelier an account owns both than by chance)."""
     ax = _ax(ax, (7, 5.5))
@@ -220,6 +245,7 @@ def _log_multiplier_axis(axis, set_scale) -> None:
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+@_needs_data
 def rating_intervals(effects: pd.DataFrame, ax=None):
     """Each rep's adjusted rating (x what the territory predicts) with its 95% interval; green
     when the interval is above 1, red when below, grey when it cannot be told apart."""
@@ -240,6 +266,7 @@ def rating_intervals(effects: pd.DataFrame, ax=None):
     return ax
 
 
+@_needs_data
 def raw_vs_adjusted(effects: pd.DataFrame, ax=None):
     """Raw quota attainment (four quarters) against the adjusted rating, one dot per rep."""
     ax = _ax(ax, (8, 5.5))
@@ -264,6 +291,7 @@ def raw_vs_adjusted(effects: pd.DataFrame, ax=None):
     return ax
 
 
+@_needs_data
 def team_trend(team: pd.DataFrame, ax=None):
     """Team bookings per quarter (bars) and win rate (line)."""
     ax = _ax(ax, (10, 4))
@@ -278,6 +306,7 @@ def team_trend(team: pd.DataFrame, ax=None):
     return ax
 
 
+@_needs_data
 def calibration_plot(table: pd.DataFrame, ax=None, label: str = "win rate"):
     """Predicted against observed rates per fifth of the holdout; the diagonal is perfect."""
     ax = _ax(ax, (5.5, 5))
@@ -292,6 +321,7 @@ def calibration_plot(table: pd.DataFrame, ax=None, label: str = "win rate"):
     return ax
 
 
+@_needs_data
 def survival_curves(curves: pd.DataFrame, ax=None, max_days: int = 365):
     """Kaplan-Meier curves: share of opportunities still undecided after a number of days."""
     ax = _ax(ax, (9, 4.5))
@@ -305,6 +335,7 @@ def survival_curves(curves: pd.DataFrame, ax=None, max_days: int = 365):
     return ax
 
 
+@_needs_data
 def retention_plot(table: pd.DataFrame, ax=None):
     """Share of customers still buying k quarters after their first purchase, by segment."""
     ax = _ax(ax, (8, 4.5))
@@ -317,6 +348,7 @@ def retention_plot(table: pd.DataFrame, ax=None):
     return ax
 
 
+@_needs_data
 def tier_lift(table: pd.DataFrame, ax=None):
     """Average bookings per account by ICP tier against the average account (lift)."""
     ax = _ax(ax, (6, 4))
@@ -332,6 +364,7 @@ def tier_lift(table: pd.DataFrame, ax=None):
 set_theme()
 
 
+@_needs_data
 def balance_before_after(
     summary: pd.DataFrame, tolerance: float, ax=None, measure: str = "workload"
 ):
@@ -355,6 +388,7 @@ def balance_before_after(
     return ax
 
 
+@_needs_data
 def maps_before_after(accounts: pd.DataFrame, proposed: pd.Series, reps: pd.DataFrame):
     """Two territory maps side by side: today and proposed."""
     fig, axes = plt.subplots(1, 2, figsize=(16, 5.5))
@@ -365,6 +399,7 @@ def maps_before_after(accounts: pd.DataFrame, proposed: pd.Series, reps: pd.Data
     return fig
 
 
+@_needs_data
 def scratch_maps(opt, plan):
     """Two territory maps side by side: ``opt``'s proposal from today's rep homes, and
     ``plan`` (:func:`terrlib.scratch.from_scratch`) drawn from scratch, with its bases."""
@@ -383,6 +418,7 @@ def scratch_maps(opt, plan):
     return fig
 
 
+@_needs_data
 def disruption_curve_plot(curve: pd.DataFrame, ax=None):
     """Balance (worst workload deviation) and travel change against the share of accounts
     allowed to move."""

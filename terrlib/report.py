@@ -296,7 +296,34 @@ def _run_notebooks(
     return {stem: timings[stem] for stem in config.STAGE_NOTEBOOKS}
 
 
-def _index_html(quarter: str, company: str, headlines: dict, timings: dict, manifest: dict) -> str:
+def _skipped_html(skipped: dict) -> str:
+    """The sections that had too little data, stage by stage, with what each needs."""
+    items = []
+    for stem in config.STAGE_NOTEBOOKS:
+        for gap in skipped.get(stem, []):
+            has = f" The data has {gap['has']}." if gap.get("has") else ""
+            items.append(
+                f'<li><a href="{stem}.html">{html.escape(config.STAGE_TITLES[stem])}</a>, '
+                f"{html.escape(gap['title'])}: needs {html.escape(gap['needs'])}."
+                f"{html.escape(has)} {html.escape(gap.get('fix', ''))}</li>"
+            )
+    if not items:
+        return ""
+    return (
+        '<section class="skipped"><h2>Sections without enough data</h2><p>These parts of '
+        "the report were left out because the data cannot support them yet; the rest of "
+        f"each stage is complete.</p><ul>{''.join(items)}</ul></section>"
+    )
+
+
+def _index_html(
+    quarter: str,
+    company: str,
+    headlines: dict,
+    timings: dict,
+    manifest: dict,
+    skipped: dict | None = None,
+) -> str:
     sections = []
     for stem in config.STAGE_NOTEBOOKS:
         sentences = "".join(f"<p>{html.escape(s)}</p>" for s in headlines.get(stem, []))
@@ -327,6 +354,7 @@ h1 {{ margin-bottom: 0.2em; }} .sub {{ color: #666; margin-top: 0; }}
 section {{ border-left: 4px solid #16a085; padding: 0.2em 1em; margin: 1.2em 0;
           background: #f8fbfa; }}
 section h2 {{ font-size: 1.15em; margin: 0.4em 0; }} a {{ color: #0b6e5b; }}
+section.skipped {{ border-left-color: #b8860b; background: #fdf6e3; }}
 table {{ border-collapse: collapse; font-size: 13px; }}
 th, td {{ text-align: left; padding: 2px 10px; }}
 details {{ margin-top: 2em; color: #444; }}
@@ -337,6 +365,7 @@ details {{ margin-top: 2em; color: #444; }}
 {html.escape(manifest["built_at"])} in {manifest["wall_seconds"]:.0f} s</p>
 {default_plan}
 {"".join(sections)}
+{_skipped_html(skipped or {})}
 <details><summary>Run manifest (parameters, inputs, versions)</summary>
 <table>{params}</table>
 <p>Input files (sha256): {inputs}</p>
@@ -437,6 +466,8 @@ def _build(
         timings = _run_notebooks(notebooks_dir, executed, pages, parameters, out_dir, workers, say)
         headlines_path = processed / stage.HEADLINES
         headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
+        skipped_path = processed / stage.SKIPPED
+        skipped = json.loads(skipped_path.read_text()) if skipped_path.is_file() else {}
         manifest = {
             "quarter": q,
             "parameters": {
@@ -450,6 +481,7 @@ def _build(
             "seconds": {k: round(v, 2) for k, v in timings.items()},
             "workers": workers,
             "wall_seconds": round(time.perf_counter() - began, 1),
+            "skipped": skipped,
             "git_commit": _git_commit(),
             "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "command": " ".join(
@@ -458,7 +490,8 @@ def _build(
         }
         (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         (pages / "index.html").write_text(
-            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
+            _index_html(q, data.plan.company, headlines, timings, manifest, skipped),
+            encoding="utf-8",
         )
         swap.install(
             [(processed, processed_root / q), (pages, out_dir / q)], out_dir / f".swap-{q}.json"

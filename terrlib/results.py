@@ -141,3 +141,85 @@ class Summary:
     def _repr_html_(self) -> str:
         body = "".join(f"<p>{html.escape(s)}</p>" for s in self.sentences)
         return f'<div class="terrlib-summary">{body}</div>'
+
+
+class InsufficientData(ValueError):
+    """Too little data for an analysis to be honest: not bad input. The stage says what the
+    section needs and goes on.
+
+    Attributes
+    ----------
+    needs : str
+        What the analysis needs, e.g. "at least 200 decided opportunities closed before
+        2024-07-01".
+    has : str
+        What the data gives, e.g. "195".
+    fix : str
+        What would fix it, e.g. "more history: a report for a later quarter".
+    """
+
+    def __init__(self, needs: str, has: str = "", fix: str = ""):
+        self.needs, self.has, self.fix = needs, has, fix
+        super().__init__(f"{needs}; found {has}" if has else needs)
+
+
+@dataclass
+class NotEnoughData:
+    """What an analysis returns instead of a result when the data cannot support it.
+
+    It displays as two lines (what the section needs and what the data has, and what would
+    fix it). Any public attribute asked of it is itself, so the cells after it (a chart of
+    ``result.calibration``, ``run.save`` of ``result.table``) show and write nothing instead
+    of failing; the stage's other sections go on.
+
+    Examples
+    --------
+    >>> gap = NotEnoughData("Repeat purchase", "50 customers a year back", "16", "more history")
+    >>> bool(gap), gap.calibration is gap
+    (False, True)
+    >>> "needs 50 customers a year back" in gap._repr_html_()
+    True
+    """
+
+    title: str
+    needs: str
+    has: str = ""
+    fix: str = ""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self
+
+    @property
+    def headline(self) -> str:
+        """One sentence for the stage's summary."""
+        has = f" (the data has {self.has})" if self.has else ""
+        return f"{self.title}: not enough data, it needs {self.needs}{has}."
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame()
+
+    def reason(self) -> dict[str, str]:
+        """The gap as a record (for the report's list of skipped sections)."""
+        return {"title": self.title, "needs": self.needs, "has": self.has, "fix": self.fix}
+
+    def __str__(self) -> str:
+        return self.headline + (f" {self.fix}" if self.fix else "")
+
+    def _repr_html_(self) -> str:
+        has = f" The data has {html.escape(self.has)}." if self.has else ""
+        fix = f" {html.escape(self.fix)}" if self.fix else ""
+        return (
+            f'<div class="terrlib-skipped"><h4>{html.escape(self.title)}</h4>'
+            f"<p>Not enough data for this section: it needs {html.escape(self.needs)}.{has}"
+            f"</p><p>{fix.strip() or 'The rest of the stage goes on without it.'}</p></div>"
+        )
+
+
+def missing(*results: object) -> bool:
+    """Whether any of ``results`` is :class:`NotEnoughData`."""
+    return any(isinstance(r, NotEnoughData) for r in results)

@@ -45,7 +45,7 @@ from terrlib.geo import EARTH_RADIUS_KM
 from terrlib.io import Dataset
 from terrlib.periods import trailing_bounds
 from terrlib.plan import Plan
-from terrlib.results import Result
+from terrlib.results import InsufficientData, Result
 from terrlib.workload import account_workload, size_bands
 
 MIN_BUYERS = 30
@@ -93,9 +93,11 @@ def _fit_potential(data: Dataset, quarter: str | pd.Period, q: float):
         log_spend=lambda f: np.log(f["spend_4q"])
     )
     if len(fit_rows) < MIN_BUYERS:
-        raise ValueError(
-            f"account potential needs at least {MIN_BUYERS} mature accounts that bought in the "
-            f"four quarters to {quarter}; found {len(fit_rows)}"
+        raise InsufficientData(
+            f"at least {MIN_BUYERS} accounts, created before {start.date()}, that bought in "
+            f"the four quarters to {quarter}",
+            f"{len(fit_rows):,}",
+            "More history would fit it.",
         )
     model = smf.quantreg("log_spend ~ log_employees + C(industry)", fit_rows).fit(
         q=q, max_iter=5000
@@ -115,6 +117,14 @@ def potential_check(data: Dataset, quarter: str, q: float = 0.8) -> Result:
         of potential and later spend among them; ``buyers``, how many there were.
     """
     earlier = data.quarter(quarter) - 4
+    first = min(data.quarters(), default=data.quarter(quarter))
+    if earlier - 3 < first:
+        raise InsufficientData(
+            f"four quarters of history a year before {data.quarter(quarter)} (from {earlier - 3}), "
+            "to fit the model then and compare it with the year since",
+            f"history from {first}",
+            "The check is made once the data reaches back that far.",
+        )
     model, frame, _ = _fit_potential(data.as_of(earlier), earlier, q)
     later = _fit_potential(data, quarter, q)[1].set_index("account_id")["spend_4q"]
     frame = frame.assign(potential=np.exp(model.predict(frame)))

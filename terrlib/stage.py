@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
 from terrlib import config
 from terrlib.exports import read_csv, write_csv
 from terrlib.io import Dataset, load_dataset
-from terrlib.results import Summary
+from terrlib.results import InsufficientData, NotEnoughData, Summary
 
 try:
     import fcntl
@@ -32,6 +34,8 @@ except ImportError:  # Windows: no lock, so the report runs stages there one at 
     fcntl = None
 
 HEADLINES = "headlines.json"
+SKIPPED = "skipped.json"  # sections without enough data, per stage
+T = TypeVar("T")
 CAN_LOCK = fcntl is not None  # stages may write their headlines side by side
 
 
@@ -45,15 +49,19 @@ class Stage:
     data: Dataset
     processed_dir: Path
     seed: int
+    skipped: list[NotEnoughData] = field(default_factory=list)
 
     @property
     def q(self) -> str:
         """The quarter as text, e.g. ``'2026Q3'``."""
         return str(self.quarter)
 
-    def save(self, name: str, frame: pd.DataFrame) -> Path:
+    def save(self, name: str, frame: pd.DataFrame | NotEnoughData) -> Path | None:
         """Write ``frame`` to ``<processed_dir>/<name>.csv`` (safe to open in a spreadsheet:
-        see :mod:`terrlib.exports`) and return the path."""
+        see :mod:`terrlib.exports`) and return the path; a section without enough data
+        writes nothing (a later stage that loads it finds ``None``)."""
+        if isinstance(frame, NotEnoughData):
+            return None
         return write_csv(frame, self.processed_dir / f"{name}.csv")
 
     def load(self, name: str) -> pd.DataFrame | None:
@@ -64,7 +72,25 @@ class Stage:
     def headline(self, *sentences: str) -> Summary:
         """Record the stage's headline sentences for the report's index page and return them
         for display at the top of the notebook."""
-        path = self.processed_dir / HEADLINES
+        self._record(HEADLINES, list(sentences))
+        return Summary(list(sentences))
+
+    def attempt(self, title: str, analysis: Callable[..., T], *args, **kwargs) -> T | NotEnoughData:
+        """Run ``analysis(*args, **kwargs)``; when the data is too thin for it
+        (:class:`~terrlib.results.InsufficientData`), return a
+        :class:`~terrlib.results.NotEnoughData` titled ``title`` instead and list the section
+        among the stage's skipped ones (the report's index shows them with their reason)."""
+        try:
+            return analysis(*args, **kwargs)
+        except InsufficientData as exc:
+            gap = NotEnoughData(title, exc.needs, exc.has, exc.fix)
+            self.skipped.append(gap)
+            self._record(SKIPPED, [g.reason() for g in self.skipped])
+            return gap
+
+    def _record(self, file: str, value: object) -> None:
+        """Set this stage's entry of a JSON file the stages share."""
+        path = self.processed_dir / file
         # the report may run stages side by side: one at a time reads and rewrites the file
         # (a lock on the folder, so no lock file is left among the artifacts)
         folder = os.open(self.processed_dir, os.O_RDONLY) if fcntl is not None else None
@@ -72,12 +98,11 @@ class Stage:
             if folder is not None:
                 fcntl.flock(folder, fcntl.LOCK_EX)
             current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-            current[self.name] = list(sentences)
+            current[self.name] = value
             path.write_text(json.dumps(current, indent=1, sort_keys=True), encoding="utf-8")
         finally:
             if folder is not None:
                 os.close(folder)  # releases the lock
-        return Summary(list(sentences))
 
 
 def start(

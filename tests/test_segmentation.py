@@ -9,6 +9,7 @@ import pytest
 
 from terrlib import segmentation
 from terrlib.plan import Plan
+from terrlib.results import InsufficientData
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_potential_grows_with_size_and_is_non_negative(stage2):
 
 def test_potential_refuses_too_little_data(small_data):
     tiny = replace(small_data, opportunities=small_data.opportunities.head(20))
-    with pytest.raises(ValueError, match="at least 30 mature accounts"):
+    with pytest.raises(InsufficientData, match="at least 30 accounts, created before"):
         segmentation.account_potential(tiny, "2026Q3")
 
 
