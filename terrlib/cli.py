@@ -110,6 +110,11 @@ def _validate(args: argparse.Namespace) -> int:
         f"quarters with data: {quarters[0]} to {quarters[-1]} ({len(quarters)}); "
         f"latest complete: {data.latest_complete_quarter()}"
     )
+    from terrlib.history import history_table
+
+    q = data.quarter(args.quarter) if args.quarter else data.latest_complete_quarter()
+    print(f"\nhistory each stage needs for full results, for a report of {q}:")
+    print(history_table(data, q).to_string(index=False))
     return 0
 
 
@@ -127,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     # comes with JupyterLab), which compiles a grammar for 3 s; notebooks never use the IRI
     # formats it checks, so this process goes without it
     sys.modules.setdefault("rfc3987_syntax", None)
-    from terrlib.io import DataValidationError
+    from terrlib.io import DataValidationError, printable
     from terrlib.plan import PlanError
     from terrlib.report import ReportError
 
@@ -149,29 +154,31 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     except PlanError as exc:
-        print(f"Plan file {exc.path} is not valid:", file=sys.stderr)
+        print(printable(f"Plan file {exc.path} is not valid:"), file=sys.stderr)
         for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+            print(printable(f"  - {problem}"), file=sys.stderr)
         return 2
     except DataValidationError as exc:
         print(exc.report(), file=sys.stderr)
         return 2
     except ReportError as exc:
-        print(f"Report failed: {exc}", file=sys.stderr)
+        print(printable(f"Report failed: {exc}"), file=sys.stderr)
         return 1
     except ValueError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(printable(f"Error: {exc}"), file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"Error: {_os_message(exc)}", file=sys.stderr)
+        print(printable(f"Error: {_os_message(exc)}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("Stopped; nothing already in place was changed.", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: one line, never a traceback
         print(
-            f"Internal error ({type(exc).__name__}: {exc}); nothing already in place was "
-            "changed. Please report it with the command you ran.",
+            printable(
+                f"Internal error ({type(exc).__name__}: {exc}); nothing already in place was "
+                "changed. Please report it with the command you ran."
+            ),
             file=sys.stderr,
         )
         return 1

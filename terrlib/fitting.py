@@ -100,10 +100,12 @@ def logit(formula: str, frame: pd.DataFrame, what: str = "the model") -> Fit:
             f"a fit that fails ({type(exc).__name__})",
             "more history",
         ) from None
-    if not np.all(np.isfinite(model.bse)):
+    fitted = np.asarray(model.predict())
+    separated = np.all((fitted < 1e-6) | (fitted > 1 - 1e-6))  # every outcome foretold
+    if separated or not np.all(np.isfinite(model.bse)):
         raise InsufficientData(
             f"outcomes that its factors do not separate perfectly, for {what}",
-            "a fit without finite standard errors",
+            "outcomes its factors foretell exactly" if separated else "no finite standard errors",
             "more history",
         )
     return Fit(model, reduced, dropped)

@@ -668,7 +668,11 @@ def icp_scores(
         poisson = smf.glm(
             "n ~ log_employees + C(industry)", rate, family=sm.families.Poisson()
         ).fit()
-    frame["opportunities_per_year"] = poisson.predict(rate).to_numpy() / 2
+    # a rate a year over the part of the two years the data covers (a short history is not
+    # read as fewer opportunities)
+    first = data.opportunities["created_date"].min()
+    years = 2.0 if first <= start else max((end - first).days + 1, 1) / 365.25
+    frame["opportunities_per_year"] = poisson.predict(rate).to_numpy() / years
     frame["annual_value"] = (
         frame["opportunities_per_year"] * frame["propensity"] * frame["expected_deal"]
     )
@@ -701,6 +705,7 @@ def icp_scores(
         bookings_4q=("bookings_4q", "mean"),
         win_propensity=("propensity", "mean"),
     )
+    lift = lift.reindex([t for t in labels if t in lift.index])  # top tier first
     lift["lift"] = lift["bookings_4q"] / frame["bookings_4q"].mean()
     a = frame[frame["tier"] == labels[0]]
     top_ind = a["industry"].value_counts(normalize=True).head(2)

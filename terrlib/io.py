@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,7 +31,26 @@ from terrlib.plan import DEFAULT_PLAN, Plan, PlanError, find_plan, load_plan
 from terrlib.schemas import CONTRACT, TableSpec, column_schema
 
 MAX_EXAMPLES = 5
+_CONTROL_OR_TAB = "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 SUFFIXES = (".csv", ".parquet")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (escape sequences, NUL,
+    bidirectional overrides) shown as ``\\xNN`` / ``\\uNNNN`` instead of acting.
+
+    Examples
+    --------
+    >>> printable("R\x1b[31mRED")
+    'R\\x1b[31mRED'
+    """
+    return re.sub(
+        _CONTROL_OR_TAB,
+        lambda m: f"\\x{ord(m.group()):02x}"
+        if ord(m.group()) < 0x100
+        else f"\\u{ord(m.group()):04x}",
+        text,
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,9 @@ class Problem:
     kind: str = "column"
 
     def __str__(self) -> str:
+        return printable(self._text())
+
+    def _text(self) -> str:
         parts = [self.file]
         if self.column:
             parts.append(f"{self.kind} {self.column}")
@@ -246,11 +269,14 @@ def _flag(
 
 
 _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
-_TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+# a zone after a time: 10:00Z, 10:00:00.000+0000, 11:30 PM -0800, 23:30:00 UTC, 23:30+00
+_TZ_SUFFIX = (
+    r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+)
 _ISO = r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-_NUMERIC_DATE = r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T].*)?"
+_NUMERIC_DATE = r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:[ ,T].*)?"
 #: Control characters refused in text (tab, line feed and carriage return are allowed).
-_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 
 
 def _parse_numbers(values: pd.Series) -> tuple[pd.Series, dict[str, np.ndarray]]:
@@ -270,6 +296,33 @@ def _parse_numbers(values: pd.Series) -> tuple[pd.Series, dict[str, np.ndarray]]
         "not a finite number (inf)": np.isinf(parsed.to_numpy()),
     }
     return parsed.mask(np.isinf(parsed.to_numpy())), rules
+
+
+def _to_dates(text: pd.Series, **options) -> pd.Series:
+    """``pd.to_datetime`` that gives naive timestamps (the wall-clock time as written) and
+    NaT for what it cannot read, whatever the mix of values."""
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", **options)
+    except (TypeError, ValueError, OverflowError):
+        parsed = pd.Series(
+            [pd.to_datetime(v, errors="coerce", **options) for v in text], index=text.index
+        )
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_localize(None)
+    elif not pd.api.types.is_datetime64_any_dtype(parsed):
+        parsed = pd.Series(
+            [
+                pd.NaT
+                if pd.isna(v)
+                else pd.Timestamp(v).tz_localize(None)
+                if pd.Timestamp(v).tzinfo
+                else pd.Timestamp(v)
+                for v in parsed
+            ],
+            index=text.index,
+            dtype="datetime64[ns]",
+        )
+    return parsed.astype("datetime64[ns]")
 
 
 def _parse_dates(
@@ -295,15 +348,24 @@ def _parse_dates(
     text = values.astype("string").str.strip()
     present = text.notna().to_numpy(bool)
     if fmt:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        return parsed.astype("datetime64[ns]"), f"as {fmt} (plan)", None, present & parsed.isna()
-    plain = text.str.replace(_TZ_SUFFIX, "", regex=True)
+        try:
+            pd.to_datetime(pd.Series(["2000-01-01"]), format=fmt, errors="coerce")
+        except ValueError as exc:
+            return (
+                pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"),
+                "",
+                f"the plan's date_formats gives {fmt!r}, which is not a date format ({exc})",
+                np.zeros(len(values), bool),
+            )
+        parsed = _to_dates(text, format=fmt)
+        return parsed, f"as {fmt} (plan)", None, present & parsed.isna().to_numpy()
+    plain = text.str.replace(_TZ_SUFFIX, r"\1", regex=True)  # the time as written, no zone
     iso = plain.str.fullmatch(_ISO).fillna(False).to_numpy(bool)
-    parts = text.str.extract(f"^{_NUMERIC_DATE}$")
+    parts = plain.str.extract(f"^{_NUMERIC_DATE}$")
     numeric = parts[0].notna().to_numpy(bool)
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     if iso.any():
-        parsed[iso] = pd.to_datetime(plain[iso], format="ISO8601", errors="coerce")
+        parsed[iso] = _to_dates(plain[iso], format="ISO8601")
     reading, refusal = ("ISO (YYYY-MM-DD)" if iso.any() else ""), None
     if numeric.any():
         first = parts.loc[numeric, 0].astype(int)
@@ -311,9 +373,9 @@ def _parse_dates(
         day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
         either = bool((first != second).any())
         example = {
-            "day": text[numeric][first.to_numpy() > 12].iloc[0] if day_first else "",
-            "month": text[numeric][second.to_numpy() > 12].iloc[0] if month_first else "",
-            "either": text[numeric][(first != second).to_numpy()].iloc[0] if either else "",
+            "day": plain[numeric][first.to_numpy() > 12].iloc[0] if day_first else "",
+            "month": plain[numeric][second.to_numpy() > 12].iloc[0] if month_first else "",
+            "either": plain[numeric][(first != second).to_numpy()].iloc[0] if either else "",
         }
         if day_first and month_first:
             refusal = (
@@ -327,14 +389,16 @@ def _parse_dates(
                 "date_formats: {table: {column: '%d/%m/%Y'}}"
             )
         else:
-            parsed[numeric] = pd.to_datetime(
-                text[numeric], format="mixed", dayfirst=day_first, errors="coerce"
+            parsed[numeric] = _to_dates(
+                plain[numeric].str.replace(",", " ", regex=False),
+                format="mixed",
+                dayfirst=day_first,
             )
             order = "day first (DD/MM/YYYY)" if day_first else "month first (MM/DD/YYYY)"
             reading = ", ".join(r for r in (reading, order) if r)
     other = present & ~iso & ~numeric
     if other.any():
-        parsed[other] = pd.to_datetime(text[other], format="mixed", errors="coerce")
+        parsed[other] = _to_dates(plain[other], format="mixed")
         reading = ", ".join(r for r in (reading, "written out (e.g. 3 March 2025)") if r)
     bad = present & parsed.isna().to_numpy() & (~numeric if refusal else True)
     return parsed, reading, refusal, bad
@@ -352,18 +416,23 @@ def _parse_table(
     for col in spec.text + tuple(c for c in ("postal_code",) if c in out):
         text = out[col].astype("string").str.strip()
         out[col] = text.mask(text == "")
+    used = set(spec.required) | set(spec.optional)
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            control = out[col].astype("string").str.contains(_CONTROL, regex=True)
+            text = out[col].astype("string")
+            control = text.str.contains(_CONTROL, regex=True).fillna(False)
+            if col not in used:  # a column no analysis reads: cleaned, not refused
+                out[col] = text.str.replace(_CONTROL, " ", regex=True).mask(text.isna())
+                continue
             _flag(
                 problems,
                 out,
                 spec,
                 file,
                 str(col),
-                "control character in text (NUL or another non-printing character); "
-                "remove it from the export",
-                control.fillna(False),
+                "control character in text (NUL, an escape, a bidirectional override or "
+                "another non-printing character); remove it from the export",
+                control,
             )
     numbers = spec.numbers + tuple(c for c in ("latitude", "longitude") if c in out)
     for col in numbers:

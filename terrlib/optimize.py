@@ -113,7 +113,14 @@ _REGIONS = 20_000_000
 
 
 class InfeasibleRequest(ValueError):
-    """The balance rules cannot all hold; the message says which and what would."""
+    """The balance rules cannot all hold; the message says which and what would.
+
+    ``tolerance`` is the tightest tolerance the diagnosis found can be met (``None`` when
+    none up to ±100% can, or no diagnosis was made)."""
+
+    def __init__(self, message: str, tolerance: float | None = None):
+        super().__init__(message)
+        self.tolerance = tolerance
 
 
 def unit_vectors(lat, lon) -> np.ndarray:
@@ -851,7 +858,7 @@ class TerritoryOptimizer:
             keys, repair_arcs = self._dual_start(self.tolerance)
         model, keys, status, bound = self._relaxation(self.tolerance, keys)
         if status == "infeasible":
-            raise InfeasibleRequest(self._diagnose())
+            raise InfeasibleRequest(self._diagnose(), self._tightest)
         if status != "optimal":
             raise RuntimeError(f"the LP solver stopped: {status}")
         self.lp_seconds_ = time.perf_counter() - began
@@ -1059,7 +1066,8 @@ class TerritoryOptimizer:
                         if run["timed_out"]
                         else ""
                     )
-                    + self._diagnose()
+                    + self._diagnose(),
+                    self._tightest,
                 )
             size = min(n, size * 4)
 
@@ -1435,7 +1443,7 @@ class TerritoryOptimizer:
     def _finish(self, assign: np.ndarray) -> None:
         score = self.evaluate(assign)
         if score["breach"] > 1e-6:
-            raise InfeasibleRequest(self._diagnose())
+            raise InfeasibleRequest(self._diagnose(), self._tightest)
         self.feasible_ = True
         self.assign_idx_ = assign
         self.assignment_ = pd.Series(
@@ -1514,7 +1522,9 @@ class TerritoryOptimizer:
     # ------------------------------------------------------------------ diagnosis
 
     def _diagnose(self) -> str:
-        """Say which rule cannot hold, and the tightest tolerance that can."""
+        """Say which rule cannot hold, and the tightest tolerance that can (also kept in
+        ``_tightest``, ``None`` when none up to ±100% can)."""
+        self._tightest = None
         parts = []
         m = self.m_
         lk = np.flatnonzero(self.locked_)
@@ -1583,6 +1593,7 @@ class TerritoryOptimizer:
             else:
                 lo = mid
         what = "; ".join(parts) + "; " if parts else ""
+        self._tightest = hi
         tightest = (
             f"a tolerance of ±{hi:.1%} can be met (whether a tighter one can was not settled "
             "in the time allowed)"
@@ -1691,12 +1702,53 @@ def proposal(opt: TerritoryOptimizer) -> pd.DataFrame:
     )
 
 
+def solve_or_widen(opt: TerritoryOptimizer, tries: int = 3) -> TerritoryOptimizer:
+    """Solve ``opt``; when its tolerance cannot be met under the other rules (the cap on
+    moves, locks, the distance limit), solve a copy at the tightest tolerance the diagnosis
+    found can be met (a little wider each time it still cannot) and keep in ``widened_`` the
+    tolerance asked for and why it could not hold. The plan's request is never met silently
+    wider: :func:`headline` says so.
+
+    Raises
+    ------
+    InfeasibleRequest
+        When no tolerance up to ±100% can be met.
+    """
+    try:
+        return opt.solve()
+    except InfeasibleRequest as err:
+        first, tolerance = err, err.tolerance
+    for _ in range(tries):
+        if tolerance is None:
+            break
+        trial = copy.copy(opt)
+        trial.tolerance = min(1.0, tolerance)
+        if trial.potential_tolerance is not None:
+            trial.potential_tolerance = max(trial.potential_tolerance, trial.tolerance)
+        try:
+            trial.solve()
+        except InfeasibleRequest:
+            tolerance = None if tolerance >= 1.0 else min(1.0, tolerance * 1.25)
+            continue
+        trial.widened_ = (opt.tolerance, str(first))
+        return trial
+    raise first
+
+
 def headline(opt: TerritoryOptimizer) -> str:
     """The proposal in one or two sentences, with its certified gap."""
     s = opt.summary_
     w0, w1 = s["workload_vs_target_before"], s["workload_vs_target_after"]
     out0 = int(((w0 - 1).abs() > opt.tolerance + 1e-9).sum())
-    return (
+    widened = getattr(opt, "widened_", None)
+    asked = (
+        f"The plan's ±{widened[0]:.0%} cannot be met under its other rules (cap on accounts "
+        f"moved, locks, distance), so this proposal balances to ±{opt.tolerance:.0%}, the "
+        "tightest that can be met. "
+        if widened
+        else ""
+    )
+    return asked + (
         f"The proposed alignment moves {len(opt.moves_):,} of {opt.n_:,} accounts "
         f"({len(opt.moves_) / opt.n_:.0%}) and brings every territory's workload and potential "
         f"within ±{opt.tolerance:.0%} of its target (today {out0} of {opt.m_} territories are "

@@ -284,6 +284,22 @@ class PlanError(ValueError):
         super().__init__(f"{self.path}: " + "; ".join(problems))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the
+    last silently: a second ``balance:`` section would replace the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _check_yaml_shape(text: str) -> str | None:
     """Why a YAML text is refused before it is built (too deep or too many aliases, which
     would exhaust the stack or the memory), or None."""
@@ -337,7 +353,7 @@ def load_plan(path: Path | str | None) -> Plan:
         shape = _check_yaml_shape(text)
         if shape:
             raise PlanError(path, [shape])
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise PlanError(path, [f"not valid YAML ({_yaml_problem(exc)})"]) from None
     except RecursionError:

@@ -393,7 +393,14 @@ def _locked(q: str, out_dir: Path, processed_root: Path) -> Iterator[None]:
     half swapped and removing its build folders."""
     for folder in (out_dir, processed_root):
         if folder.exists() and not folder.is_dir():
-            raise ReportError(f"{folder} is a file, not a folder")
+            raise ValueError(f"{folder} is a file, not a folder")
+    report, data = (out_dir / q).resolve(), (processed_root / q).resolve()
+    if report == data or report in data.parents or data in report.parents:
+        raise ValueError(
+            f"the report ({out_dir / q}) and the processed data ({processed_root / q}) would "
+            "share a folder; give --out and --processed folders apart"
+        )
+    for folder in (out_dir, processed_root):
         folder.mkdir(parents=True, exist_ok=True)
     try:
         lock = swap.QuarterLock([out_dir, processed_root], q).acquire()

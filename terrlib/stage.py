@@ -24,7 +24,7 @@ from typing import TypeVar
 import pandas as pd
 
 from terrlib import config
-from terrlib.exports import read_csv, write_csv
+from terrlib.exports import read_csv, read_typed, write_csv, write_typed
 from terrlib.io import Dataset, load_dataset
 from terrlib.results import InsufficientData, NotEnoughData, Summary
 
@@ -35,6 +35,7 @@ except ImportError:  # Windows: no lock, so the report runs stages there one at 
 
 HEADLINES = "headlines.json"
 SKIPPED = "skipped.json"  # sections without enough data, per stage
+TYPED = ".typed"  # exact copies of the artifacts (Parquet), which later stages read
 T = TypeVar("T")
 CAN_LOCK = fcntl is not None  # stages may write their headlines side by side
 
@@ -62,10 +63,15 @@ class Stage:
         writes nothing (a later stage that loads it finds ``None``)."""
         if isinstance(frame, NotEnoughData):
             return None
+        write_typed(frame, self.processed_dir / TYPED / f"{name}.parquet")
         return write_csv(frame, self.processed_dir / f"{name}.csv")
 
     def load(self, name: str) -> pd.DataFrame | None:
-        """Read an artifact an earlier stage wrote, or ``None`` when it is not there."""
+        """Read an artifact an earlier stage wrote (its typed copy: ids, missing values and
+        names exactly as they were), or ``None`` when it is not there."""
+        typed = self.processed_dir / TYPED / f"{name}.parquet"
+        if typed.is_file():
+            return read_typed(typed)
         path = self.processed_dir / f"{name}.csv"
         return read_csv(path) if path.is_file() else None
 

@@ -353,3 +353,104 @@ def test_default_plan_is_said_on_the_run(small_demo, tmp_path):
     (data_dir / "plan.yaml").unlink()
     data = io.load_dataset(data_dir, DEFAULT_PLAN)
     assert "plan" not in data.files and data.plan.balance.tolerance == 0.1
+
+
+# ------------------------------------------------------------------ found by a probe
+
+
+@pytest.mark.parametrize(
+    "fmt, expect",
+    [
+        ("%d/%m/%Y, %H:%M", "read day first"),  # a comma before the time
+        ("%Y-%m-%d %H:%M:%S -0800", None),  # zones written with a space or a word
+        ("%Y-%m-%d %H:%M:%S UTC", None),
+        ("%Y-%m-%d %H:%M:%S+00", None),
+        ("%m/%d/%Y %I:%M %p -0800", "read month first"),
+    ],
+)
+def test_dates_with_times_and_zones_read_as_written(capsys, demo_copy, fmt, expect):
+    truth = pd.to_datetime(
+        pd.read_csv(demo_copy / "activities.csv", dtype=str)["activity_date"]
+    ) + pd.Timedelta(hours=23, minutes=30)
+    edit(
+        demo_copy,
+        "activities",
+        lambda f: f.assign(activity_date=truth.dt.strftime(fmt).to_numpy()),
+    )
+    code, out, _ = run_validate(capsys, demo_copy)
+    assert code == 0
+    if expect:
+        assert expect in out
+    read = io.load_dataset(demo_copy).activities["activity_date"]
+    assert (read.to_numpy() == truth.to_numpy()).all()  # the wall-clock time, zone dropped
+
+
+def test_ids_that_look_like_numbers_keep_their_value_between_stages(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "account_id": ["5100000000", "0012", "12"],
+            "region": ["NA", "null", "None"],
+            "potential": [1.5, np.nan, 2.0],
+        }
+    )
+    run = stage.Stage("t", pd.Period("2026Q3"), None, tmp_path, 7)
+    run.save("scores", frame)
+    back = run.load("scores")
+    assert back["account_id"].tolist() == frame["account_id"].tolist()
+    assert back["region"].tolist() == frame["region"].tolist()
+    assert back["potential"].isna().tolist() == [False, True, False]
+
+
+def test_messages_never_carry_terminal_escapes(capsys, demo_copy):
+    edit(
+        demo_copy,
+        "reps",
+        lambda f: f.assign(rep_id=f["rep_id"].where(f.index > 0, "R\x1b[31mRED\x1b[0m")),
+    )
+    code, _, err = run_validate(capsys, demo_copy)
+    assert code == 2 and "\x1b" not in err and "R\\x1b[31mRED" in err
+
+
+def test_bidirectional_overrides_are_refused(capsys, demo_copy):
+    edit(
+        demo_copy,
+        "accounts",
+        lambda f: f.assign(account_name=f["account_name"].where(f.index > 0, "Acme \u202eCorp")),
+    )
+    code, _, err = run_validate(capsys, demo_copy)
+    assert code == 2 and "column account_name · control character" in err
+
+
+def test_control_characters_in_an_unused_column_are_cleaned(demo_copy):
+    edit(demo_copy, "accounts", lambda f: f.assign(description="line\x0bbreak"))
+    data = io.load_dataset(demo_copy)
+    assert (data.accounts["description"] == "line break").all()
+
+
+def test_a_plan_key_given_twice_is_refused(capsys, demo_copy):
+    path = demo_copy / "plan.yaml"
+    path.write_text(path.read_text() + "\ncompany: Second name\n")
+    code, _, err = run_validate(capsys, demo_copy)
+    assert code == 2 and "the key 'company' is given twice" in err
+
+
+def test_a_bad_date_format_in_the_plan_names_it(capsys, demo_copy):
+    set_plan(demo_copy, lambda p: p.update(date_formats={"reps": {"hire_date": "%Q%d"}}))
+    code, _, err = run_validate(capsys, demo_copy)
+    assert code == 2 and "date_formats gives '%Q%d', which is not a date format" in err
+
+
+def test_tiers_are_listed_top_first_whatever_their_names(small_data):
+    from dataclasses import replace
+
+    from terrlib import icp
+
+    plan = small_data.plan.model_copy(deep=True)
+    plan.icp.tiers = {"Zinc": 0.1, "Gold": 0.3, "Bronze": 0.6}
+    data = replace(small_data, plan=plan)
+    propensity = icp.propensity_model(data, "2026Q3")
+    value = icp.value_model(data, "2026Q3")
+    churn = icp.churn_model(data, "2026Q3")
+    scores = icp.icp_scores(data, "2026Q3", propensity, value, churn)
+    assert scores.table["tier"].tolist() == ["Zinc", "Gold", "Bronze", "D"]
+    assert scores.headline.startswith("Tier Zinc")

@@ -315,7 +315,7 @@ def test_report_into_a_file_is_one_message(small_demo, tmp_path, capsys):
     for flag in ("--out", "--processed"):
         code = cli.main(["report", "--data", str(small_demo), flag, str(tmp_path / "afile")])
         err = capsys.readouterr().err
-        assert code in (1, 2) and "is a file" in err and "Traceback" not in err
+        assert code == 2 and "is a file" in err and "Traceback" not in err
     code = cli.main(
         ["report", "--data", str(small_demo), "--out", str(tmp_path / "afile" / "under")]
     )
@@ -347,3 +347,16 @@ def test_default_plan_is_said_on_the_index(small_demo, tiny_notebooks, tmp_path)
         "2026Q3", data, DEFAULT_PLAN, tmp_path / "r", tmp_path / "p", tiny_notebooks, progress=None
     )
     assert "uses the default plan" in (tmp_path / "r" / "2026Q3" / "index.html").read_text()
+
+
+def test_report_and_processed_in_one_folder_are_refused(small_demo, tmp_path, capsys):
+    from terrlib import cli
+
+    nest = tmp_path / "nest"
+    for processed in (nest / "2026Q3", nest):
+        code = cli.main(
+            ["report", "--data", str(small_demo), "--out", str(nest), "--processed", str(processed)]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and "would share a folder" in err
+    assert not (nest / "2026Q3").exists()

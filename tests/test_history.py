@@ -1,0 +1,158 @@
+"""Too little data is not bad input: every quarter from the fourth of the history reports,
+each model using the history it has, and a section that lacks data says what it needs."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from terrlib import config, fitting, stage
+from terrlib.results import InsufficientData, NotEnoughData, missing
+
+matplotlib.use("Agg")
+
+
+def run_notebook_code(stem: str, data_dir, quarter: str, processed) -> dict:
+    """Execute a stage notebook's code cells in this process (the what-if panel left out),
+    with the report's parameters; returns the notebook's namespace."""
+    import matplotlib.pyplot as plt
+
+    nb = nbformat.read(config.NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    namespace: dict = {}
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    params = (
+        f"quarter = {quarter!r}\ndata_dir = {str(data_dir)!r}\nplan_path = ''\n"
+        f"processed_dir = {str(processed)!r}\nseed = 7"
+    )
+    for cell in cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            source = params
+        elif "remove-cell" in cell.metadata.get("tags", []) or "whatif." in cell.source:
+            continue
+        else:
+            source = cell.source
+        exec(compile(source, f"{stem}", "exec"), namespace)
+    plt.close("all")
+    return namespace
+
+
+def test_not_enough_data_displays_two_lines_and_stands_in():
+    gap = NotEnoughData("Repeat purchase", "50 customers a year back", "16", "More history.")
+    page = gap._repr_html_()
+    assert "needs 50 customers a year back" in page and "The data has 16" in page
+    assert "More history." in page
+    assert gap.table is gap and gap.calibration.curve is gap and not gap
+    assert missing(1, gap) and not missing(1, "x")
+    with pytest.raises(AttributeError):
+        gap._private  # noqa: B018 (IPython and copy probe these: they must not be faked)
+
+
+def test_attempt_records_the_skipped_section(tmp_path):
+    run = stage.Stage("03-ideal-customer-profile", pd.Period("2026Q3"), None, tmp_path, 7)
+
+    def thin():
+        raise InsufficientData("200 decided opportunities", "195", "A later quarter.")
+
+    assert run.attempt("Propensity to win", lambda: 41) == 41
+    gap = run.attempt("Propensity to win", thin)
+    assert isinstance(gap, NotEnoughData) and gap.has == "195"
+    assert run.save("propensity", gap.table) is None
+    assert not (tmp_path / "propensity.csv").exists()
+    kept = json.loads((tmp_path / stage.SKIPPED).read_text())
+    assert kept == {
+        "03-ideal-customer-profile": [
+            {
+                "title": "Propensity to win",
+                "needs": "200 decided opportunities",
+                "has": "195",
+                "fix": "A later quarter.",
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_logit_leaves_out_what_the_data_cannot_estimate(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "y": (x + rng.normal(size=n) > 0).astype(int),
+            "x": x,
+            "flat": 3.0,
+            "copy": 2 * x + 1,
+            "group": rng.choice(["a", "b"], n),
+        }
+    )
+    frame["same_group"] = frame["group"].map({"a": "p", "b": "q"})
+    fit = fitting.logit("y ~ x + flat + copy + C(group) + C(same_group)", frame)
+    assert fit.dropped == ["flat", "copy", "C(same_group)"]
+    assert "x" in fit.model.params and "flat" in fit.note()
+    assert fit.model.params["x"] > 0
+
+
+def test_logit_says_what_it_needs_instead_of_a_linear_algebra_error():
+    frame = pd.DataFrame({"y": [0, 0, 1, 1] * 5, "x": [0.0, 0.1, 1.0, 1.1] * 5})
+    with pytest.raises(InsufficientData, match="separate"):
+        fitting.logit("y ~ x", frame, "the test model")
+    with pytest.raises(InsufficientData, match="both outcomes"):
+        fitting.logit("y ~ x", frame.assign(y=1), "the test model")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quarter", ["2024Q4", "2025Q2", "2025Q4", "2026Q2"])
+def test_every_stage_runs_from_the_fourth_quarter(small_demo, tmp_path, quarter):
+    """The small demo's history starts in 2024Q1: from its fourth quarter on, every stage
+    notebook runs; models whose check reaches back before the data skip it and say so."""
+    spaces = {
+        stem: run_notebook_code(stem, small_demo, quarter, tmp_path)
+        for stem in config.STAGE_NOTEBOOKS
+    }
+    skipped = (
+        json.loads((tmp_path / stage.SKIPPED).read_text())
+        if (tmp_path / stage.SKIPPED).is_file()
+        else {}
+    )
+    if quarter == "2024Q4":  # a year back is before the data: the potential check waits
+        titles = [g["title"] for g in skipped.get("02-segmentation", [])]
+        assert titles == ["Potential checked on time"]
+        assert "check is made once the data reaches back" in skipped["02-segmentation"][0]["fix"]
+    churn = spaces["03-ideal-customer-profile"]["churn"]
+    if not missing(churn):
+        two_years_back = pd.Period(quarter) - 8 < pd.Period("2024Q1")
+        assert ("Not checked on time" in churn.headline) == two_years_back
+    opt = spaces["04-workload-balancing"]["opt"]
+    assert len(opt.assignment_) == len(spaces["04-workload-balancing"]["data"].accounts)
+    assert (tmp_path / "proposed_alignment.csv").is_file()
+
+
+@pytest.mark.slow
+def test_report_for_the_fourth_quarter_lists_what_it_skipped(small_demo, tmp_path):
+    from terrlib import cli
+
+    code = cli.main(
+        [
+            "report",
+            "--data",
+            str(small_demo),
+            "--quarter",
+            "2024Q4",
+            "--out",
+            str(tmp_path / "reports"),
+            "--processed",
+            str(tmp_path / "processed"),
+        ]
+    )
+    assert code == 0
+    index = (tmp_path / "reports" / "2024Q4" / "index.html").read_text()
+    assert "Sections without enough data" in index and "Potential checked on time" in index
+    manifest = json.loads((tmp_path / "reports" / "2024Q4" / "run.json").read_text())
+    assert "02-segmentation" in manifest["skipped"]
+    page = (tmp_path / "reports" / "2024Q4" / "02-segmentation.html").read_text()
+    assert "terrlib-skipped" in page and "Traceback" not in page
