@@ -29,7 +29,7 @@ import pandas as pd
 from terrlib.io import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.plan import Plan
-from terrlib.results import Result
+from terrlib.results import InsufficientData, Result, missing
 from terrlib.workload import account_workload, size_bands, territory_workload
 
 
@@ -172,6 +172,9 @@ def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) 
     tops = tops[tops["top"]]
     top_n = tops.groupby("territory_id").size()
     top_cov = tops.groupby("territory_id")["touched"].mean()
+    no_activity = data.activities.empty
+    if no_activity:  # who was touched is not known: no territory is judged on it
+        top_cov = top_cov * np.nan
     opps = data.opportunities
     decided = opps[opps["stage"].isin(["won", "lost"]) & opps["close_date"].between(start, q_end)]
     decided = decided.assign(territory_id=decided["account_id"].map(acc["territory_id"]))
@@ -192,8 +195,13 @@ def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) 
         f"{n_under} of {len(table)} territories are under-served (demand above "
         f"{th.over_utilization:.0%} of the rep's capacity or under {th.top_account_coverage:.0%} "
         f"of top-tier accounts touched in {quarter}) and {n_over} over-served (demand below "
-        f"{th.under_utilization:.0%} of capacity). Company-wide "
-        f"{tops['touched'].mean():.0%} of top-tier accounts were touched in the quarter."
+        f"{th.under_utilization:.0%} of capacity). "
+        + (
+            "There is no activity data, so coverage of top accounts is not judged."
+            if no_activity
+            else f"Company-wide {tops['touched'].mean():.0%} of top-tier accounts were touched "
+            "in the quarter."
+        )
     )
     order = {"under-served": 0, "over-served": 1, "served": 2}
     table = table.reset_index().sort_values(
@@ -234,6 +242,12 @@ def effort_vs_strategy(data: Dataset, quarter: str, scores: pd.DataFrame | None 
     """
     start, end = trailing_bounds(quarter, 4, data.fiscal_start)
     prio = set(data.plan.strategy.priority_industries)
+    if data.activities["activity_date"].between(start, end).sum() == 0:
+        raise InsufficientData(
+            f"activities (calls, meetings, visits, emails) in the four quarters to {quarter}",
+            "none",
+            "Export activities (in Salesforce, Tasks and Events) to see where rep time goes.",
+        )
     acc = data.accounts.set_index("account_id")
     market, market_name = _market(data, scores)
     acts = data.activities[data.activities["activity_date"].between(start, end)]
@@ -355,7 +369,11 @@ def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: 
     th = data.plan.thresholds
     s = served.table.set_index("territory_id")
     b = balance.table.set_index("territory_id")
-    e = effort.by_territory.set_index("territory_id")
+    e = (
+        pd.DataFrame(columns=["vs_company"])
+        if missing(effort)
+        else effort.by_territory.set_index("territory_id")
+    )
     rows = []
     for terr in s.index:
         reasons = []
@@ -383,7 +401,7 @@ def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: 
                 }
             )
     table = pd.DataFrame(rows)
-    fit = effort.fit
+    fit = None if missing(effort) else effort.fit
     company = (
         f" Company-wide, priority industries get {fit['effort_share']:.0%} of rep time against "
         f"{fit['market_share']:.0%} of potential"
@@ -430,9 +448,11 @@ def summary(balance: Result, served: Result, effort: Result, verdict: Result) ->
     if len(over):
         idle = over.loc[over["utilization"].idxmin()]
         first += f", {idle['territory_id']} only {idle['utilization']:.0%}"
-    fit = effort.fit
+    fit = None if missing(effort) else effort.fit
     spread = balance.spread
-    if fit:
+    if missing(effort):
+        strategy = effort.headline
+    elif fit:
         lowest = effort.table.nsmallest(3, "effort_index")["rep_name"].tolist()
         strategy = (
             f"Priority industries hold {fit['market_share']:.0%} of potential but get "

@@ -120,6 +120,7 @@ def write_typed(frame: pd.DataFrame, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = frame.copy()
+    out.attrs = {}  # results may hang models on a table; they are not data
     out.columns = [str(c) for c in out.columns]
     for i in _text_columns(out):
         column = out.iloc[:, i]

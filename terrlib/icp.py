@@ -184,6 +184,7 @@ def _activity_counts(data: Dataset, accounts: pd.Series, at: pd.Series, days: in
     keys = np.sort(codes.get_indexer(acts["account_id"]) * span + day)
     q_day = pd.to_datetime(at).to_numpy("datetime64[D]").astype(np.int64)
     q = codes.get_indexer(accounts) * span + q_day
+    keys, q = keys.astype(np.int64), np.asarray(q, np.int64)  # also with no activities at all
     return np.searchsorted(keys, q, side="right") - np.searchsorted(keys, q - days, side="right")
 
 
@@ -374,9 +375,9 @@ def repeat_features(
         ]
         recent = recent_rows.groupby("customer")["weight"].sum()
         before = before_rows.groupby("customer")["weight"].sum()
-        feats["activity_recent"] = recent.reindex(feats.index).fillna(0)
+        feats["activity_recent"] = recent.reindex(feats.index).fillna(0).astype(float)
         feats["activity_trend"] = np.log1p(feats["activity_recent"]) - np.log1p(
-            before.reindex(feats.index).fillna(0)
+            before.reindex(feats.index).fillna(0).astype(float)
         )
     feats["buys_again"] = feats.index.isin(future["customer"]).astype(int)
     return feats.reset_index(names="customer")

@@ -28,7 +28,7 @@ import pandera.pandas as pa
 from terrlib.geo import resolve_zip
 from terrlib.periods import latest_complete_quarter, parse_quarter, quarter_bounds, quarter_freq
 from terrlib.plan import DEFAULT_PLAN, Plan, PlanError, find_plan, load_plan
-from terrlib.schemas import CONTRACT, TableSpec, column_schema
+from terrlib.schemas import ACTIVITY_TYPES, CONTRACT, STAGES, TableSpec, column_schema
 
 MAX_EXAMPLES = 5
 _CONTROL_OR_TAB = "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
@@ -36,19 +36,19 @@ SUFFIXES = (".csv", ".parquet")
 
 
 def printable(text: str) -> str:
-    """``text`` safe to print on a terminal: control characters (escape sequences, NUL,
-    bidirectional overrides) shown as ``\\xNN`` / ``\\uNNNN`` instead of acting.
+    r"""``text`` safe to print on a terminal: control characters (escape sequences, NUL,
+    bidirectional overrides) shown as ``\xNN`` / ``\uNNNN`` instead of acting.
 
     Examples
     --------
-    >>> printable("R\x1b[31mRED")
-    'R\\x1b[31mRED'
+    >>> print(printable("R\x1b[31mRED"))
+    R\x1b[31mRED
     """
     return re.sub(
         _CONTROL_OR_TAB,
-        lambda m: f"\\x{ord(m.group()):02x}"
-        if ord(m.group()) < 0x100
-        else f"\\u{ord(m.group()):04x}",
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
         text,
     )
 
@@ -112,6 +112,10 @@ class Dataset:
     files: dict[str, Path] = field(default_factory=dict)
     cutoff: pd.Timestamp | None = None
     date_readings: dict[str, str] = field(default_factory=dict)
+    #: columns filled from the plan's ``defaults:`` (table -> column -> rows filled)
+    assumed: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: optional tables the data does not have (read as empty)
+    absent: tuple[str, ...] = ()
 
     @property
     def fiscal_start(self) -> int:
@@ -119,7 +123,8 @@ class Dataset:
 
     @property
     def first_date(self) -> pd.Timestamp:
-        return min(self.opportunities["created_date"].min(), self.activities["activity_date"].min())
+        dates = [self.opportunities["created_date"].min(), self.activities["activity_date"].min()]
+        return min(d for d in dates if pd.notna(d))
 
     @property
     def last_date(self) -> pd.Timestamp:
@@ -168,12 +173,13 @@ class Dataset:
             ("activities", "activity_date"),
         ):
             frame = getattr(self, name)
+            first, last = frame[date_col].min(), frame[date_col].max()
             rows.append(
                 {
-                    "table": name,
+                    "table": name + (" (absent)" if name in self.absent else ""),
                     "rows": len(frame),
-                    "first date": frame[date_col].min().date(),
-                    "last date": frame[date_col].max().date(),
+                    "first date": first.date() if pd.notna(first) else "–",
+                    "last date": last.date() if pd.notna(last) else "–",
                 }
             )
         return pd.DataFrame(rows).set_index("table")
@@ -413,7 +419,8 @@ def _parse_table(
     readings: dict[str, str],
 ) -> pd.DataFrame:
     out = frame.copy()
-    for col in spec.text + tuple(c for c in ("postal_code",) if c in out):
+    zips = tuple(c for c in ("postal_code", "home_postal_code") if c in out)
+    for col in spec.text + zips:
         text = out[col].astype("string").str.strip()
         out[col] = text.mask(text == "")
     used = set(spec.required) | set(spec.optional)
@@ -434,7 +441,8 @@ def _parse_table(
                 "another non-printing character); remove it from the export",
                 control,
             )
-    numbers = spec.numbers + tuple(c for c in ("latitude", "longitude") if c in out)
+    coords = ("latitude", "longitude", "home_latitude", "home_longitude")
+    numbers = spec.numbers + tuple(c for c in coords if c in out and c not in spec.numbers)
     for col in numbers:
         parsed, refused = _parse_numbers(out[col])
         for rule, mask in refused.items():
@@ -458,30 +466,35 @@ def _parse_table(
     return out
 
 
-def _resolve_locations(accounts: pd.DataFrame, file: str, problems: list[Problem]) -> pd.DataFrame:
-    spec = CONTRACT["accounts"]
-    out = accounts.copy()
-    for col in ("latitude", "longitude"):
+#: Each table's coordinate columns and the postal code that can stand in for them.
+LOCATIONS = {
+    "accounts": ("latitude", "longitude", "postal_code"),
+    "reps": ("home_latitude", "home_longitude", "home_postal_code"),
+}
+
+
+def _resolve_locations(
+    frame: pd.DataFrame, file: str, problems: list[Problem], table: str = "accounts"
+) -> pd.DataFrame:
+    """Coordinates from the US ZIP code where the table gives no latitude and longitude."""
+    spec = CONTRACT[table]
+    lat, lon, zip_col = LOCATIONS[table]
+    out = frame.copy()
+    for col in (lat, lon):
         if col not in out:
             out[col] = np.nan
-    missing = out["latitude"].isna() | out["longitude"].isna()
-    if "postal_code" in out:
-        has_zip = missing & out["postal_code"].notna()
+    missing = out[lat].isna() | out[lon].isna()
+    if zip_col in out:
+        has_zip = missing & out[zip_col].notna()
         if has_zip.any():
-            found = resolve_zip(out.loc[has_zip, "postal_code"])
-            out.loc[has_zip, ["latitude", "longitude"]] = found.to_numpy()
-            unknown = has_zip & out["latitude"].isna()
-            codes = ", ".join(out.loc[unknown, "postal_code"].astype(str).head(3))
+            found = resolve_zip(out.loc[has_zip, zip_col])
+            out.loc[has_zip, [lat, lon]] = found.to_numpy()
+            unknown = has_zip & out[lat].isna()
+            codes = ", ".join(out.loc[unknown, zip_col].astype(str).head(3))
             _flag(
-                problems,
-                out,
-                spec,
-                file,
-                "postal_code",
-                f"unknown US ZIP code (e.g. {codes})",
-                unknown,
+                problems, out, spec, file, zip_col, f"unknown US ZIP code (e.g. {codes})", unknown
             )
-        no_location = missing & out["postal_code"].isna()
+        no_location = missing & out[zip_col].isna()
     else:
         no_location = missing
     _flag(
@@ -489,8 +502,8 @@ def _resolve_locations(accounts: pd.DataFrame, file: str, problems: list[Problem
         out,
         spec,
         file,
-        "latitude/longitude",
-        "location missing and no postal_code to resolve it",
+        f"{lat}/{lon}",
+        f"location missing and no {zip_col} to resolve it",
         no_location,
     )
     return out
@@ -498,13 +511,11 @@ def _resolve_locations(accounts: pd.DataFrame, file: str, problems: list[Problem
 
 def _check_columns(frame: pd.DataFrame, spec: TableSpec, file: str, problems: list[Problem]):
     problems_before = len(problems)
-    if spec.name == "accounts":
-        has_coords = {"latitude", "longitude"} <= set(frame.columns)
-        if not has_coords and "postal_code" not in frame.columns:
+    if spec.name in LOCATIONS:
+        lat, lon, zip_col = LOCATIONS[spec.name]
+        if not {lat, lon} <= set(frame.columns) and zip_col not in frame.columns:
             problems.append(
-                Problem(
-                    file, "latitude, longitude", "required columns missing (or give postal_code)"
-                )
+                Problem(file, f"{lat}, {lon}", f"required columns missing (or give {zip_col})")
             )
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
@@ -594,6 +605,143 @@ def _check_opportunity_dates(opps: pd.DataFrame, file: str, problems: list[Probl
         "won or lost opportunity without a close date",
         opps["stage"].isin(["won", "lost"]) & opps["close_date"].isna(),
     )
+    _flag(
+        problems,
+        opps,
+        spec,
+        file,
+        "amount",
+        "won or lost opportunity without an amount (open ones may leave it empty)",
+        opps["stage"].isin(["won", "lost"]) & opps["amount"].isna(),
+    )
+
+
+#: Tables a company may not have; an absent one is read as empty.
+OPTIONAL_TABLES = ("activities",)
+
+
+def _empty_table(spec: TableSpec) -> pd.DataFrame:
+    """A table of the contract with no rows, its columns typed as parsing would type them."""
+    columns = {c: pd.Series(dtype="str") for c in spec.text}
+    columns |= {c: pd.Series(dtype=float) for c in spec.numbers}
+    columns |= {c: pd.Series(dtype="datetime64[ns]") for c in spec.dates}
+    return pd.DataFrame(columns)
+
+
+def _map_columns(
+    raw: pd.DataFrame,
+    mapping: dict[str, str | list[str]],
+    file: str,
+    plan_file: str,
+    problems: list[Problem],
+) -> pd.DataFrame:
+    """Rename CRM columns to the contract's; a column mapped to a list feeds each of them."""
+    unknown = [c for c in mapping if c not in raw.columns]
+    if unknown:
+        problems.append(
+            Problem(
+                plan_file,
+                "columns",
+                f"maps {', '.join(map(repr, unknown))}, but {file} has no such column "
+                f"(its columns: {', '.join(map(str, raw.columns[:20]))})",
+                kind="key",
+            )
+        )
+    out = {}
+    for col in raw.columns:
+        targets = mapping.get(col, col)
+        for target in [targets] if isinstance(targets, str) else targets:
+            out[target] = raw[col]
+    return pd.DataFrame(out, index=raw.index)
+
+
+def _fill_defaults(
+    raw: pd.DataFrame, defaults: dict[str, float | str], table: str, assumed: dict
+) -> pd.DataFrame:
+    """Columns the export lacks (or leaves empty) take the plan's ``defaults:``; how many
+    rows each filled is kept, for the pages that use them to say so."""
+    if not defaults:
+        return raw
+    out = raw.copy()
+    for col, value in defaults.items():
+        if col not in out:
+            out[col] = str(value)
+            filled = len(out)
+        else:
+            empty = out[col].isna() | (out[col].astype("string").str.strip() == "")
+            out.loc[empty, col] = str(value)
+            filled = int(empty.sum())
+        if filled:
+            assumed.setdefault(table, {})[col] = filled
+    return out
+
+
+def _map_values(
+    raw: pd.DataFrame,
+    values: dict[str, dict[str, str]],
+    file: str,
+    plan_file: str,
+    problems: list[Problem],
+) -> pd.DataFrame:
+    """Replace CRM values by the contract's (``Closed Won`` -> ``won``), per column."""
+    out = raw.copy()
+    for col, mapping in values.items():
+        if col not in out:
+            problems.append(
+                Problem(
+                    plan_file,
+                    f"values.{col}",
+                    f"maps values of {col!r}, but {file} has no such column",
+                    kind="key",
+                )
+            )
+            continue
+        text = out[col].astype("string").str.strip()
+        lower = {str(k).strip().lower(): v for k, v in mapping.items()}
+        out[col] = text.map(lambda v, m=lower: m.get(v.lower(), v), na_action="ignore")
+    return out
+
+
+def _check_categories(frame: pd.DataFrame, table: str, file: str, problems: list[Problem]) -> None:
+    """Every stage and activity type is one the contract knows; the values found are
+    listed with their row counts, and how to map them."""
+    col, allowed = {
+        "opportunities": ("stage", STAGES),
+        "activities": ("activity_type", ACTIVITY_TYPES),
+    }.get(table, (None, ()))
+    if col is None or col not in frame:
+        return
+    bad = frame[col].notna() & ~frame[col].str.lower().isin(allowed)
+    if not bad.any():
+        return
+    counts = frame.loc[bad, col].value_counts()
+    found = ", ".join(f"{v!r} ({n:,} rows)" for v, n in counts.head(12).items())
+    more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
+    example = ", ".join(f"{v}: {_guess(v, allowed)}" for v in counts.index[:3])
+    problems.append(
+        Problem(
+            file,
+            col,
+            f"unknown {col.replace('_', ' ')} (allowed: {', '.join(allowed)}); found {found}"
+            f"{more}. Map them in the plan, e.g. values: {{{table}: {{{col}: {{{example}}}}}}}",
+            int(bad.sum()),
+        )
+    )
+
+
+def _guess(value: str, allowed: tuple[str, ...]) -> str:
+    """The contract value a CRM value most likely means, for the example in a message."""
+    words = {
+        "won": "won",
+        "lost": "lost",
+        "call": "call",
+        "phone": "call",
+        "mail": "email",
+        "meet": "meeting",
+        "visit": "visit",
+    }
+    text = str(value).lower()
+    return next((v for k, v in words.items() if k in text and v in allowed), allowed[0])
 
 
 def _lower_categories(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -703,8 +851,27 @@ def validate_data(
     files: dict[str, str] = {}
     paths: dict[str, Path] = {}
     readings: dict[str, str] = {}
+    assumed: dict[str, dict[str, int]] = {}
+    absent: list[str] = []
     for name, spec in CONTRACT.items():
-        path = find_table(data_dir, name)
+        if name in plan.files:
+            path = data_dir / plan.files[name]
+            if not path.is_file():
+                problems.append(
+                    Problem(
+                        plan.files[name],
+                        None,
+                        f"file missing (the plan's files: names it for {name})",
+                    )
+                )
+                continue
+        else:
+            path = find_table(data_dir, name)
+        if path is None and name in OPTIONAL_TABLES:
+            tables[name] = _empty_table(spec)  # the sections built on it say so
+            files[name] = f"{name}.csv (absent)"
+            absent.append(name)
+            continue
         if path is None:
             problems.append(Problem(f"{name}.csv", None, "file missing (expected CSV or Parquet)"))
             continue
@@ -723,28 +890,21 @@ def validate_data(
         if raw is None:
             continue
         raw = raw.rename(columns=lambda c: str(c).strip())
-        mapping = plan.columns.get(name, {})
-        unknown = [c for c in mapping if c not in raw.columns]
-        if unknown:
-            problems.append(
-                Problem(
-                    plan_file,
-                    f"columns.{name}",
-                    f"maps {', '.join(map(repr, unknown))}, but {path.name} has no such column "
-                    f"(its columns: {', '.join(map(str, raw.columns[:20]))})",
-                    kind="key",
-                )
-            )
-        raw = raw.rename(columns=mapping)
+        raw = _map_columns(raw, plan.columns.get(name, {}), path.name, plan_file, problems)
+        raw = _fill_defaults(raw, plan.defaults.get(name, {}), name, assumed)
+        raw = _map_values(raw, plan.values.get(name, {}), path.name, plan_file, problems)
         if raw.empty:
             problems.append(Problem(path.name, None, "table is empty (header only, no rows)"))
             continue
         if not _check_columns(raw, spec, path.name, problems):
             continue
         parsed = _parse_table(raw, spec, path.name, problems, plan, readings)
+        _check_categories(parsed, name, path.name, problems)
         parsed = _lower_categories(parsed, name)
         if name == "accounts":
             parsed = _resolve_locations(parsed, path.name, problems)
+        if name == "reps":
+            parsed = _resolve_locations(parsed, path.name, problems, "reps")
         _schema_problems(parsed, spec, path.name, problems)
         tables[name] = parsed
     _check_references(tables, files, problems)
@@ -771,6 +931,8 @@ def validate_data(
         data_dir=data_dir,
         files=paths,
         date_readings=readings,
+        assumed=assumed,
+        absent=tuple(absent),
     )
     if quarter is not None:
         q = data.quarter(quarter)

@@ -14,13 +14,14 @@ Examples
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TABLES = ("accounts", "reps", "opportunities", "activities")
+TableName = Literal["accounts", "reps", "opportunities", "activities"]
 
 #: Asks for the default plan where a plan path is expected (``terrlib report --default-plan``).
 DEFAULT_PLAN = "(default plan)"
@@ -205,9 +206,40 @@ class Plan(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     icp: Icp = Field(default_factory=Icp)
     calendar: Calendar = Field(default_factory=Calendar)
-    columns: dict[Literal["accounts", "reps", "opportunities", "activities"], dict[str, str]] = (
-        Field(default_factory=dict)
+    columns: dict[TableName, dict[str, str | list[str]]] = Field(
+        default_factory=dict,
+        description="CRM column name -> contract column (or a list: one column feeding two)",
     )
+    files: dict[TableName, str] = Field(
+        default_factory=dict,
+        description="file name of a table in the data folder, e.g. {opportunities: "
+        "sales_pipeline.csv}",
+    )
+    values: dict[TableName, dict[str, dict[str, str]]] = Field(
+        default_factory=dict,
+        description="CRM values -> contract values per column, e.g. {opportunities: {stage: "
+        "{Closed Won: won}}}",
+    )
+    defaults: dict[TableName, dict[str, float | str]] = Field(
+        default_factory=dict,
+        description="values for columns the export does not have (or leaves empty), e.g. "
+        "{reps: {capacity_hours: 1300}}; the pages that use them say they are assumed",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _plain_file_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for table, name in value.items():
+            path = PurePath(name)
+            if path.is_absolute() or ".." in path.parts or len(path.parts) != 1:
+                raise ValueError(
+                    f"files.{table}: {name!r} must be a file name in the data folder (no "
+                    "folders, no ..)"
+                )
+            if path.suffix.lower() not in (".csv", ".parquet"):
+                raise ValueError(f"files.{table}: {name!r} must end in .csv or .parquet")
+        return value
+
     date_formats: dict[
         Literal["accounts", "reps", "opportunities", "activities"], dict[str, str]
     ] = Field(

@@ -77,7 +77,9 @@ class Stage:
 
     def headline(self, *sentences: str) -> Summary:
         """Record the stage's headline sentences for the report's index page and return them
-        for display at the top of the notebook."""
+        for display at the top of the notebook; a last sentence names the values the plan's
+        ``defaults:`` stood in for, where the stage uses them."""
+        sentences = [*sentences, *assumed_sentence(self.data, ASSUMED_BY_STAGE.get(self.name))]
         self._record(HEADLINES, list(sentences))
         return Summary(list(sentences))
 
@@ -109,6 +111,37 @@ class Stage:
         finally:
             if folder is not None:
                 os.close(folder)  # releases the lock
+
+
+#: Columns each stage's figures rest on, for the note on values the plan assumed.
+ASSUMED_BY_STAGE = {
+    "01-strategic-alignment": {"capacity_hours"},
+    "02-segmentation": {"annual_cost", "capacity_hours"},
+    "04-workload-balancing": {"capacity_hours"},
+    "05-performance-review": {"quarterly_quota", "annual_cost", "capacity_hours"},
+}
+
+
+def assumed_sentence(data: Dataset | None, columns: set[str] | None = None) -> list[str]:
+    """A sentence naming the columns filled from the plan's ``defaults:`` (those in
+    ``columns`` only, when given), or nothing."""
+    if data is None or not getattr(data, "assumed", None):
+        return []
+    parts = []
+    for table, filled in data.assumed.items():
+        defaults = data.plan.defaults.get(table, {})
+        for col, rows in filled.items():
+            if columns is None or col in columns:
+                parts.append(
+                    f"{col.replace('_', ' ')} {defaults.get(col)!s} for {rows:,} of "
+                    f"{len(getattr(data, table)):,} {table}"
+                )
+    if not parts:
+        return []
+    return [
+        "Assumed, not from the data (the plan's defaults): " + "; ".join(parts) + ". The figures "
+        "that use them are only as good as these values."
+    ]
 
 
 def start(

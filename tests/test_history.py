@@ -32,7 +32,7 @@ def run_notebook_code(stem: str, data_dir, quarter: str, processed) -> dict:
     for cell in cells:
         if "parameters" in cell.metadata.get("tags", []):
             source = params
-        elif "remove-cell" in cell.metadata.get("tags", []) or "whatif." in cell.source:
+        elif "whatif." in cell.source:
             continue
         else:
             source = cell.source

@@ -257,7 +257,9 @@ def test_full_disk_on_another_filesystem_keeps_report_and_data(
     assert os.stat(tmp_path).st_dev != os.stat(small_disk).st_dev
     _build(small_demo, reports, processed, tiny_notebooks)
     before = _marks(reports, processed)
-    files_before = {p.name: p.read_bytes() for p in (processed / "2026Q3").iterdir()}
+    files_before = {
+        p.name: p.read_bytes() for p in (processed / "2026Q3").rglob("*") if p.is_file()
+    }
     notebooks = tmp_path / "notebooks"
     shutil.copytree(tiny_notebooks, notebooks)
     filler = notebooks / "03-ideal-customer-profile.ipynb"
@@ -267,7 +269,9 @@ def test_full_disk_on_another_filesystem_keeps_report_and_data(
     with pytest.raises(ReportError, match="03-ideal-customer-profile failed"):
         _build(small_demo, reports, processed, notebooks)
     assert _marks(reports, processed) == before
-    assert {p.name: p.read_bytes() for p in (processed / "2026Q3").iterdir()} == files_before
+    assert {
+        p.name: p.read_bytes() for p in (processed / "2026Q3").rglob("*") if p.is_file()
+    } == files_before
     assert not [p for p in processed.iterdir() if p.name.startswith(".build")]
     assert shutil.disk_usage(small_disk).used < 1_000_000  # the half-written build is gone
 
