@@ -25,6 +25,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=5000)
     demo.add_argument("--reps", type=int, default=44)
     demo.add_argument(
+        "--shape",
+        choices=["terrlib", "salesforce"],
+        default="terrlib",
+        help="export the company as the data contract has it, or as Salesforce does",
+    )
+    demo.add_argument("--no-activities", action="store_true", help="leave out the activities table")
+    demo.add_argument("--zip-homes", action="store_true", help="rep homes as ZIP codes only")
+    demo.add_argument(
+        "--no-values-map",
+        action="store_true",
+        help="(Salesforce) leave the CRM values unmapped in the plan, as a first export is",
+    )
+    demo.add_argument(
+        "--history-quarters", type=int, default=None, help="keep only the last N quarters"
+    )
+    demo.add_argument(
         "--end-quarter",
         default=config.DEFAULT_END_QUARTER,
         help="last quarter of history, e.g. 2026Q3",
@@ -73,6 +89,7 @@ def _plan_arg(args: argparse.Namespace) -> Path | str | None:
 
 def _demo(args: argparse.Namespace) -> int:
     from terrlib.demo import generate
+    from terrlib.shapes import ExportShape, reshape
 
     out: Path = args.out
     if out.exists() and not out.is_dir():
@@ -89,6 +106,15 @@ def _demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         end_quarter=args.end_quarter,
     )
+    shape = ExportShape(
+        crm=args.shape,
+        activities=not args.no_activities,
+        homes="zip" if args.zip_homes else "coordinates",
+        values_map=not args.no_values_map,
+        quarters=args.history_quarters,
+    )
+    if shape != ExportShape():
+        reshape(out, shape)
     print(
         f"demo company written to {out} ({truth['n_accounts']} accounts, "
         f"{truth['n_reps']} reps, {truth['quarters'][0]} to {truth['quarters'][-1]})"

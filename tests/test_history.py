@@ -4,12 +4,14 @@ each model using the history it has, and a section that lacks data says what it 
 from __future__ import annotations
 
 import json
+import shutil
 
 import matplotlib
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from terrlib import config, fitting, stage
 from terrlib.results import InsufficientData, NotEnoughData, missing
@@ -156,3 +158,131 @@ def test_report_for_the_fourth_quarter_lists_what_it_skipped(small_demo, tmp_pat
     assert "02-segmentation" in manifest["skipped"]
     page = (tmp_path / "reports" / "2024Q4" / "02-segmentation.html").read_text()
     assert "terrlib-skipped" in page and "Traceback" not in page
+
+
+# ------------------------------------------------------------------ CRM exports
+
+
+@pytest.fixture(scope="module")
+def salesforce(small_demo, tmp_path_factory):
+    """The small demo exported as Salesforce does, without its values map first."""
+    from terrlib.shapes import ExportShape, reshape
+
+    folder = tmp_path_factory.mktemp("salesforce")
+    shutil.copytree(small_demo, folder, dirs_exist_ok=True)
+    reshape(folder, ExportShape(crm="salesforce", values_map=False))
+    return folder
+
+
+def test_unmapped_crm_values_are_named_with_their_counts(salesforce, capsys):
+    from terrlib import cli
+
+    code = cli.main(["validate", "--data", str(salesforce)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "sales_pipeline.csv · column stage · unknown stage" in err
+    assert "'Closed Won' (" in err and "'Negotiation/Review' (" in err
+    assert "values: {opportunities: {stage: {Closed Lost: lost, Closed Won: won" in err
+    assert "Task.csv · column activity_type · unknown activity type" in err and "'Task' (" in err
+
+
+def test_salesforce_export_loads_through_the_plan(salesforce, small_demo, tmp_path):
+    from terrlib import io
+    from terrlib.shapes import SALESFORCE_VALUES
+
+    folder = tmp_path / "sf"
+    shutil.copytree(salesforce, folder)
+    plan = yaml.safe_load((folder / "plan.yaml").read_text())
+    plan["values"] = SALESFORCE_VALUES
+    (folder / "plan.yaml").write_text(yaml.safe_dump(plan))
+    data, ours = io.load_dataset(folder), io.load_dataset(small_demo)
+    assert data.opportunities["stage"].value_counts().to_dict() == (
+        ours.opportunities["stage"].value_counts().to_dict()
+    )
+    assert data.opportunities.loc[data.opportunities["stage"] == "open", "amount"].isna().all()
+    assert (data.opportunities["created_date"] == ours.opportunities["created_date"]).all()
+    # homes from a ZIP code: within a few km of the coordinates they came from
+    gap = (data.reps["home_latitude"] - ours.reps["home_latitude"]).abs()
+    assert gap.max() < 0.5
+    assert set(data.assumed["reps"]) == {"capacity_hours", "quarterly_quota", "annual_cost"}
+    assert data.files["opportunities"].name == "sales_pipeline.csv"
+
+
+def test_plan_files_stay_in_the_data_folder():
+    from terrlib.plan import Plan
+
+    for name in ("../accounts.csv", "/etc/passwd.csv", "sub/accounts.csv", "accounts.txt"):
+        with pytest.raises(ValueError, match="files.accounts"):
+            Plan.model_validate({"files": {"accounts": name}})
+
+
+def test_one_column_feeds_two(small_demo, tmp_path):
+    from terrlib import io
+
+    folder = tmp_path / "d"
+    shutil.copytree(small_demo, folder)
+    reps = pd.read_csv(folder / "reps.csv", dtype=str)
+    reps.drop(columns=["region"]).rename(columns={"territory_id": "Territory"}).to_csv(
+        folder / "reps.csv", index=False
+    )
+    accounts = pd.read_csv(folder / "accounts.csv", dtype=str)
+    accounts["region"] = accounts["territory_id"]
+    accounts.to_csv(folder / "accounts.csv", index=False)
+    plan = yaml.safe_load((folder / "plan.yaml").read_text())
+    plan["columns"] = {"reps": {"Territory": ["territory_id", "region"]}}
+    (folder / "plan.yaml").write_text(yaml.safe_dump(plan))
+    data = io.load_dataset(folder)
+    assert (data.reps["region"] == data.reps["territory_id"]).all()
+
+
+@pytest.mark.slow
+def test_without_activities_every_stage_runs_and_says_so(small_demo, tmp_path):
+    from terrlib.shapes import ExportShape, reshape
+
+    folder = tmp_path / "data"
+    shutil.copytree(small_demo, folder)
+    reshape(folder, ExportShape(activities=False))
+    spaces = {
+        stem: run_notebook_code(stem, folder, "2026Q3", tmp_path / "p")
+        for stem in config.STAGE_NOTEBOOKS
+    }
+    stage1 = spaces["01-strategic-alignment"]
+    assert missing(stage1["effort"]) and "activities" in stage1["effort"].needs
+    assert "no activity data" in stage1["served"].headline
+    assert "top accounts untouched" not in " ".join(stage1["verdict"].table.get("findings", []))
+    assert len(spaces["04-workload-balancing"]["opt"].assignment_) == 900
+
+
+@pytest.mark.slow
+def test_salesforce_export_with_eight_quarters_reports(small_demo, tmp_path):
+    """A Salesforce-shaped export (its files, names, values, date-times, ZIP homes, no
+    capacity, quota or cost) with eight quarters of history reports through its plan; the
+    pages say which values were assumed."""
+    from terrlib import cli
+
+    folder = tmp_path / "data"
+    code = cli.main(
+        [
+            "demo",
+            "--out",
+            str(folder),
+            "--accounts",
+            "900",
+            "--reps",
+            "20",
+            "--seed",
+            "4",
+            "--shape",
+            "salesforce",
+            "--history-quarters",
+            "8",
+        ]
+    )
+    assert code == 0 and (folder / "sales_pipeline.csv").is_file()
+    reports = tmp_path / "reports"
+    code = cli.main(
+        ["report", "--data", str(folder), "--out", str(reports), "--processed", str(tmp_path / "p")]
+    )
+    assert code == 0
+    index = (reports / "2026Q3" / "index.html").read_text()
+    assert "Assumed, not from the data" in index and "capacity hours" in index
