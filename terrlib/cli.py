@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         "--history-quarters", type=int, default=None, help="keep only the last N quarters"
     )
     demo.add_argument(
+        "--keep-reps",
+        type=int,
+        default=None,
+        help="merge territories until N reps are left (a company smaller than --reps allows)",
+    )
+    demo.add_argument(
         "--end-quarter",
         default=config.DEFAULT_END_QUARTER,
         help="last quarter of history, e.g. 2026Q3",
@@ -112,6 +118,7 @@ def _demo(args: argparse.Namespace) -> int:
         homes="zip" if args.zip_homes else "coordinates",
         values_map=not args.no_values_map,
         quarters=args.history_quarters,
+        reps=args.keep_reps,
     )
     if shape != ExportShape():
         reshape(out, shape)

@@ -109,3 +109,36 @@ def logit(formula: str, frame: pd.DataFrame, what: str = "the model") -> Fit:
             "more history",
         )
     return Fit(model, reduced, dropped)
+
+
+def predict(model, frame: pd.DataFrame) -> pd.Series:
+    """``model.predict(frame)`` for a formula model, where a category the model was not
+    fitted on (an industry without a won deal in the training window, say) is scored as
+    the category most common in its training data instead of failing.
+
+    Examples
+    --------
+    >>> import statsmodels.formula.api as smf
+    >>> train = pd.DataFrame({"y": [1.0, 2.0, 3.0, 2.5], "g": ["a", "a", "b", "a"]})
+    >>> fit = smf.ols("y ~ C(g)", train).fit()
+    >>> predict(fit, pd.DataFrame({"g": ["b", "new"]})).round(2).tolist()
+    [3.0, 1.83]
+    """
+    formula = getattr(model.model, "formula", None)
+    training = getattr(getattr(model.model, "data", None), "frame", None)
+    if formula is None or training is None:
+        return model.predict(frame)
+    frame = frame.copy()
+    for term in patsy.ModelDesc.from_formula(formula).rhs_termlist:
+        for factor in term.factors:
+            code = factor.name()
+            column = code[2:-1].split(",")[0].strip() if code.startswith("C(") else code
+            if column not in frame or column not in training:
+                continue
+            if not code.startswith("C(") and pd.api.types.is_numeric_dtype(training[column]):
+                continue
+            seen = set(training[column].dropna())
+            unseen = frame[column].notna() & ~frame[column].isin(seen)
+            if unseen.any():
+                frame.loc[unseen, column] = training[column].mode().iloc[0]
+    return model.predict(frame)

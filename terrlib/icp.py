@@ -227,7 +227,7 @@ def propensity_model(data: Dataset, quarter: str) -> Result:
     checked = fitting.logit(PROPENSITY, train, "the propensity model").model
     final_fit = fitting.logit(PROPENSITY, frame, "the propensity model")
     final = final_fit.model
-    p = checked.predict(test)
+    p = fitting.predict(checked, test)
     result_auc = auc(test["won"], p)
     calib = calibration_table(test["won"], p)
     words = _odds_sentences(
@@ -296,7 +296,7 @@ def value_model(data: Dataset, quarter: str) -> Result:
         warnings.simplefilter("ignore")
         checked = smf.glm(VALUE, train, family=family).fit()
         final = smf.glm(VALUE, won, family=family).fit()
-    pred = checked.predict(test)
+    pred = fitting.predict(checked, test)
     rho = float(
         pd.Series(pred.to_numpy()).corr(test["amount"].reset_index(drop=True), method="spearman")
     )
@@ -653,12 +653,12 @@ def icp_scores(
         frame["propensity"] = (decided["stage"] == "won").mean() if len(decided) else np.nan
         stand_ins.append("the company's win rate for every account (no propensity model)")
     else:
-        frame["propensity"] = propensity.model.predict(frame).to_numpy()
+        frame["propensity"] = fitting.predict(propensity.model, frame).to_numpy()
     if results.missing(value):
         frame["expected_deal"] = won_all["amount"].median() if len(won_all) else np.nan
         stand_ins.append("the median won deal for every account (no deal-size model)")
     else:
-        frame["expected_deal"] = value.model.predict(frame).to_numpy()
+        frame["expected_deal"] = fitting.predict(value.model, frame).to_numpy()
     opps = data.opportunities[data.opportunities["created_date"].between(start, end)]
     counts = opps.groupby("account_id").size().reindex(acc["account_id"]).fillna(0).to_numpy()
     rate = pd.DataFrame(

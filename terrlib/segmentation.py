@@ -40,6 +40,7 @@ import statsmodels.formula.api as smf
 from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 
+from terrlib import fitting
 from terrlib.alignment import bookings, strategic_fit
 from terrlib.geo import EARTH_RADIUS_KM
 from terrlib.io import Dataset
@@ -127,7 +128,7 @@ def potential_check(data: Dataset, quarter: str, q: float = 0.8) -> Result:
         )
     model, frame, _ = _fit_potential(data.as_of(earlier), earlier, q)
     later = _fit_potential(data, quarter, q)[1].set_index("account_id")["spend_4q"]
-    frame = frame.assign(potential=np.exp(model.predict(frame)))
+    frame = frame.assign(potential=np.exp(fitting.predict(model, frame)))
     frame["later_spend"] = later.reindex(frame["account_id"]).to_numpy()
     buyers = frame[frame["later_spend"] > 0]
     row = {
@@ -163,7 +164,7 @@ def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
         When fewer than 30 mature accounts bought in the last four quarters.
     """
     model, frame, n_fit = _fit_potential(data, quarter, q)
-    frame["potential"] = np.exp(model.predict(frame))
+    frame["potential"] = np.exp(fitting.predict(model, frame))
     frame["white_space"] = (frame["potential"] - frame["spend_4q"]).clip(lower=0)
     frame = frame.drop(columns="log_employees")
     slope = model.params["log_employees"]

@@ -113,6 +113,10 @@ class ExportShape:
         always mapped.
     quarters : int or None
         Keep only the last this many quarters of opportunities and activities.
+    reps : int or None
+        Merge territories until this many reps are left (a smaller company than the
+        generator makes: a rep that goes hands its accounts, deals and activities to the
+        nearest rep that stays).
     """
 
     crm: Literal["terrlib", "salesforce"] = "terrlib"
@@ -120,6 +124,29 @@ class ExportShape:
     homes: Literal["coordinates", "zip"] = "coordinates"
     values_map: bool = True
     quarters: int | None = None
+    reps: int | None = None
+
+
+def _merge_reps(tables: dict[str, pd.DataFrame], keep: int) -> None:
+    """Merge the territories of ``tables`` until ``keep`` reps are left, in place."""
+    reps = tables["reps"]
+    lat = reps["home_latitude"].astype(float).to_numpy()
+    lon = reps["home_longitude"].astype(float).to_numpy()
+    staying = np.arange(min(keep, len(reps)))
+    leaving = np.arange(len(staying), len(reps))
+    tree = cKDTree(np.c_[lat[staying], lon[staying]])
+    heir = staying[tree.query(np.c_[lat[leaving], lon[leaving]])[1]]
+    rep_to = dict(zip(reps["rep_id"].iloc[leaving], reps["rep_id"].iloc[heir], strict=True))
+    terr_to = dict(
+        zip(reps["territory_id"].iloc[leaving], reps["territory_id"].iloc[heir], strict=True)
+    )
+    region_of = dict(zip(reps["territory_id"], reps["region"], strict=True))
+    acc = tables["accounts"]
+    acc["territory_id"] = acc["territory_id"].replace(terr_to)
+    acc["region"] = acc["territory_id"].map(region_of)
+    for name in ("opportunities", "activities"):
+        tables[name]["rep_id"] = tables[name]["rep_id"].replace(rep_to)
+    tables["reps"] = reps.iloc[staying].reset_index(drop=True)
 
 
 def _nearest_zip(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -155,6 +182,8 @@ def reshape(folder: Path | str, shape: ExportShape) -> None:
         tables["opportunities"] = opps[pd.to_datetime(opps["created_date"]) >= start]
         acts = tables["activities"]
         tables["activities"] = acts[pd.to_datetime(acts["activity_date"]) >= start]
+    if shape.reps is not None:
+        _merge_reps(tables, shape.reps)
     plan_path = folder / "plan.yaml"
     plan = yaml.safe_load(plan_path.read_text(encoding="utf-8"))
     reps = tables["reps"]

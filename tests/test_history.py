@@ -286,3 +286,25 @@ def test_salesforce_export_with_eight_quarters_reports(small_demo, tmp_path):
     assert code == 0
     index = (reports / "2026Q3" / "index.html").read_text()
     assert "Assumed, not from the data" in index and "capacity hours" in index
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_small_company_reports_every_stage(tmp_path_factory, seed):
+    """A 300-account, 5-rep company (the generator's smallest, territories merged down to
+    five), at its latest quarter and at the fifth of its history."""
+    from terrlib import demo
+    from terrlib.shapes import ExportShape, reshape
+
+    folder = tmp_path_factory.mktemp(f"small{seed}")
+    demo.generate(folder, n_accounts=300, n_reps=8, seed=seed)
+    reshape(folder, ExportShape(reps=5, homes="zip"))
+    for quarter in ("2026Q3", "2025Q1"):
+        processed = folder / f"p{quarter}"
+        spaces = {
+            stem: run_notebook_code(stem, folder, quarter, processed)
+            for stem in config.STAGE_NOTEBOOKS
+        }
+        opt, data = spaces["04-workload-balancing"]["opt"], spaces["04-workload-balancing"]["data"]
+        assert opt.assignment_.nunique() <= 5 and len(opt.assignment_) == len(data.accounts)
+        assert (processed / "rep_scorecard.csv").is_file()
