@@ -76,6 +76,28 @@ def _market(data: Dataset, scores: pd.DataFrame | None) -> tuple[pd.Series, str]
     return data.accounts.set_index("account_id")["annual_revenue"], "market_revenue"
 
 
+def _needs_territories(data: Dataset) -> None:
+    """Today's territories are measured only when accounts have one (not in a green field)."""
+    if data.accounts["territory_id"].notna().sum() == 0:
+        raise InsufficientData(
+            "accounts with a territory today",
+            f"none of the {len(data.accounts):,} accounts has one (a green-field plan)",
+            "Stage 4 proposes territories from scratch; this section measures them once they "
+            "are in the CRM.",
+        )
+
+
+def unaligned_sentence(data: Dataset) -> str:
+    """A sentence on accounts without a territory yet, or an empty string."""
+    n = int(data.accounts["territory_id"].isna().sum())
+    if not n:
+        return ""
+    return (
+        f" {n:,} of {len(data.accounts):,} accounts have no territory yet and are left out of "
+        "today's figures (stage 4 assigns them)."
+    )
+
+
 def territory_balance(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) -> Result:
     """Accounts, potential (or market revenue), bookings over the last four quarters and
     workload per territory: values, shares of the total and indices against the mean.
@@ -83,6 +105,7 @@ def territory_balance(data: Dataset, quarter: str, scores: pd.DataFrame | None =
     ``result.spread`` gives each measure's coefficient of variation, Gini and max/min;
     ``result.outside`` the territories whose workload is outside the plan's tolerance.
     """
+    _needs_territories(data)
     start, end = trailing_bounds(quarter, 4, data.fiscal_start)
     acc = data.accounts
     terr_of = acc.set_index("account_id")["territory_id"]
@@ -160,6 +183,7 @@ def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) 
     Over-served: demand below ``thresholds.under_utilization`` of capacity (the evidence also
     gives conversion against the company).
     """
+    _needs_territories(data)
     th = data.plan.thresholds
     q_start, q_end = quarter_bounds(quarter, data.fiscal_start)
     start, _ = trailing_bounds(quarter, 4, data.fiscal_start)
@@ -366,6 +390,10 @@ ACTIONS = {
 def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: Result) -> Result:
     """What the data says needs realignment, territory by territory, from the plan's
     thresholds (utilization, top-account coverage, workload tolerance, effort gap)."""
+    if missing(balance, served):
+        raise InsufficientData(
+            "today's territory balance and served-ness", balance.has or served.has
+        )
     th = data.plan.thresholds
     s = served.table.set_index("territory_id")
     b = balance.table.set_index("territory_id")
@@ -437,8 +465,13 @@ def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: 
     )
 
 
-def summary(balance: Result, served: Result, effort: Result, verdict: Result) -> list[str]:
-    """Three or four sentences that open the stage 1 page, with the findings in numbers."""
+def summary(
+    balance: Result, served: Result, effort: Result, verdict: Result, data: Dataset | None = None
+) -> list[str]:
+    """Three or four sentences that open the stage 1 page, with the findings in numbers
+    (and, given ``data``, how many accounts have no territory yet)."""
+    if missing(served, balance):
+        return [served.headline if missing(served) else balance.headline, effort.headline]
     s = served.table
     under, over = s[s["status"] == "under-served"], s[s["status"] == "over-served"]
     first = f"{len(under)} of {len(s)} territories are under-served and {len(over)} over-served"
@@ -467,5 +500,6 @@ def summary(balance: Result, served: Result, effort: Result, verdict: Result) ->
         f"Workload per territory varies with a coefficient of variation of "
         f"{spread.loc['coefficient of variation', 'workload_hours']:.0%} "
         f"({len(balance.outside)} territories outside the plan's tolerance).",
-        f"{len(verdict.table)} territories need realignment; the verdict says why and what to do.",
+        f"{len(verdict.table)} territories need realignment; the verdict says why and what to do."
+        + (unaligned_sentence(data) if data is not None else ""),
     ]

@@ -1748,14 +1748,33 @@ def headline(opt: TerritoryOptimizer) -> str:
         if widened
         else ""
     )
+    unaligned = int((opt.current_ < 0).sum())
+    if unaligned == opt.n_:  # a green field: nothing today to compare with
+        return asked + (
+            f"No account has a territory yet: the proposal assigns all {opt.n_:,} accounts to "
+            f"{opt.m_} territories with every territory's workload and potential within "
+            f"±{opt.tolerance:.0%} of its target (worst {(w1 - 1).abs().max():.0%} off); it is "
+            f"within {opt.gap_:.1%} of the best possible under these rules (certified lower "
+            "bound)."
+        )
+    travel = (
+        f"Call-weighted travel changes by {opt.travel_ / opt.travel_before_ - 1:+.0%}"
+        if opt.travel_before_ > 0
+        else "Travel today is not known"
+    )
+    newcomers = (
+        f" {unaligned:,} accounts had no territory yet and are assigned for the first time."
+        if unaligned
+        else ""
+    )
     return asked + (
         f"The proposed alignment moves {len(opt.moves_):,} of {opt.n_:,} accounts "
         f"({len(opt.moves_) / opt.n_:.0%}) and brings every territory's workload and potential "
         f"within ±{opt.tolerance:.0%} of its target (today {out0} of {opt.m_} territories are "
         f"outside on workload; the worst is {(w0 - 1).abs().max():.0%} off, after "
-        f"{(w1 - 1).abs().max():.0%}). Call-weighted travel changes by "
-        f"{opt.travel_ / opt.travel_before_ - 1:+.0%}; the proposal is within "
+        f"{(w1 - 1).abs().max():.0%}). {travel}; the proposal is within "
         f"{opt.gap_:.1%} of the best possible under these rules (certified lower bound)."
+        + newcomers
     )
 
 
@@ -1866,7 +1885,9 @@ def disruption_curve(
                 "accounts moved": len(trial.moves_),
                 "workload CV": w.std() / w.mean(),
                 "worst workload vs target": float((w - 1).abs().max()),
-                "travel vs today": trial.travel_ / trial.travel_before_ - 1,
+                "travel vs today": (
+                    trial.travel_ / trial.travel_before_ - 1 if trial.travel_before_ > 0 else np.nan
+                ),
                 "gap to bound": trial.gap_,
                 "feasible": True,
                 "note": "",

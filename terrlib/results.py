@@ -116,6 +116,8 @@ class Result:
         return f"{self.title}\n{self.headline}\n\n{self.table.to_string()}"
 
     def _repr_html_(self) -> str:
+        if isinstance(self.table, NotEnoughData):  # a table from a section without data
+            return self.table._repr_html_()
         notes = f"<p><small>{html.escape(self.notes)}</small></p>" if self.notes else ""
         return (
             f"<h4>{html.escape(self.title)}</h4><p>{html.escape(self.headline)}</p>"
@@ -193,6 +195,9 @@ class NotEnoughData:
         if name.startswith("_"):
             raise AttributeError(name)
         return self
+
+    def __iter__(self):  # ``{c: ... for c in gap.columns}`` is empty
+        return iter(())
 
     @property
     def headline(self) -> str:

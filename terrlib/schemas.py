@@ -60,6 +60,7 @@ CONTRACT: dict[str, TableSpec] = {
         numbers=("employees", "annual_revenue"),
         dates=("created_date",),
         optional=("latitude", "longitude", "postal_code"),
+        nullable=("territory_id",),  # an account with no territory yet (a green field)
     ),
     "reps": TableSpec(
         name="reps",

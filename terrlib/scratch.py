@@ -162,7 +162,9 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
             {
                 "alignment": name,
                 "travel (call-hour km)": travel,
-                "travel vs today": travel / opt.travel_before_ - 1,
+                "travel vs today": (
+                    travel / opt.travel_before_ - 1 if opt.travel_before_ > 0 else np.nan
+                ),
                 "workload, worst vs target": float(
                     (s[f"workload_vs_target_{which}"] - 1).abs().max()
                 ),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from terrlib import config
@@ -90,7 +91,13 @@ class Stage:
         among the stage's skipped ones (the report's index shows them with their reason)."""
         try:
             return analysis(*args, **kwargs)
-        except InsufficientData as exc:
+        except (InsufficientData, np.linalg.LinAlgError) as exc:
+            if not isinstance(exc, InsufficientData):  # a singular fit: the data cannot tell
+                exc = InsufficientData(  # its factors apart
+                    "data in which its factors can be told apart (the fit was singular)",
+                    "",
+                    "More history, or fewer categories, would fit it.",
+                )
             gap = NotEnoughData(title, exc.needs, exc.has, exc.fix)
             self.skipped.append(gap)
             self._record(SKIPPED, [g.reason() for g in self.skipped])

@@ -308,3 +308,41 @@ def test_small_company_reports_every_stage(tmp_path_factory, seed):
         opt, data = spaces["04-workload-balancing"]["opt"], spaces["04-workload-balancing"]["data"]
         assert opt.assignment_.nunique() <= 5 and len(opt.assignment_) == len(data.accounts)
         assert (processed / "rep_scorecard.csv").is_file()
+
+
+@pytest.mark.slow
+def test_green_field_plan_runs_every_stage(small_demo, tmp_path):
+    """No account has a territory yet: today's territory sections say so, and stage 4
+    assigns every account."""
+    folder = tmp_path / "data"
+    shutil.copytree(small_demo, folder)
+    accounts = pd.read_csv(folder / "accounts.csv", dtype=str)
+    accounts.assign(territory_id="").to_csv(folder / "accounts.csv", index=False)
+    spaces = {
+        stem: run_notebook_code(stem, folder, "2026Q3", tmp_path / "p")
+        for stem in config.STAGE_NOTEBOOKS
+    }
+    stage1 = spaces["01-strategic-alignment"]
+    assert missing(stage1["balance"], stage1["served"], stage1["verdict"])
+    assert "green-field" in stage1["balance"].has
+    opt = spaces["04-workload-balancing"]["opt"]
+    assert opt.assignment_.notna().all() and opt.assignment_.nunique() == 20
+    from terrlib import optimize
+
+    assert optimize.headline(opt).startswith("No account has a territory yet")
+
+
+def test_some_accounts_without_a_territory_are_said(small_data):
+    from dataclasses import replace
+
+    from terrlib import alignment
+
+    accounts = small_data.accounts.copy()
+    accounts.loc[accounts.index[:30], "territory_id"] = None
+    data = replace(small_data, accounts=accounts)
+    balance = alignment.territory_balance(data, "2026Q3")
+    served = alignment.servedness(data, "2026Q3")
+    effort = alignment.effort_vs_strategy(data, "2026Q3")
+    verdict = alignment.realignment_verdict(data, balance, served, effort)
+    text = " ".join(alignment.summary(balance, served, effort, verdict, data))
+    assert "30 of 900 accounts have no territory yet" in text
