@@ -786,6 +786,9 @@ PLAN_HEADER = """\
 # calendar:   first month of the fiscal year (1 = January)
 # columns:    map CRM export names to the contract, per table, e.g.
 #             columns: {accounts: {Id: account_id, BillingPostalCode: postal_code}}
+# files:      a table's file name in this folder, e.g. {opportunities: sales_pipeline.csv}
+# values:     CRM values to the contract's, e.g. {opportunities: {stage: {Closed Won: won}}}
+# defaults:   values for columns the export lacks, e.g. {reps: {capacity_hours: 1300}}
 # date_formats: the format of a date column whose dates read either day or month first
 #             (validation refuses such a column without it), e.g.
 #             date_formats: {activities: {activity_date: "%d/%m/%Y"}}

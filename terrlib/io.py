@@ -715,7 +715,9 @@ def _check_categories(frame: pd.DataFrame, table: str, file: str, problems: list
     if not bad.any():
         return
     counts = frame.loc[bad, col].value_counts()
-    found = ", ".join(f"{v!r} ({n:,} rows)" for v, n in counts.head(12).items())
+    found = ", ".join(
+        f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in counts.head(12).items()
+    )
     more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
     example = ", ".join(f"{v}: {_guess(v, allowed)}" for v in counts.index[:3])
     problems.append(

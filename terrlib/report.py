@@ -201,7 +201,12 @@ def _run_notebooks(
     notebook that fails, kept in ``reports/<quarter>.failed/`` (the others that are
     running are allowed to finish, none is started after it)."""
     import papermill as pm
+    from papermill.iorw import papermill_io
 
+    # papermill keeps one working folder for its local reads and writes in a global, which
+    # notebooks on two threads can leave set after a run; a later run in this process (in
+    # another folder) would then chdir the whole process there around each save
+    papermill_io.get_handler("local").cwd(None)
     needs = stage_needs(notebooks_dir)
     chain = _priorities(needs, reports)
     failed_dir = reports / f"{parameters['quarter']}.failed"

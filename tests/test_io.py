@@ -138,8 +138,8 @@ def test_unknown_categories(capsys, demo_copy):
         lambda f: f.assign(activity_type=f["activity_type"].where(f.index > 0, "fax")),
     )
     code, err = run_validate(capsys, demo_copy)
-    assert "column stage · unknown stage (allowed: open, won, lost) · 1 row" in err
-    assert "column activity_type · unknown activity type" in err
+    assert "column stage · unknown stage (allowed: open, won, lost); found 'maybe' (1 row)" in err
+    assert "column activity_type · unknown activity type" in err and "'fax' (1 row)" in err
 
 
 def test_unparseable_date(capsys, demo_copy):

@@ -135,7 +135,7 @@ def test_failing_notebook_keeps_previous_report(built, small_demo, tmp_path, cap
 
 
 def test_bad_data_stops_report_with_message(demo_copy, tmp_path, capsys):
-    (demo_copy / "activities.csv").unlink()
+    (demo_copy / "reps.csv").unlink()
     code = cli.main(
         [
             "report",
@@ -148,7 +148,7 @@ def test_bad_data_stops_report_with_message(demo_copy, tmp_path, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "activities.csv · file missing" in err and "Traceback" not in err
+    assert code == 2 and "reps.csv · file missing" in err and "Traceback" not in err
     assert not (tmp_path / "r" / "2026Q3").exists()
 
 
