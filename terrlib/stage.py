@@ -80,7 +80,10 @@ class Stage:
         """Record the stage's headline sentences for the report's index page and return them
         for display at the top of the notebook; a last sentence names the values the plan's
         ``defaults:`` stood in for, where the stage uses them."""
-        sentences = [*sentences, *assumed_sentence(self.data, ASSUMED_BY_STAGE.get(self.name))]
+        sentences = [
+            *sentences,
+            *assumed_sentence(self.data, ASSUMED_BY_STAGE.get(self.name, set())),
+        ]
         self._record(HEADLINES, list(sentences))
         return Summary(list(sentences))
 
@@ -139,8 +142,10 @@ def assumed_sentence(data: Dataset | None, columns: set[str] | None = None) -> l
         defaults = data.plan.defaults.get(table, {})
         for col, rows in filled.items():
             if columns is None or col in columns:
+                value = defaults.get(col)
+                shown = f"{value:,.0f}" if isinstance(value, (int, float)) else str(value)
                 parts.append(
-                    f"{col.replace('_', ' ')} {defaults.get(col)!s} for {rows:,} of "
+                    f"{col.replace('_', ' ')} {shown} for {rows:,} of "
                     f"{len(getattr(data, table)):,} {table}"
                 )
     if not parts:

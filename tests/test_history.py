@@ -205,6 +205,14 @@ def test_salesforce_export_loads_through_the_plan(salesforce, small_demo, tmp_pa
     gap = (data.reps["home_latitude"] - ours.reps["home_latitude"]).abs()
     assert gap.max() < 0.5
     assert set(data.assumed["reps"]) == {"capacity_hours", "quarterly_quota", "annual_cost"}
+    import re
+
+    said = stage.assumed_sentence(data, {"capacity_hours"})[0]
+    assert (
+        re.search(r"capacity hours \d[\d,]* for 20 of 20 reps\.", said)
+        and "." not in said[said.index("hours ") : said.index(" for")]
+    )
+    assert stage.assumed_sentence(data, set()) == []
     assert data.files["opportunities"].name == "sales_pipeline.csv"
 
 
