@@ -50,6 +50,7 @@ from terrlib.results import InsufficientData, Result
 from terrlib.workload import account_workload, size_bands
 
 MIN_BUYERS = 30
+MIN_BUYERS_BY_SIZE = 10  # fewer buyers than MIN_BUYERS: potential from size alone
 
 
 def density_segment(accounts: pd.DataFrame, plan: Plan) -> pd.Series:
@@ -93,16 +94,17 @@ def _fit_potential(data: Dataset, quarter: str | pd.Period, q: float):
     fit_rows = frame[mature & (frame["spend_4q"] > 0)].assign(
         log_spend=lambda f: np.log(f["spend_4q"])
     )
-    if len(fit_rows) < MIN_BUYERS:
+    formula = "log_spend ~ log_employees + C(industry)"
+    if len(fit_rows) < MIN_BUYERS:  # too few buyers for an industry each: size alone
+        formula = "log_spend ~ log_employees"
+    if len(fit_rows) < MIN_BUYERS_BY_SIZE or fit_rows["log_employees"].nunique() < 2:
         raise InsufficientData(
-            f"at least {MIN_BUYERS} accounts, created before {start.date()}, that bought in "
-            f"the four quarters to {quarter}",
+            f"at least {MIN_BUYERS_BY_SIZE} accounts, created before {start.date()}, that "
+            f"bought in the four quarters to {quarter} ({MIN_BUYERS} to tell industries apart)",
             f"{len(fit_rows):,}",
             "More history would fit it.",
         )
-    model = smf.quantreg("log_spend ~ log_employees + C(industry)", fit_rows).fit(
-        q=q, max_iter=5000
-    )
+    model = smf.quantreg(formula, fit_rows).fit(q=q, max_iter=5000)
     return model, frame, len(fit_rows)
 
 
@@ -160,17 +162,24 @@ def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
 
     Raises
     ------
-    ValueError
-        When fewer than 30 mature accounts bought in the last four quarters.
+    InsufficientData
+        When fewer than 10 mature accounts bought in the last four quarters (with fewer
+        than 30, potential follows size alone, not industry).
     """
     model, frame, n_fit = _fit_potential(data, quarter, q)
     frame["potential"] = np.exp(fitting.predict(model, frame))
     frame["white_space"] = (frame["potential"] - frame["spend_4q"]).clip(lower=0)
     frame = frame.drop(columns="log_employees")
     slope = model.params["log_employees"]
+    by_industry = any("industry" in term for term in model.params.index)
+    similar = (
+        "(same industry and size)"
+        if by_industry
+        else f"of its size (only {n_fit} accounts bought: too few to tell industries apart)"
+    )
     headline = (
         f"Potential is the spend of an account at the {q:.0%} percentile of similar accounts "
-        f"(same industry and size), fitted on {n_fit:,} buying accounts: it grows "
+        f"{similar}, fitted on {n_fit:,} buying accounts: it grows "
         f"{slope:.2f}% for each 1% more employees (pseudo R² {model.prsquared:.2f}). Total "
         f"potential is {frame['potential'].sum() / 1e6:,.1f}M a year against "
         f"{frame['spend_4q'].sum() / 1e6:,.1f}M booked in the last four quarters, leaving "

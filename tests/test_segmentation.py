@@ -73,8 +73,23 @@ def test_potential_grows_with_size_and_is_non_negative(stage2):
 
 def test_potential_refuses_too_little_data(small_data):
     tiny = replace(small_data, opportunities=small_data.opportunities.head(20))
-    with pytest.raises(InsufficientData, match="at least 30 accounts, created before"):
+    with pytest.raises(InsufficientData, match="at least 10 accounts, created before"):
         segmentation.account_potential(tiny, "2026Q3")
+
+
+def test_potential_from_size_alone_when_few_accounts_bought(small_data):
+    """Between 10 and 29 buyers: too few to tell industries apart, enough for size."""
+    won = small_data.opportunities[small_data.opportunities["stage"] == "won"]
+    recent = won[won["close_date"] > "2025-10-01"]
+    keep = recent.drop_duplicates("account_id").head(20)["opportunity_id"]
+    opps = small_data.opportunities
+    thin = replace(
+        small_data, opportunities=opps[(opps["stage"] != "won") | opps["opportunity_id"].isin(keep)]
+    )
+    potential = segmentation.account_potential(thin, "2026Q3")
+    assert list(potential.model.params.index) == ["Intercept", "log_employees"]
+    assert "too few to tell industries apart" in potential.headline
+    assert (potential.table["potential"] > 0).all()
 
 
 def test_segment_tables_add_up(small_data, stage2):
