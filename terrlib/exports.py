@@ -123,9 +123,7 @@ def write_typed(frame: pd.DataFrame, path: Path | str) -> Path:
     out.attrs = {}  # results may hang models on a table; they are not data
     out.columns = [str(c) for c in out.columns]
     for i in _text_columns(out):
-        column = out.iloc[:, i]
-        if not pd.api.types.is_bool_dtype(column):
-            out.isetitem(i, column.astype("string"))
+        out.isetitem(i, out.iloc[:, i].astype("string"))
     out.to_parquet(path, index=False)
     return path
 

@@ -692,10 +692,7 @@ def icp_scores(
     tiers = data.plan.icp.tiers
     labels = data.plan.tier_names()
     frame["tier"] = pd.cut(rank, [0, *tiers.values(), 1.0], labels=labels).astype(str)
-    won = data.opportunities[
-        (data.opportunities["stage"] == "won")
-        & data.opportunities["close_date"].between(*trailing_bounds(quarter, 4, data.fiscal_start))
-    ]
+    won = won_all[won_all["close_date"].between(*trailing_bounds(quarter, 4, data.fiscal_start))]
     frame["bookings_4q"] = (
         frame["account_id"].map(won.groupby("account_id")["amount"].sum()).fillna(0.0)
     )

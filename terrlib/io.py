@@ -410,6 +410,13 @@ def _parse_dates(
     return parsed, reading, refusal, bad
 
 
+#: Each table's coordinate columns and the postal code that can stand in for them.
+LOCATIONS = {
+    "accounts": ("latitude", "longitude", "postal_code"),
+    "reps": ("home_latitude", "home_longitude", "home_postal_code"),
+}
+
+
 def _parse_table(
     frame: pd.DataFrame,
     spec: TableSpec,
@@ -419,8 +426,8 @@ def _parse_table(
     readings: dict[str, str],
 ) -> pd.DataFrame:
     out = frame.copy()
-    zips = tuple(c for c in ("postal_code", "home_postal_code") if c in out)
-    for col in spec.text + zips:
+    lat, lon, zip_col = LOCATIONS.get(spec.name, (None, None, None))
+    for col in spec.text + tuple(c for c in (zip_col,) if c in out):
         text = out[col].astype("string").str.strip()
         out[col] = text.mask(text == "")
     used = set(spec.required) | set(spec.optional)
@@ -441,8 +448,7 @@ def _parse_table(
                 "another non-printing character); remove it from the export",
                 control,
             )
-    coords = ("latitude", "longitude", "home_latitude", "home_longitude")
-    numbers = spec.numbers + tuple(c for c in coords if c in out and c not in spec.numbers)
+    numbers = spec.numbers + tuple(c for c in (lat, lon) if c in out)
     for col in numbers:
         parsed, refused = _parse_numbers(out[col])
         for rule, mask in refused.items():
@@ -464,13 +470,6 @@ def _parse_table(
         _flag(problems, out, spec, file, col, f"unparseable date (e.g. {shown}; use {hint})", bad)
         out[col] = parsed
     return out
-
-
-#: Each table's coordinate columns and the postal code that can stand in for them.
-LOCATIONS = {
-    "accounts": ("latitude", "longitude", "postal_code"),
-    "reps": ("home_latitude", "home_longitude", "home_postal_code"),
-}
 
 
 def _resolve_locations(
@@ -702,33 +701,41 @@ def _map_values(
     return out
 
 
-def _check_categories(frame: pd.DataFrame, table: str, file: str, problems: list[Problem]) -> None:
-    """Every stage and activity type is one the contract knows; the values found are
-    listed with their row counts, and how to map them."""
-    col, allowed = {
-        "opportunities": ("stage", STAGES),
-        "activities": ("activity_type", ACTIVITY_TYPES),
-    }.get(table, (None, ()))
+#: The categorical column of each table and the values the contract allows.
+CATEGORIES = {
+    "opportunities": ("stage", STAGES),
+    "activities": ("activity_type", ACTIVITY_TYPES),
+}
+
+
+def _categories(
+    frame: pd.DataFrame, table: str, file: str, problems: list[Problem]
+) -> pd.DataFrame:
+    """The table with its stage or activity type in lower case; a value the contract does
+    not know is listed as the export spells it, with its row count and how to map it."""
+    col, allowed = CATEGORIES.get(table, (None, ()))
     if col is None or col not in frame:
-        return
-    bad = frame[col].notna() & ~frame[col].str.lower().isin(allowed)
-    if not bad.any():
-        return
-    counts = frame.loc[bad, col].value_counts()
-    found = ", ".join(
-        f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in counts.head(12).items()
-    )
-    more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
-    example = ", ".join(f"{v}: {_guess(v, allowed)}" for v in counts.index[:3])
-    problems.append(
-        Problem(
-            file,
-            col,
-            f"unknown {col.replace('_', ' ')} (allowed: {', '.join(allowed)}); found {found}"
-            f"{more}. Map them in the plan, e.g. values: {{{table}: {{{col}: {{{example}}}}}}}",
-            int(bad.sum()),
+        return frame
+    lower = frame[col].str.lower()
+    bad = frame[col].notna() & ~lower.isin(allowed)
+    if bad.any():
+        counts = frame.loc[bad, col].value_counts()
+        found = ", ".join(
+            f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in counts.head(12).items()
         )
-    )
+        more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
+        example = ", ".join(f"{v}: {_guess(v, allowed)}" for v in counts.index[:3])
+        problems.append(
+            Problem(
+                file,
+                col,
+                f"unknown {col.replace('_', ' ')} (allowed: {', '.join(allowed)}); found "
+                f"{found}{more}. Map them in the plan, e.g. values: {{{table}: {{{col}: "
+                f"{{{example}}}}}}}",
+                int(bad.sum()),
+            )
+        )
+    return frame.assign(**{col: lower})
 
 
 def _guess(value: str, allowed: tuple[str, ...]) -> str:
@@ -744,14 +751,6 @@ def _guess(value: str, allowed: tuple[str, ...]) -> str:
     }
     text = str(value).lower()
     return next((v for k, v in words.items() if k in text and v in allowed), allowed[0])
-
-
-def _lower_categories(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    col = {"opportunities": "stage", "activities": "activity_type"}.get(table)
-    if col and col in frame:
-        frame = frame.copy()
-        frame[col] = frame[col].str.lower()
-    return frame
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -901,12 +900,9 @@ def validate_data(
         if not _check_columns(raw, spec, path.name, problems):
             continue
         parsed = _parse_table(raw, spec, path.name, problems, plan, readings)
-        _check_categories(parsed, name, path.name, problems)
-        parsed = _lower_categories(parsed, name)
-        if name == "accounts":
-            parsed = _resolve_locations(parsed, path.name, problems)
-        if name == "reps":
-            parsed = _resolve_locations(parsed, path.name, problems, "reps")
+        parsed = _categories(parsed, name, path.name, problems)
+        if name in LOCATIONS:
+            parsed = _resolve_locations(parsed, path.name, problems, name)
         _schema_problems(parsed, spec, path.name, problems)
         tables[name] = parsed
     _check_references(tables, files, problems)

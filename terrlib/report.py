@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -321,14 +320,7 @@ def _skipped_html(skipped: dict) -> str:
     )
 
 
-def _index_html(
-    quarter: str,
-    company: str,
-    headlines: dict,
-    timings: dict,
-    manifest: dict,
-    skipped: dict | None = None,
-) -> str:
+def _index_html(quarter: str, company: str, headlines: dict, timings: dict, manifest: dict) -> str:
     sections = []
     for stem in config.STAGE_NOTEBOOKS:
         sentences = "".join(f"<p>{html.escape(s)}</p>" for s in headlines.get(stem, []))
@@ -370,7 +362,7 @@ details {{ margin-top: 2em; color: #444; }}
 {html.escape(manifest["built_at"])} in {manifest["wall_seconds"]:.0f} s</p>
 {default_plan}
 {"".join(sections)}
-{_skipped_html(skipped or {})}
+{_skipped_html(manifest.get("skipped", {}))}
 <details><summary>Run manifest (parameters, inputs, versions)</summary>
 <table>{params}</table>
 <p>Input files (sha256): {inputs}</p>
@@ -413,7 +405,7 @@ def _locked(q: str, out_dir: Path, processed_root: Path) -> Iterator[None]:
         raise ReportError(str(exc)) from None
     try:
         _tidy(q, out_dir, processed_root)
-        for other in _left_behind(out_dir, processed_root) - {q}:
+        for other in swap.left_behind(out_dir, processed_root) - {q}:
             try:  # another quarter's leftovers, where no run of it is under way
                 with swap.QuarterLock([out_dir, processed_root], other):
                     _tidy(other, out_dir, processed_root)
@@ -427,20 +419,9 @@ def _locked(q: str, out_dir: Path, processed_root: Path) -> Iterator[None]:
 def _tidy(q: str, out_dir: Path, processed_root: Path) -> None:
     """Roll back a swap of ``q`` that a killed run left half done, and remove its build
     folders (hold the quarter's lock)."""
-    swap.recover(out_dir / f".swap-{q}.json")
+    swap.recover(swap.journal(out_dir, q))
     for root in (out_dir, processed_root):
         swap.clean_stale(root, q)
-
-
-def _left_behind(*roots: Path) -> set[str]:
-    """Quarters with build folders or a swap journal in ``roots``."""
-    found = set()
-    for root in roots:
-        for path in root.glob(".build-*-*"):
-            found.add(path.name.split("-")[1])
-        for path in root.glob(".swap-*.json"):
-            found.add(path.name[len(".swap-") : -len(".json")])
-    return found
 
 
 def _build(
@@ -457,11 +438,8 @@ def _build(
 ) -> None:
     """Run the notebooks into build folders beside the targets (same filesystem) and swap
     the report and the processed data in together."""
-    build = Path(tempfile.mkdtemp(prefix=f".build-{q}-", dir=out_dir))
-    processed = Path(tempfile.mkdtemp(prefix=f".build-{q}-", dir=processed_root))
-    umask = os.umask(0)
-    os.umask(umask)
-    processed.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the data folder is not
+    build = swap.build_folder(out_dir, q)
+    processed = swap.build_folder(processed_root, q)
     executed = build / "executed"
     pages = build / "report"
     for folder in (executed, pages):
@@ -502,11 +480,10 @@ def _build(
         }
         (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         (pages / "index.html").write_text(
-            _index_html(q, data.plan.company, headlines, timings, manifest, skipped),
-            encoding="utf-8",
+            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
         )
         swap.install(
-            [(processed, processed_root / q), (pages, out_dir / q)], out_dir / f".swap-{q}.json"
+            [(processed, processed_root / q), (pages, out_dir / q)], swap.journal(out_dir, q)
         )
         failed = out_dir / f"{q}.failed"
         if failed.exists():

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 try:
@@ -35,6 +36,32 @@ except ImportError:  # Windows
 
 class LockedError(RuntimeError):
     """Another run holds the lock of this quarter."""
+
+
+def journal(root: Path, quarter: str) -> Path:
+    """The journal file of a swap of ``quarter`` (kept in the report root)."""
+    return root / f".swap-{quarter}.json"
+
+
+def build_folder(root: Path, quarter: str) -> Path:
+    """A new hidden folder in ``root`` to build ``quarter`` in (same filesystem as its
+    target), with the permissions of an ordinary folder."""
+    folder = Path(tempfile.mkdtemp(prefix=f".build-{quarter}-", dir=root))
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the data folder is not
+    return folder
+
+
+def left_behind(*roots: Path) -> set[str]:
+    """Quarters with build folders or a swap journal in ``roots`` (what runs left)."""
+    found = set()
+    for root in roots:
+        for path in root.glob(".build-*-*"):
+            found.add(path.name.split("-")[1])
+        for path in root.glob(".swap-*.json"):
+            found.add(path.name[len(".swap-") : -len(".json")])
+    return found
 
 
 def _backup(target: Path) -> Path:
