@@ -354,7 +354,6 @@ def effort_vs_strategy(data: Dataset, quarter: str, scores: pd.DataFrame | None 
 def _no_strategy(data: Dataset, prio: set[str]) -> Result:
     """The effort result when the plan names no priority industry that the accounts have:
     there is nothing to measure rep time against, and no rep is called off strategy."""
-    reps = data.reps
     why = (
         "The plan names no priority industries"
         if not prio
@@ -365,13 +364,7 @@ def _no_strategy(data: Dataset, prio: set[str]) -> Result:
         f"{why}, so rep time is not compared with a strategy and no rep is called off "
         "strategy. Name priority industries under strategy.priority_industries in the plan "
         "to see this section.",
-        pd.DataFrame(
-            {
-                "rep_id": reps["rep_id"],
-                "rep_name": reps["rep_name"],
-                "territory_id": reps["territory_id"],
-            }
-        ).iloc[:0],
+        pd.DataFrame(columns=["rep_id", "rep_name", "territory_id"]),
     )
     result.by_territory = pd.DataFrame(columns=["territory_id", "vs_company"])
     result.fit = None

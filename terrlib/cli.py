@@ -12,6 +12,16 @@ from pathlib import Path
 from terrlib import config
 
 
+def _plan_options(command: argparse.ArgumentParser) -> None:
+    """The plan options validate and report share."""
+    command.add_argument("--plan", type=Path, default=None, help="plan YAML (default: beside data)")
+    command.add_argument(
+        "--default-plan",
+        action="store_true",
+        help="run on the default plan when the data has no plan file (said in the output)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="terrlib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,23 +64,13 @@ def _parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check raw data against the data contract")
     val.add_argument("--data", type=Path, default=config.DEMO_DATA, help="raw data folder")
-    val.add_argument("--plan", type=Path, default=None, help="plan YAML (default: beside data)")
-    val.add_argument(
-        "--default-plan",
-        action="store_true",
-        help="run on the default plan when the data has no plan file (said in the output)",
-    )
+    _plan_options(val)
     val.add_argument("--quarter", default=None, help="also require data in this quarter")
 
     rep = sub.add_parser("report", help="build the quarterly report")
     rep.add_argument("--quarter", default=None, help="e.g. 2026Q3 (default: latest complete)")
     rep.add_argument("--data", type=Path, default=config.DEMO_DATA, help="raw data folder")
-    rep.add_argument("--plan", type=Path, default=None, help="plan YAML (default: beside data)")
-    rep.add_argument(
-        "--default-plan",
-        action="store_true",
-        help="run on the default plan when the data has no plan file (said in the output)",
-    )
+    _plan_options(rep)
     rep.add_argument("--out", type=Path, default=config.REPORTS, help="report root folder")
     rep.add_argument(
         "--processed", type=Path, default=config.DATA_PROCESSED, help="processed-data root folder"

@@ -1702,6 +1702,12 @@ def proposal(opt: TerritoryOptimizer) -> pd.DataFrame:
     )
 
 
+def travel_change(opt: TerritoryOptimizer, travel: float) -> float:
+    """``travel`` against the travel of today's alignment (``+0.1``: 10% more); NaN where
+    nothing is aligned today (a green field)."""
+    return travel / opt.travel_before_ - 1 if opt.travel_before_ > 0 else np.nan
+
+
 def solve_or_widen(opt: TerritoryOptimizer, tries: int = 3) -> TerritoryOptimizer:
     """Solve ``opt``; when its tolerance cannot be met under the other rules (the cap on
     moves, locks, the distance limit), solve a copy at the tightest tolerance the diagnosis
@@ -1757,9 +1763,10 @@ def headline(opt: TerritoryOptimizer) -> str:
             f"within {opt.gap_:.1%} of the best possible under these rules (certified lower "
             "bound)."
         )
+    change = travel_change(opt, opt.travel_)
     travel = (
-        f"Call-weighted travel changes by {opt.travel_ / opt.travel_before_ - 1:+.0%}"
-        if opt.travel_before_ > 0
+        f"Call-weighted travel changes by {change:+.0%}"
+        if np.isfinite(change)
         else "Travel today is not known"
     )
     newcomers = (
@@ -1885,9 +1892,7 @@ def disruption_curve(
                 "accounts moved": len(trial.moves_),
                 "workload CV": w.std() / w.mean(),
                 "worst workload vs target": float((w - 1).abs().max()),
-                "travel vs today": (
-                    trial.travel_ / trial.travel_before_ - 1 if trial.travel_before_ > 0 else np.nan
-                ),
+                "travel vs today": travel_change(trial, trial.travel_),
                 "gap to bound": trial.gap_,
                 "feasible": True,
                 "note": "",

@@ -240,9 +240,7 @@ class Plan(_Strict):
                 raise ValueError(f"files.{table}: {name!r} must end in .csv or .parquet")
         return value
 
-    date_formats: dict[
-        Literal["accounts", "reps", "opportunities", "activities"], dict[str, str]
-    ] = Field(
+    date_formats: dict[TableName, dict[str, str]] = Field(
         default_factory=dict,
         description="strftime format per date column, e.g. {activities: {activity_date: "
         "'%d/%m/%Y'}}, for exports whose dates read either day or month first",

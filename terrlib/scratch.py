@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from terrlib.geo import haversine_km
-from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer
+from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer, travel_change
 from terrlib.results import Result
 
 
@@ -162,9 +162,7 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
             {
                 "alignment": name,
                 "travel (call-hour km)": travel,
-                "travel vs today": (
-                    travel / opt.travel_before_ - 1 if opt.travel_before_ > 0 else np.nan
-                ),
+                "travel vs today": travel_change(opt, travel),
                 "workload, worst vs target": float(
                     (s[f"workload_vs_target_{which}"] - 1).abs().max()
                 ),
