@@ -13,9 +13,9 @@ import time
 import warnings
 
 import pandas as pd
+from instances import cdnow_transactions
 
-from terrlib.datasets import cdnow_transactions
-from terrlib.icp import auc, repeat_model
+from terrlib.stages.icp import auc, repeat_model
 
 TRAIN, TEST, HORIZON = pd.Timestamp("1997-06-30"), pd.Timestamp("1997-09-30"), 91
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 
-from terrlib.datasets import pfizer_case
-from terrlib.optimize import TerritoryOptimizer
+from instances import pfizer_case
+
+from terrlib.territory.estimator import TerritoryOptimizer
 
 CASE = pfizer_case()
 

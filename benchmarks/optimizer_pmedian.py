@@ -20,9 +20,9 @@ import argparse
 import time
 
 import numpy as np
+from instances import SHARED_BENCHMARKS, pmedian_instance
 
-from terrlib.centres import CentrePlanner
-from terrlib.datasets import SHARED_BENCHMARKS, pmedian_instance
+from terrlib.territory.centres import CentrePlanner
 
 SETS = {
     "pmedcap": [f"pmedcap/pmedcap{k:02d}.txt" for k in range(1, 21)],

@@ -15,7 +15,8 @@ which the sparsest rep homes set, and 20,000 x 100 is only just feasible at ±5%
 Prints, per run: seconds, the distance above our certified lower bound, the worst workload
 and potential deviation from target, and the share of accounts moved. ``--sizes 200000x500``
 is the scale target (±5% in under 120 s and 4 GB; run it under ``/usr/bin/time -v`` for the
-memory): plans that large go region by region (``terrlib.regions``). ``--exact`` adds HiGHS's
+memory): plans that large go region by region
+(``terrlib.territory.regions``). ``--exact`` adds HiGHS's
 MILP on every arc with a time limit; ``--peers`` adds scikit-learn's KMeans and
 k-means-constrained (clusters of equal account counts, ±tolerance), each cluster then given to
 a rep home by a minimum-distance matching. Every row is scored by our model; ``--peers-only``
@@ -30,9 +31,9 @@ import time
 
 import numpy as np
 import pandas as pd
+from instances import generated_plan as instance
 
-from terrlib.datasets import generated_plan as instance
-from terrlib.optimize import TerritoryOptimizer
+from terrlib.territory.estimator import TerritoryOptimizer
 
 
 def report(name: str, opt: TerritoryOptimizer, seconds: float, assign=None, bound=None) -> None:
@@ -80,7 +81,7 @@ def peers(
     from k_means_constrained import KMeansConstrained
     from sklearn.cluster import KMeans
 
-    from terrlib.optimize import unit_vectors
+    from terrlib.territory.estimator import unit_vectors
 
     xyz = unit_vectors(acc["latitude"], acc["longitude"])
     n, m = len(acc), len(ter)
@@ -146,8 +147,8 @@ def main() -> None:
     if args.interactive:
         import glob
 
-        from terrlib import optimize
-        from terrlib.io import load_dataset
+        from terrlib.inputs.dataset import load_dataset
+        from terrlib.territory import estimator as optimize
 
         data = load_dataset("data/raw/demo")
         found = sorted(glob.glob("data/processed/*/account_scores.csv"))

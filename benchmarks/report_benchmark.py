@@ -5,7 +5,7 @@ Prints one line per run and the median. Target (issue 2): under 60 s on a 2-core
 
 The runs write into one temporary reports folder, as a quarterly schedule writes into
 ``reports/``: the first run has no earlier ``run.json`` to order the stages by, the later ones
-do (see ``terrlib.report``). ``--workers`` sets how many notebooks run at once (default 2).
+do (see ``terrlib.report.runner``). ``--workers`` sets how many notebooks run at once (default 2).
 """
 
 from __future__ import annotations

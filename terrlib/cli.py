@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plan_arg(args: argparse.Namespace) -> Path | str | None:
-    from terrlib.plan import DEFAULT_PLAN
+    from terrlib.inputs.plan import DEFAULT_PLAN
 
     if args.default_plan and args.plan is not None:
         raise ValueError("give either --plan or --default-plan, not both")
@@ -94,8 +94,8 @@ def _plan_arg(args: argparse.Namespace) -> Path | str | None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from terrlib.demo import generate
-    from terrlib.shapes import ExportShape, reshape
+    from terrlib.inputs.demo import generate
+    from terrlib.inputs.shapes import ExportShape, reshape
 
     out: Path = args.out
     if out.exists() and not out.is_dir():
@@ -130,7 +130,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from terrlib.io import load_dataset
+    from terrlib.inputs.dataset import load_dataset
 
     data = load_dataset(args.data, _plan_arg(args), args.quarter)
     plan = data.files.get("plan")
@@ -143,7 +143,7 @@ def _validate(args: argparse.Namespace) -> int:
         f"quarters with data: {quarters[0]} to {quarters[-1]} ({len(quarters)}); "
         f"latest complete: {data.latest_complete_quarter()}"
     )
-    from terrlib.history import history_table
+    from terrlib.inputs.history import history_table
 
     q = data.quarter(args.quarter) if args.quarter else data.latest_complete_quarter()
     print(f"\nhistory each stage needs for full results, for a report of {q}:")
@@ -165,16 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     # comes with JupyterLab), which compiles a grammar for 3 s; notebooks never use the IRI
     # formats it checks, so this process goes without it
     sys.modules.setdefault("rfc3987_syntax", None)
-    from terrlib.io import DataValidationError, printable
-    from terrlib.plan import PlanError
-    from terrlib.report import ReportError
+    from terrlib.inputs.dataset import DataValidationError, printable
+    from terrlib.inputs.plan import PlanError
+    from terrlib.report.runner import ReportError
 
     try:
         if args.command == "demo":
             return _demo(args)
         if args.command == "validate":
             return _validate(args)
-        from terrlib.report import build_report
+        from terrlib.report.runner import build_report
 
         build_report(
             args.quarter,

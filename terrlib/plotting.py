@@ -402,7 +402,7 @@ def maps_before_after(accounts: pd.DataFrame, proposed: pd.Series, reps: pd.Data
 @_needs_data
 def scratch_maps(opt, plan):
     """Two territory maps side by side: ``opt``'s proposal from today's rep homes, and
-    ``plan`` (:func:`terrlib.scratch.from_scratch`) drawn from scratch, with its bases."""
+    ``plan`` (:func:`terrlib.territory.scratch.from_scratch`) drawn from scratch, with its bases."""
     fig, axes = plt.subplots(1, 2, figsize=(16, 5.5))
     proposed = opt.accounts.assign(territory_id=opt.assignment_.to_numpy())
     territory_map(proposed, opt.territories, ax=axes[0], title="Proposed, from today's homes")

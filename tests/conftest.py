@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from terrlib import demo, io
+from terrlib.inputs import dataset as io
+from terrlib.inputs import demo
 
 SMALL = {"n_accounts": 900, "n_reps": 20, "seed": 4}
 

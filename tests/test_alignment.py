@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib import alignment, segmentation
-from terrlib.plan import Plan, Strategy
+from terrlib.inputs.plan import Plan, Strategy
+from terrlib.stages import alignment, measures
 
 
 @pytest.fixture(scope="module")
 def stage1(small_data):
-    scores = segmentation.account_potential(small_data, "2026Q3").table
+    scores = measures.account_potential(small_data, "2026Q3").table
     balance = alignment.territory_balance(small_data, "2026Q3", scores)
     served = alignment.servedness(small_data, "2026Q3", scores)
     effort = alignment.effort_vs_strategy(small_data, "2026Q3", scores)
@@ -39,7 +39,7 @@ def test_strategic_fit_by_hand():
         )
     )
     acc = pd.DataFrame({"industry": ["Retail", "Mining", "Retail"], "employees": [2000, 2000, 5]})
-    assert alignment.strategic_fit(acc, plan).tolist() == pytest.approx([0.9, 0.5, 0.5])
+    assert measures.strategic_fit(acc, plan).tolist() == pytest.approx([0.9, 0.5, 0.5])
 
 
 def test_balance_shares_and_spread(stage1, small_data):
@@ -83,7 +83,7 @@ def test_servedness_top_coverage_by_hand(small_data):
     """A territory whose top accounts had no activity in the quarter is under-served."""
     from dataclasses import replace
 
-    scores = segmentation.account_potential(small_data, "2026Q3").table
+    scores = measures.account_potential(small_data, "2026Q3").table
     top = alignment.top_tier(small_data, scores)
     terr = small_data.reps["territory_id"].iloc[0]
     acc = small_data.accounts.set_index("account_id")

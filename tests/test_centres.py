@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from instances import PFIZER_DIR, pmedian_instance
 
-from terrlib.centres import CentrePlanner
-from terrlib.datasets import PFIZER_DIR, pmedian_instance
-from terrlib.optimize import InfeasibleRequest
+from terrlib.territory.centres import CentrePlanner
+from terrlib.territory.estimator import InfeasibleRequest
 
 
 def brute_force(xy, q, p, cap, low=0.0):
@@ -135,7 +135,7 @@ def test_swap_moves_a_centre_from_where_it_helps_least_to_where_it_helps_most():
 def test_threads_change_the_speed_not_the_plan(monkeypatch):
     # each neighbourhood MILP stops at centres._LIMIT seconds, which a busy machine can reach
     # on one thread and not on two; the batches themselves must not depend on the threads
-    monkeypatch.setattr("terrlib.centres._LIMIT", 30.0)
+    monkeypatch.setattr("terrlib.territory.centres._LIMIT", 30.0)
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 100, (160, 2))
     q = rng.integers(1, 10, 160).astype(float)

@@ -7,7 +7,9 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from terrlib import demo, io, workload
+from terrlib.inputs import dataset as io
+from terrlib.inputs import demo
+from terrlib.stages import measures
 
 
 def test_defaults_meet_the_brief():
@@ -47,7 +49,7 @@ def test_high_converting_industry(small_data, small_truth):
 
 
 def test_planted_workload_imbalance(small_data, small_truth):
-    table = workload.territory_workload(small_data).table.set_index("territory_id")
+    table = measures.territory_workload(small_data).table.set_index("territory_id")
     for t in small_truth["overloaded_territories"]:
         assert table.loc[t, "utilization"] > 1.3
     for t in small_truth["underloaded_territories"]:

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from terrlib import config, fitting, stage
+from terrlib import config, fitting
+from terrlib.report import stage
 from terrlib.results import InsufficientData, NotEnoughData, missing
 
 matplotlib.use("Agg")
@@ -166,7 +167,7 @@ def test_report_for_the_fourth_quarter_lists_what_it_skipped(small_demo, tmp_pat
 @pytest.fixture(scope="module")
 def salesforce(small_demo, tmp_path_factory):
     """The small demo exported as Salesforce does, without its values map first."""
-    from terrlib.shapes import ExportShape, reshape
+    from terrlib.inputs.shapes import ExportShape, reshape
 
     folder = tmp_path_factory.mktemp("salesforce")
     shutil.copytree(small_demo, folder, dirs_exist_ok=True)
@@ -187,8 +188,8 @@ def test_unmapped_crm_values_are_named_with_their_counts(salesforce, capsys):
 
 
 def test_salesforce_export_loads_through_the_plan(salesforce, small_demo, tmp_path):
-    from terrlib import io
-    from terrlib.shapes import SALESFORCE_VALUES
+    from terrlib.inputs import dataset as io
+    from terrlib.inputs.shapes import SALESFORCE_VALUES
 
     folder = tmp_path / "sf"
     shutil.copytree(salesforce, folder)
@@ -217,7 +218,7 @@ def test_salesforce_export_loads_through_the_plan(salesforce, small_demo, tmp_pa
 
 
 def test_plan_files_stay_in_the_data_folder():
-    from terrlib.plan import Plan
+    from terrlib.inputs.plan import Plan
 
     for name in ("../accounts.csv", "/etc/passwd.csv", "sub/accounts.csv", "accounts.txt"):
         with pytest.raises(ValueError, match="files.accounts"):
@@ -225,7 +226,7 @@ def test_plan_files_stay_in_the_data_folder():
 
 
 def test_one_column_feeds_two(small_demo, tmp_path):
-    from terrlib import io
+    from terrlib.inputs import dataset as io
 
     folder = tmp_path / "d"
     shutil.copytree(small_demo, folder)
@@ -245,7 +246,7 @@ def test_one_column_feeds_two(small_demo, tmp_path):
 
 @pytest.mark.slow
 def test_without_activities_every_stage_runs_and_says_so(small_demo, tmp_path):
-    from terrlib.shapes import ExportShape, reshape
+    from terrlib.inputs.shapes import ExportShape, reshape
 
     folder = tmp_path / "data"
     shutil.copytree(small_demo, folder)
@@ -301,8 +302,8 @@ def test_salesforce_export_with_eight_quarters_reports(small_demo, tmp_path):
 def test_small_company_reports_every_stage(tmp_path_factory, seed):
     """A 300-account, 5-rep company (the generator's smallest, territories merged down to
     five), at its latest quarter and at the fourth of its history."""
-    from terrlib import demo
-    from terrlib.shapes import ExportShape, reshape
+    from terrlib.inputs import demo
+    from terrlib.inputs.shapes import ExportShape, reshape
 
     folder = tmp_path_factory.mktemp(f"small{seed}")
     demo.generate(folder, n_accounts=300, n_reps=8, seed=seed)
@@ -335,7 +336,7 @@ def test_green_field_plan_runs_every_stage(small_demo, tmp_path):
     assert "green-field" in stage1["balance"].has
     opt = spaces["04-workload-balancing"]["opt"]
     assert opt.assignment_.notna().all() and opt.assignment_.nunique() == 20
-    from terrlib import optimize
+    from terrlib.territory import estimator as optimize
 
     assert optimize.headline(opt).startswith("No account has a territory yet")
 
@@ -343,7 +344,7 @@ def test_green_field_plan_runs_every_stage(small_demo, tmp_path):
 def test_some_accounts_without_a_territory_are_said(small_data):
     from dataclasses import replace
 
-    from terrlib import alignment
+    from terrlib.stages import alignment
 
     accounts = small_data.accounts.copy()
     accounts.loc[accounts.index[:30], "territory_id"] = None

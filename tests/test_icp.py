@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib import icp
+from terrlib.stages import icp
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_churn_scores(stage3):
 
 def test_low_engagement_precedes_churn(default_demo):
     """Needs the default company: the 900-account one has too few churners to show it."""
-    from terrlib import io
+    from terrlib.inputs import dataset as io
 
     churn = icp.churn_model(io.load_dataset(default_demo).as_of("2026Q3"), "2026Q3")
     table = churn.table.set_index("term")
@@ -110,7 +110,7 @@ def test_repeat_purchase_on_real_cdnow_data():
     """CDNOW: predict at 1997-09-30 who buys in the next 13 weeks, trained at 1997-06-30.
     Measured: AUC 0.776, 3,827 predicted against 4,205 actual repeat buyers (BG/NBD from the
     lifetimes package: AUC 0.769; benchmarks/cdnow_repeat.py)."""
-    from terrlib.datasets import cdnow_transactions
+    from instances import cdnow_transactions
 
     purchases = cdnow_transactions()
     assert purchases["customer"].nunique() == 23570

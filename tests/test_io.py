@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from terrlib import cli, io
+from terrlib import cli
+from terrlib.inputs import dataset as io
 
 
 def run_validate(capsys, folder, *extra) -> tuple[int, str]:

@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from instances import PFIZER_CURRENT, generated_plan, pfizer_case
 
-from terrlib import optimize
-from terrlib.datasets import PFIZER_CURRENT, generated_plan, pfizer_case
-from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer
+from terrlib.territory import estimator as optimize
+from terrlib.territory.estimator import InfeasibleRequest, TerritoryOptimizer
 
 CASE = pfizer_case()
 CURRENT = PFIZER_CURRENT
@@ -209,7 +209,7 @@ def test_locked_accounts_that_break_a_band_are_named():
 
 @pytest.fixture(scope="module")
 def small_solved(small_data):
-    from terrlib import optimize
+    from terrlib.territory import estimator as optimize
 
     # The small company's planted imbalance needs more than the plan's 15% of accounts to
     # move, and without stage 2's scores potential is annual revenue, whose few giants cannot
@@ -233,7 +233,7 @@ def test_proposal_fixes_planted_over_and_under_served(small_solved, small_truth)
 def test_outputs_for_sales_operations(small_solved, tmp_path):
     import openpyxl
 
-    from terrlib import optimize
+    from terrlib.territory import estimator as optimize
 
     frame = optimize.proposal(small_solved)
     assert list(frame.columns) == [
@@ -258,7 +258,7 @@ def test_outputs_for_sales_operations(small_solved, tmp_path):
 
 def test_warm_resolve_and_cap_hold(small_solved):
     """A re-solve with a tighter cap (warm-started) keeps every rule."""
-    from terrlib import optimize
+    from terrlib.territory import estimator as optimize
 
     caps = [0.05, small_solved.max_moved_share, None, None]
     curve = optimize.disruption_curve(small_solved, caps).table
@@ -311,7 +311,7 @@ def test_constraints_hold_on_generated_instances():
 def test_same_request_same_proposal(small_data, small_solved):
     """The MILPs that polish a proposal stop on counts of nodes and solves, not on seconds,
     so solving the same request again gives the same proposal."""
-    from terrlib import optimize
+    from terrlib.territory import estimator as optimize
 
     again = optimize.from_dataset(small_data, max_moved_share=0.3, balance_potential=False)
     again.solve()

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from terrlib import performance, segmentation
+from terrlib.stages import measures, performance
 
 
 @pytest.fixture(scope="module")
 def stage5(small_data):
-    scores = segmentation.account_potential(small_data, "2026Q3").table
+    scores = measures.account_potential(small_data, "2026Q3").table
     panel = performance.rep_quarter_panel(small_data, "2026Q3", scores)
     return {
         "scores": scores,
@@ -130,7 +130,7 @@ def test_new_rep_with_one_quarter(small_data, small_truth):
     hires = data.reps.set_index("rep_id")["hire_date"]
     newest = hires.idxmax()
     assert hires[newest] >= pd.Timestamp("2026-04-01")  # hired in 2026Q2
-    scores = segmentation.account_potential(data, "2026Q2").table
+    scores = measures.account_potential(data, "2026Q2").table
     panel = performance.rep_quarter_panel(data, "2026Q2", scores)
     eff = performance.rep_effects(panel, "2026Q2").table.set_index("rep_id")
     assert eff.loc[newest, "rating"].startswith("too little history")

@@ -1,15 +1,16 @@
-"""Large plans region by region (terrlib.regions): every rule holds, the bound is valid, and
+"""Large plans region by region (terrlib.territory.regions): every rule holds, the bound is
+valid, and
 solve() hands over only the plans it should."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from instances import generated_plan
 
-from terrlib import optimize
-from terrlib.datasets import generated_plan
-from terrlib.optimize import TerritoryOptimizer
-from terrlib.regions import _nearest_bound, solve_by_regions, split_regions
+from terrlib.territory import estimator as optimize
+from terrlib.territory.estimator import TerritoryOptimizer
+from terrlib.territory.regions import _nearest_bound, solve_by_regions, split_regions
 from tests.test_optimize import brute_force, tiny
 
 CALL_HOURS = {"tolerance": 0.05, "disruption": 0.2, "visits_per_call": 0.0}

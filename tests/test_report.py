@@ -122,7 +122,7 @@ def test_failing_notebook_keeps_previous_report(built, small_demo, tmp_path, cap
     before = (reports / "2026Q3" / "index.html").read_bytes()
     processed_before = (built / "processed" / "2026Q3" / "rep_scorecard.csv").read_bytes()
 
-    from terrlib.report import ReportError, build_report
+    from terrlib.report.runner import ReportError, build_report
 
     with pytest.raises(ReportError, match="03-ideal-customer-profile failed at cell .*planted"):
         build_report(
@@ -154,7 +154,7 @@ def test_bad_data_stops_report_with_message(demo_copy, tmp_path, capsys):
 
 def test_one_at_a_time_gives_the_same_artifacts(built, small_demo, tmp_path):
     """The report runs stages side by side; one after another they give the same files."""
-    from terrlib.report import build_report
+    from terrlib.report.runner import build_report
 
     build_report(
         "2026Q3",

@@ -10,8 +10,9 @@ import threading
 import nbformat
 import pandas as pd
 
-from terrlib import config, stage
-from terrlib.report import _priorities, stage_needs, worker_count
+from terrlib import config
+from terrlib.report import stage
+from terrlib.report.runner import _priorities, stage_needs, worker_count
 
 
 def _copy_notebooks(tmp_path):

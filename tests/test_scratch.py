@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib import optimize, plotting
+from terrlib import plotting
 from terrlib.geo import haversine_km
-from terrlib.scratch import from_scratch, scratch_comparison, weighted_medoid
+from terrlib.territory import estimator as optimize
+from terrlib.territory.scratch import from_scratch, scratch_comparison, weighted_medoid
 
 
 def two_towns(rng) -> optimize.TerritoryOptimizer:

@@ -17,9 +17,12 @@ from hostile import (
     markup_from_data,
 )
 
-from terrlib import alignment, cli, exports, io, stage
-from terrlib.plan import DEFAULT_PLAN, PlanError, load_plan
+from terrlib import cli, exports
+from terrlib.inputs import dataset as io
+from terrlib.inputs.plan import DEFAULT_PLAN, PlanError, load_plan
+from terrlib.report import stage
 from terrlib.results import Result, Summary, format_table
+from terrlib.stages import alignment
 
 
 def run_validate(capsys, folder, *extra) -> tuple[int, str, str]:
@@ -435,7 +438,7 @@ def test_a_bad_date_format_in_the_plan_names_it(capsys, demo_copy):
 def test_tiers_are_listed_top_first_whatever_their_names(small_data):
     from dataclasses import replace
 
-    from terrlib import icp
+    from terrlib.stages import icp
 
     plan = small_data.plan.model_copy(deep=True)
     plan.icp.tiers = {"Zinc": 0.1, "Gold": 0.3, "Bronze": 0.6}

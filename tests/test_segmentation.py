@@ -7,14 +7,14 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from terrlib import segmentation
-from terrlib.plan import Plan
+from terrlib.inputs.plan import Plan
 from terrlib.results import InsufficientData
+from terrlib.stages import measures, segmentation
 
 
 @pytest.fixture(scope="module")
 def stage2(small_data):
-    potential = segmentation.account_potential(small_data, "2026Q3")
+    potential = measures.account_potential(small_data, "2026Q3")
     scores = segmentation.account_scores(small_data, "2026Q3", potential.table)
     return {
         "potential": potential,
@@ -30,9 +30,9 @@ def test_density_segment_by_hand():
     )
     plan = Plan.model_validate({"segments": {"metro_radius_km": 12, "metro_min_accounts": 2}})
     # 0.05 degrees of latitude is 5.6 km; 0.1 is 11.1 km; 1 degree is 111 km
-    assert segmentation.density_segment(acc, plan).tolist() == ["metro", "metro", "metro", "rural"]
+    assert measures.density_segment(acc, plan).tolist() == ["metro", "metro", "metro", "rural"]
     plan3 = Plan.model_validate({"segments": {"metro_radius_km": 6, "metro_min_accounts": 3}})
-    assert segmentation.density_segment(acc, plan3).tolist() == ["rural", "metro", "rural", "rural"]
+    assert measures.density_segment(acc, plan3).tolist() == ["rural", "metro", "rural", "rural"]
 
 
 def test_affinity_by_hand(small_data):
@@ -74,7 +74,7 @@ def test_potential_grows_with_size_and_is_non_negative(stage2):
 def test_potential_refuses_too_little_data(small_data):
     tiny = replace(small_data, opportunities=small_data.opportunities.head(20))
     with pytest.raises(InsufficientData, match="at least 10 accounts, created before"):
-        segmentation.account_potential(tiny, "2026Q3")
+        measures.account_potential(tiny, "2026Q3")
 
 
 def test_potential_from_size_alone_when_few_accounts_bought(small_data):
@@ -86,7 +86,7 @@ def test_potential_from_size_alone_when_few_accounts_bought(small_data):
     thin = replace(
         small_data, opportunities=opps[(opps["stage"] != "won") | opps["opportunity_id"].isin(keep)]
     )
-    potential = segmentation.account_potential(thin, "2026Q3")
+    potential = measures.account_potential(thin, "2026Q3")
     assert list(potential.model.params.index) == ["Intercept", "log_employees"]
     assert "too few to tell industries apart" in potential.headline
     assert (potential.table["potential"] > 0).all()

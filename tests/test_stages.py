@@ -6,19 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib import icp, performance, workload
+from terrlib.inputs import coverage
+from terrlib.inputs.plan import Plan
 from terrlib.periods import latest_complete_quarter, parse_quarter, trailing_bounds
-from terrlib.plan import Plan
+from terrlib.stages import icp, performance, workload
 
 
 def test_call_hours_by_hand():
     plan = Plan()
     # Enterprise: 24 calls x (90 min + 0.2 x 2 x 60 min travel at 70 km/h for 70 km) / 60
-    assert workload.call_hours(plan, np.array([5000]), np.array([70.0]))[0] == pytest.approx(
+    assert coverage.call_hours(plan, np.array([5000]), np.array([70.0]))[0] == pytest.approx(
         24 * (90 + 0.2 * 2 * 60) / 60
     )
     # SMB next door: the 10-minute floor applies
-    assert workload.call_hours(plan, np.array([10]), np.array([0.0]))[0] == pytest.approx(
+    assert coverage.call_hours(plan, np.array([10]), np.array([0.0]))[0] == pytest.approx(
         4 * (30 + 0.2 * 2 * 10) / 60
     )
 

@@ -15,12 +15,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from terrlib import config, swap
-from terrlib.report import ReportError, build_report
+from terrlib import config
+from terrlib.report import swap
+from terrlib.report.runner import ReportError, build_report
 
 TINY = """\
 import uuid
-from terrlib import stage
+from terrlib.report import stage
 import pandas as pd
 run = stage.start({stem!r}, quarter, data_dir, plan_path, processed_dir, seed)
 run.save({artifact!r}, pd.DataFrame({{"n": [len(run.data.accounts)], "stage": [{stem!r}]}}))
@@ -105,7 +106,7 @@ def test_another_run_of_the_quarter_is_refused(small_demo, tiny_notebooks, tmp_p
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from terrlib import swap\n"
+            "import sys, time; from pathlib import Path; from terrlib.report import swap\n"
             f"lock = swap.QuarterLock([Path({str(processed)!r})], '2026Q3').acquire()\n"
             "print('held', flush=True); time.sleep(60)",
         ],
@@ -130,7 +131,7 @@ def test_two_runs_at_once_one_builds(small_demo, tiny_notebooks, tmp_path):
     the result is one whole report."""
     reports, processed = tmp_path / "reports", tmp_path / "processed"
     script = (
-        "import sys\nfrom terrlib.report import build_report, ReportError\n"
+        "import sys\nfrom terrlib.report.runner import build_report, ReportError\n"
         "try:\n"
         f"    build_report('2026Q3', {str(small_demo)!r}, None, {str(reports)!r}, "
         f"{str(processed)!r}, {str(tiny_notebooks)!r}, progress=None)\n"
@@ -153,7 +154,7 @@ def test_two_runs_at_once_one_builds(small_demo, tiny_notebooks, tmp_path):
 KILLER = """\
 import os, sys
 from pathlib import Path
-from terrlib import swap
+from terrlib.report import swap
 calls, real = [0], os.rename
 def rename(a, b):
     calls[0] += 1
@@ -340,7 +341,7 @@ def test_demo_refuses_a_folder_with_files(tmp_path, capsys):
 
 
 def test_default_plan_is_said_on_the_index(small_demo, tiny_notebooks, tmp_path):
-    from terrlib.plan import DEFAULT_PLAN, PlanError
+    from terrlib.inputs.plan import DEFAULT_PLAN, PlanError
 
     data = tmp_path / "data"
     shutil.copytree(small_demo, data)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from terrlib import optimize, workload
+from terrlib.inputs import coverage
+from terrlib.stages import measures, workload
+from terrlib.territory import estimator as optimize
 
 
 def test_sizing_splits_by_segment_and_follows_the_tiers(small_data):
@@ -13,7 +15,7 @@ def test_sizing_splits_by_segment_and_follows_the_tiers(small_data):
     bands = [f"{b.name} reps" for b in small_data.plan.segments.size_bands]
     assert set(bands) <= set(plain.columns)
     assert plain[bands].sum(axis=1).to_numpy() == pytest.approx(plain["reps_needed"].to_numpy())
-    work = workload.account_workload(small_data)
+    work = measures.account_workload(small_data)
     assert plain["hours"].sum() == pytest.approx(work["hours"].sum())
     reps = small_data.reps.drop_duplicates("territory_id")
     assert plain["reps_today"].sum() == len(reps)
@@ -27,13 +29,13 @@ def test_sizing_splits_by_segment_and_follows_the_tiers(small_data):
     assert tier_a.table["hours"].to_numpy() == pytest.approx(mult * plain["hours"].to_numpy())
     # accounts without a tier keep their band's calls
     half = pd.DataFrame({"account_id": ids.iloc[::2], "tier": "D"})
-    calls, _ = workload.coverage_calls(small_data.plan, small_data.accounts, half)
-    base, _ = workload.coverage_calls(small_data.plan, small_data.accounts)
+    calls, _ = coverage.coverage_calls(small_data.plan, small_data.accounts, half)
+    base, _ = coverage.coverage_calls(small_data.plan, small_data.accounts)
     d = small_data.plan.coverage.tier_multipliers["D"]
     assert calls[::2] == pytest.approx(d * base[::2])
     assert calls[1::2] == pytest.approx(base[1::2])
-    assert "ICP tiers" in workload.territory_workload(small_data, half).headline
-    assert "ICP tiers" not in workload.territory_workload(small_data).headline
+    assert "ICP tiers" in measures.territory_workload(small_data, half).headline
+    assert "ICP tiers" not in measures.territory_workload(small_data).headline
     # the optimizer's workload is the same build-up
     opt = optimize.from_dataset(small_data, tiers=half)
     assert opt.accounts["calls"].to_numpy() == pytest.approx(calls)

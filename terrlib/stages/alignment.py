@@ -26,11 +26,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from terrlib.io import Dataset
+from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
-from terrlib.plan import Plan
 from terrlib.results import InsufficientData, Result, missing
-from terrlib.workload import account_workload, size_bands, territory_workload
+from terrlib.stages.measures import (
+    account_workload,
+    bookings,
+    size_bands,
+    strategic_fit,
+    territory_workload,
+)
 
 
 def gini(values: pd.Series) -> float:
@@ -40,32 +45,6 @@ def gini(values: pd.Series) -> float:
         return 0.0
     n = len(x)
     return float((2 * np.arange(1, n + 1) - n - 1).dot(x) / (n * x.sum()))
-
-
-def bookings(data: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Won opportunities closed between ``start`` and ``end`` (inclusive)."""
-    opps = data.opportunities
-    return opps[(opps["stage"] == "won") & opps["close_date"].between(start, end)]
-
-
-def strategic_fit(accounts: pd.DataFrame, plan: Plan) -> pd.Series:
-    """Strategic fit per account: the mean of the plan's priority weight of its industry and of
-    its size band (each 0 when not named).
-
-    Examples
-    --------
-    >>> from terrlib.plan import Plan, Strategy
-    >>> plan = Plan(strategy=Strategy(priority_industries={"Retail": 1.0},
-    ...                               priority_segments={"Enterprise": 0.5}))
-    >>> acc = pd.DataFrame({"industry": ["Retail", "Retail", "Mining"],
-    ...                     "employees": [5000, 10, 5000]})
-    >>> strategic_fit(acc, plan).tolist()
-    [0.75, 0.5, 0.25]
-    """
-    strategy = plan.strategy
-    ind = accounts["industry"].map(strategy.priority_industries).fillna(0.0).astype(float)
-    seg = size_bands(plan, accounts["employees"]).map(strategy.priority_segments)
-    return ((ind + seg.fillna(0.0).astype(float)) / 2).rename("strategic_fit")
 
 
 def _market(data: Dataset, scores: pd.DataFrame | None) -> tuple[pd.Series, str]:

@@ -20,11 +20,12 @@ Definitions
 
 Examples
 --------
->>> from terrlib import demo, io
+>>> from terrlib.inputs import demo, dataset as io
 >>> import tempfile
 >>> folder = tempfile.mkdtemp()
 >>> _ = demo.generate(folder, n_accounts=400, n_reps=8, seed=2)
 >>> data = io.load_dataset(folder).as_of("2026Q3")
+>>> from terrlib.stages.measures import account_potential
 >>> pot = account_potential(data, "2026Q3")
 >>> bool((pot.table["white_space"] >= 0).all())
 True
@@ -36,76 +37,18 @@ from itertools import permutations
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
-from scipy.spatial import cKDTree
 from scipy.stats import spearmanr
 
 from terrlib import fitting
-from terrlib.alignment import bookings, strategic_fit
-from terrlib.geo import EARTH_RADIUS_KM
-from terrlib.io import Dataset
+from terrlib.inputs.dataset import Dataset
 from terrlib.periods import trailing_bounds
-from terrlib.plan import Plan
 from terrlib.results import InsufficientData, Result
-from terrlib.workload import account_workload, size_bands
-
-MIN_BUYERS = 30
-MIN_BUYERS_BY_SIZE = 10  # fewer buyers than MIN_BUYERS: potential from size alone
-
-
-def density_segment(accounts: pd.DataFrame, plan: Plan) -> pd.Series:
-    """``metro`` where at least ``segments.metro_min_accounts`` accounts (itself included) lie
-    within ``segments.metro_radius_km``, else ``rural``.
-
-    Examples
-    --------
-    >>> acc = pd.DataFrame({"latitude": [40.0, 40.01, 40.02, 45.0],
-    ...                     "longitude": [-75.0, -75.0, -75.01, -100.0]})
-    >>> plan = Plan.model_validate({"segments": {"metro_min_accounts": 3}})
-    >>> density_segment(acc, plan).tolist()
-    ['metro', 'metro', 'metro', 'rural']
-    """
-    lat = np.radians(accounts["latitude"].to_numpy(float))
-    lon = np.radians(accounts["longitude"].to_numpy(float))
-    xyz = np.c_[np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)]
-    chord = 2 * np.sin(plan.segments.metro_radius_km / (2 * EARTH_RADIUS_KM))
-    counts = cKDTree(xyz).query_ball_point(xyz, chord, return_length=True)
-    dense = counts >= plan.segments.metro_min_accounts
-    return pd.Series(np.where(dense, "metro", "rural"), index=accounts.index, name="geography")
-
-
-def _fit_potential(data: Dataset, quarter: str | pd.Period, q: float):
-    """Fit the potential model on the four quarters ending with ``quarter``."""
-    start, end = trailing_bounds(quarter, 4, data.fiscal_start)
-    acc = data.accounts
-    won = bookings(data, start, end)
-    spend = won.groupby("account_id")["amount"].sum().reindex(acc["account_id"]).fillna(0.0)
-    frame = pd.DataFrame(
-        {
-            "account_id": acc["account_id"].to_numpy(),
-            "territory_id": acc["territory_id"].to_numpy(),
-            "industry": acc["industry"].to_numpy(),
-            "size_band": size_bands(data.plan, acc["employees"]).to_numpy(),
-            "log_employees": np.log(acc["employees"].clip(lower=1)).to_numpy(),
-            "spend_4q": spend.to_numpy(),
-        }
-    )
-    mature = (acc["created_date"] <= start).to_numpy()
-    fit_rows = frame[mature & (frame["spend_4q"] > 0)].assign(
-        log_spend=lambda f: np.log(f["spend_4q"])
-    )
-    formula = "log_spend ~ log_employees + C(industry)"
-    if len(fit_rows) < MIN_BUYERS:  # too few buyers for an industry each: size alone
-        formula = "log_spend ~ log_employees"
-    if len(fit_rows) < MIN_BUYERS_BY_SIZE or fit_rows["log_employees"].nunique() < 2:
-        raise InsufficientData(
-            f"at least {MIN_BUYERS_BY_SIZE} accounts, created before {start.date()}, that "
-            f"bought in the four quarters to {quarter} ({MIN_BUYERS} to tell industries apart)",
-            f"{len(fit_rows):,}",
-            "More history would fit it.",
-        )
-    model = smf.quantreg(formula, fit_rows).fit(q=q, max_iter=5000)
-    return model, frame, len(fit_rows)
+from terrlib.stages.measures import (
+    account_workload,
+    density_segment,
+    fit_potential,
+    strategic_fit,
+)
 
 
 def potential_check(data: Dataset, quarter: str, q: float = 0.8) -> Result:
@@ -128,8 +71,8 @@ def potential_check(data: Dataset, quarter: str, q: float = 0.8) -> Result:
             f"history from {first}",
             "The check is made once the data reaches back that far.",
         )
-    model, frame, _ = _fit_potential(data.as_of(earlier), earlier, q)
-    later = _fit_potential(data, quarter, q)[1].set_index("account_id")["spend_4q"]
+    model, frame, _ = fit_potential(data.as_of(earlier), earlier, q)
+    later = fit_potential(data, quarter, q)[1].set_index("account_id")["spend_4q"]
     frame = frame.assign(potential=np.exp(fitting.predict(model, frame)))
     frame["later_spend"] = later.reindex(frame["account_id"]).to_numpy()
     buyers = frame[frame["later_spend"] > 0]
@@ -153,46 +96,6 @@ def potential_check(data: Dataset, quarter: str, q: float = 0.8) -> Result:
         pd.DataFrame([row]),
         formats={"coverage": "{:.0%}", "expected": "{:.0%}", "spearman": "{:.2f}"},
     )
-
-
-def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
-    """Annual potential and white space per account (see the module text for the method).
-
-    ``result.model`` is the fitted QuantReg model.
-
-    Raises
-    ------
-    InsufficientData
-        When fewer than 10 mature accounts bought in the last four quarters (with fewer
-        than 30, potential follows size alone, not industry).
-    """
-    model, frame, n_fit = _fit_potential(data, quarter, q)
-    frame["potential"] = np.exp(fitting.predict(model, frame))
-    frame["white_space"] = (frame["potential"] - frame["spend_4q"]).clip(lower=0)
-    frame = frame.drop(columns="log_employees")
-    slope = model.params["log_employees"]
-    by_industry = any("industry" in term for term in model.params.index)
-    similar = (
-        "(same industry and size)"
-        if by_industry
-        else f"of its size (only {n_fit} accounts bought: too few to tell industries apart)"
-    )
-    headline = (
-        f"Potential is the spend of an account at the {q:.0%} percentile of similar accounts "
-        f"{similar}, fitted on {n_fit:,} buying accounts: it grows "
-        f"{slope:.2f}% for each 1% more employees (pseudo R² {model.prsquared:.2f}). Total "
-        f"potential is {frame['potential'].sum() / 1e6:,.1f}M a year against "
-        f"{frame['spend_4q'].sum() / 1e6:,.1f}M booked in the last four quarters, leaving "
-        f"{frame['white_space'].sum() / 1e6:,.1f}M of white space."
-    )
-    result = Result(
-        "Account potential and white space",
-        headline,
-        frame,
-        formats={"spend_4q": "{:,.0f}", "potential": "{:,.0f}", "white_space": "{:,.0f}"},
-    )
-    result.model = model
-    return result
 
 
 def account_scores(data: Dataset, quarter: str, potential: pd.DataFrame) -> pd.DataFrame:

@@ -36,11 +36,11 @@ from statsmodels.duration.survfunc import SurvfuncRight
 from statsmodels.stats.proportion import proportion_confint
 
 from terrlib import fitting, results
-from terrlib.io import Dataset
+from terrlib.inputs.coverage import size_bands
+from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Result
-from terrlib.segmentation import density_segment
-from terrlib.workload import size_bands
+from terrlib.stages.measures import density_segment
 
 
 def win_rates(decided: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -5,7 +5,7 @@ A stage with less history still runs: the sections that need more say so (see
 
 Examples
 --------
->>> from terrlib import demo, io
+>>> from terrlib.inputs import demo, dataset as io
 >>> import tempfile
 >>> folder = tempfile.mkdtemp()
 >>> _ = demo.generate(folder, n_accounts=300, n_reps=8, seed=1)
@@ -51,7 +51,7 @@ def history_table(data, quarter: str | pd.Period | None = None) -> pd.DataFrame:
 
     Parameters
     ----------
-    data : terrlib.io.Dataset
+    data : terrlib.inputs.dataset.Dataset
         The loaded data.
     quarter : str or pandas.Period, optional
         The quarter a report would be made for.

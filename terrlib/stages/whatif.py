@@ -5,7 +5,7 @@ frequency, locked accounts).
 Examples
 --------
 >>> import pandas as pd
->>> from terrlib.optimize import TerritoryOptimizer
+>>> from terrlib.territory.estimator import TerritoryOptimizer
 >>> acc = pd.DataFrame({"account_id": list("abcd"), "latitude": [40.0, 40.1, 41.0, 41.1],
 ...                     "longitude": [-75.0] * 4, "call_hours": [10.0, 10.0, 10.0, 30.0],
 ...                     "potential": [1.0] * 4, "territory_id": ["T1", "T1", "T2", "T2"]})
@@ -25,7 +25,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from terrlib import optimize
+from terrlib.territory import estimator as optimize
 
 
 def with_reps(opt: optimize.TerritoryOptimizer, count: int) -> optimize.TerritoryOptimizer:

@@ -38,9 +38,9 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from terrlib.geo import STATE_REGION, distance_matrix_km, zip_table
+from terrlib.inputs.coverage import call_hours
+from terrlib.inputs.plan import Balance, Plan, Strategy, dump_plan
 from terrlib.periods import parse_quarter
-from terrlib.plan import Balance, Plan, Strategy, dump_plan
-from terrlib.workload import call_hours
 
 INDUSTRIES = {
     # name: (share of accounts, wallet multiplier, revenue per employee in $k)

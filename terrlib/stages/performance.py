@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from terrlib.io import Dataset
+from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import InsufficientData, Result, missing
-from terrlib.workload import territory_workload
+from terrlib.stages.measures import territory_workload
 
 MIN_QUARTERS = 2
 DEAL_CAP = 0.95

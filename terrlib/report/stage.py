@@ -3,7 +3,7 @@ the quarter, and write artifacts and headlines to ``data/processed/<quarter>/``.
 
 Examples
 --------
->>> from terrlib import demo
+>>> from terrlib.inputs import demo
 >>> import tempfile
 >>> folder = tempfile.mkdtemp()
 >>> _ = demo.generate(folder, n_accounts=300, n_reps=8, seed=5)
@@ -26,7 +26,7 @@ import pandas as pd
 
 from terrlib import config
 from terrlib.exports import read_csv, read_typed, write_csv, write_typed
-from terrlib.io import Dataset, load_dataset
+from terrlib.inputs.dataset import Dataset, load_dataset
 from terrlib.results import InsufficientData, NotEnoughData, Summary
 
 try:

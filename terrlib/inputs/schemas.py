@@ -2,7 +2,8 @@
 
 Column-level rules (unique keys, missing values, ranges, allowed categories) are pandera
 schemas; rules across columns or tables (close before created, dangling references) live in
-:mod:`terrlib.io`, which turns every failure into one :class:`~terrlib.io.Problem`.
+:mod:`terrlib.inputs.dataset`, which turns every failure into one
+:class:`~terrlib.inputs.dataset.Problem`.
 
 Examples
 --------
@@ -118,7 +119,8 @@ def column_schema(table: str) -> pa.DataFrameSchema:
         cols["annual_cost"] = _col(_nonneg("cost"))
     elif table == "opportunities":
         cols["amount"] = _col(_nonneg("amount"), nullable=True)
-        # stages and activity types are checked in terrlib.io, which lists the values found
+        # stages and activity types are checked in terrlib.inputs.dataset, which lists the
+        # values found
     elif table == "activities":
         cols["duration_minutes"] = _col(_nonneg("duration"))
     return pa.DataFrameSchema(cols, name=table)

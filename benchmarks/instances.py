@@ -1,4 +1,7 @@
-"""Public reference data used to validate the models on real behaviour.
+"""Benchmark and test instances: public reference data used to validate the models on real
+behaviour, and generated plans. They live beside the benchmarks, outside the package, because
+they read the repository's ``tests/fixtures`` and the read-only ``../shared/benchmarks``;
+terrlib itself never reads either.
 
 Examples
 --------
@@ -69,7 +72,8 @@ def pfizer_case(folder: Path = PFIZER_DIR) -> dict:
     Returns
     -------
     dict
-        ``accounts``, ``territories`` (frames for :class:`~terrlib.optimize.TerritoryOptimizer`),
+        ``accounts``, ``territories`` (frames for
+        :class:`~terrlib.optimize.TerritoryOptimizer`),
         ``distances`` (array) and ``optima`` (band, tolerance, distance).
     """
     dist = pd.read_csv(folder / "pfizer_distances.csv").set_index("brick")
@@ -126,7 +130,8 @@ def pmedian_instance(path: Path) -> dict:
     -------
     dict
         ``name``, ``coords`` (n x 2), ``demand``, ``p``, ``capacity``, ``metric`` (for
-        :class:`~terrlib.centres.CentrePlanner`) and ``known`` (optimal or best known value).
+        :class:`~terrlib.territory.centres.CentrePlanner`) and ``known`` (optimal or best known
+        value).
 
     Examples
     --------
@@ -170,7 +175,7 @@ def generated_plan(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     Returns
     -------
     accounts, territories : DataFrame
-        In the form :class:`terrlib.optimize.TerritoryOptimizer` takes.
+        In the form :class:`terrlib.territory.estimator.TerritoryOptimizer` takes.
 
     Examples
     --------
@@ -178,7 +183,9 @@ def generated_plan(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     >>> len(acc), len(ter), acc["territory_id"].isin(ter["territory_id"]).all()
     (200, 5, np.True_)
     """
-    from terrlib.optimize import TerritoryOptimizer  # optimize does not import this module
+    from terrlib.territory.estimator import (
+        TerritoryOptimizer,  # optimize does not import this module
+    )
 
     rng = np.random.default_rng(seed)
     metros = np.column_stack([rng.uniform(30, 47, 30), rng.uniform(-122, -72, 30)])

@@ -26,9 +26,10 @@ from pathlib import Path
 import nbformat
 from jupyter_client.manager import KernelManager
 
-from terrlib import config, stage, swap
-from terrlib.io import load_dataset
-from terrlib.plan import DEFAULT_PLAN
+from terrlib import config
+from terrlib.inputs.dataset import load_dataset
+from terrlib.inputs.plan import DEFAULT_PLAN
+from terrlib.report import stage, swap
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}

@@ -3,7 +3,8 @@ the territory's travel is least instead of at today's home.
 
 Sales leaders ask what today's home locations cost, and where a new hire would best be
 based. :func:`from_scratch` answers with location-allocation (Cooper's alternating method):
-solve the balanced assignment with the bases fixed (:class:`~terrlib.optimize.TerritoryOptimizer`,
+solve the balanced assignment with the bases fixed
+(:class:`~terrlib.optimize.TerritoryOptimizer`,
 with its certified gap), move each base to the member account from which the territory's
 call-weighted travel is least, and repeat while travel falls. Both steps can only lower
 travel, so it stops; the bases it reaches are a good choice, not a proven best one: the gap
@@ -25,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from terrlib.geo import haversine_km
-from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer, travel_change
 from terrlib.results import Result
+from terrlib.territory.estimator import InfeasibleRequest, TerritoryOptimizer, travel_change
 
 
 def weighted_medoid(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> int:

@@ -3,14 +3,14 @@ see what a CRM gives: Salesforce's column names, values and date formats, its ow
 names, rep homes as a ZIP code only, no capacity, quota or cost columns, no activities table,
 a short history.
 
-:func:`reshape` rewrites a folder made by :func:`terrlib.demo.generate`; for Salesforce
+:func:`reshape` rewrites a folder made by :func:`terrlib.inputs.demo.generate`; for Salesforce
 the plan gains the ``files:``, ``columns:``, ``values:`` and ``defaults:`` sections that load
 it, so the folder reports as it is.
 
 Examples
 --------
 >>> import tempfile
->>> from terrlib import demo, io
+>>> from terrlib.inputs import demo, dataset as io
 >>> folder = tempfile.mkdtemp()
 >>> _ = demo.generate(folder, n_accounts=300, n_reps=8, seed=2)
 >>> reshape(folder, ExportShape(crm="salesforce", activities=False))
@@ -238,6 +238,6 @@ def reshape(folder: Path | str, shape: ExportShape) -> None:
     for name, frame in tables.items():
         frame.to_csv(folder / files[name], index=False)
     plan_path.write_text(
-        "# Reshaped by terrlib.shapes.reshape\n" + yaml.safe_dump(plan, sort_keys=False),
+        "# Reshaped by terrlib.inputs.shapes.reshape\n" + yaml.safe_dump(plan, sort_keys=False),
         encoding="utf-8",
     )

@@ -30,13 +30,13 @@ The split is where the plan loses: an account's cost to the nearest home of a ha
 rough guide to where the whole plan wants it. On the 20,000 x 100 benchmark plans (seeds
 0-2) the certified gaps were 9.0, 12.7 and 17.5%, against 0.3-0.6% from the LP over every
 account, whose plans on seeds 0 and 1 cost 8.3% and 11.6% less. So solve() comes here only
-for plans too large for that LP (see ``terrlib.optimize._REGIONS``).
+for plans too large for that LP (see ``terrlib.territory.estimator._REGIONS``).
 
 Examples
 --------
 >>> import numpy as np, pandas as pd
->>> from terrlib.optimize import TerritoryOptimizer
->>> from terrlib.regions import solve_by_regions
+>>> from terrlib.territory.estimator import TerritoryOptimizer
+>>> from terrlib.territory.regions import solve_by_regions
 >>> rng = np.random.default_rng(0)
 >>> n, m = 1200, 8
 >>> acc = pd.DataFrame({"account_id": range(n), "latitude": rng.uniform(35, 45, n),
@@ -61,7 +61,7 @@ import numpy as np
 from scipy.optimize import linprog, minimize
 from scipy.spatial import cKDTree
 
-from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer, unit_vectors
+from terrlib.territory.estimator import InfeasibleRequest, TerritoryOptimizer, unit_vectors
 
 log = logging.getLogger(__name__)
 
