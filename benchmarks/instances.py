@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from terrlib.territory.problem import TerritoryProblem
+
 
 def cdnow_path() -> Path:
     """Where the CDNOW master file (Fader & Hardie's 23,570 customers who first bought in
@@ -183,10 +185,6 @@ def generated_plan(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     >>> len(acc), len(ter), acc["territory_id"].isin(ter["territory_id"]).all()
     (200, 5, np.True_)
     """
-    from terrlib.territory.estimator import (
-        TerritoryOptimizer,  # optimize does not import this module
-    )
-
     rng = np.random.default_rng(seed)
     metros = np.column_stack([rng.uniform(30, 47, 30), rng.uniform(-122, -72, 30)])
     weight = rng.dirichlet(np.ones(30) * 0.7)
@@ -218,8 +216,6 @@ def generated_plan(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
             "capacity": 1.0,
         }
     )
-    opt = TerritoryOptimizer(acc.assign(territory_id="T000"), ter)
-    opt._prepare()
-    _, cols = opt._nearest(1)
+    _, cols = TerritoryProblem.build(acc.assign(territory_id="T000"), ter).nearest(1)
     acc["territory_id"] = ter["territory_id"].to_numpy()[cols]
     return acc, ter

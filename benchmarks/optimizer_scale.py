@@ -34,18 +34,21 @@ import pandas as pd
 from instances import generated_plan as instance
 
 from terrlib.territory.estimator import TerritoryOptimizer
+from terrlib.territory.outcome import territory_summary
+from terrlib.territory.relaxation import Workspace, relax
 
 
 def report(name: str, opt: TerritoryOptimizer, seconds: float, assign=None, bound=None) -> None:
     """One row: seconds, distance above the bound, worst deviations, share moved."""
     assign = opt.assign_idx_ if assign is None else np.asarray(assign)
     bound = opt.lower_bound_ if bound is None else bound
-    s = opt._territory_summary(assign)
+    problem = getattr(opt, "problem_", None) or opt.problem()
+    s = territory_summary(problem, assign)
     w = (s["workload_vs_target_after"] - 1).abs().max()
     p = (s["potential_vs_target_after"] - 1).abs().max()
     obj = opt.evaluate(assign)["objective"]
-    moved = float((assign != opt.current_).mean())
-    method = getattr(opt, "method_", "") if assign is opt.assign_idx_ else ""
+    moved = float((assign != problem.current).mean())
+    method = getattr(opt, "method_", "") if assign is getattr(opt, "assign_idx_", None) else ""
     print(
         f"{name:<28}{seconds:>9.1f}{(obj - bound) / obj:>9.2%}{w:>10.1%}{p:>10.1%}"
         f"{moved:>9.1%}  {method}",
@@ -74,20 +77,26 @@ def to_homes(opt: TerritoryOptimizer, labels: np.ndarray) -> np.ndarray:
 
 
 def peers(
-    acc: pd.DataFrame, ter: pd.DataFrame, opt: TerritoryOptimizer, tol: float, size: str
+    acc: pd.DataFrame,
+    ter: pd.DataFrame,
+    opt: TerritoryOptimizer,
+    tol: float,
+    size: str,
+    bound: float | None = None,
 ) -> None:
-    """KMeans and k-means-constrained on the same accounts, scored by our model; ``size``
-    labels the rows."""
+    """KMeans and k-means-constrained on the same accounts, scored by our model against
+    ``bound`` (default: ``opt``'s); ``size`` labels the rows."""
     from k_means_constrained import KMeansConstrained
     from sklearn.cluster import KMeans
 
-    from terrlib.territory.estimator import unit_vectors
+    from terrlib.territory.problem import unit_vectors
 
     xyz = unit_vectors(acc["latitude"], acc["longitude"])
     n, m = len(acc), len(ter)
     began = time.perf_counter()
     km = KMeans(m, n_init=1, random_state=0).fit(xyz)
-    report(f"{size} KMeans", opt, time.perf_counter() - began, to_homes(opt, km.labels_))
+    seconds = time.perf_counter() - began
+    report(f"{size} KMeans", opt, seconds, to_homes(opt, km.labels_), bound)
     began = time.perf_counter()
     kc = KMeansConstrained(
         m,
@@ -97,7 +106,7 @@ def peers(
         random_state=0,
     ).fit(xyz)
     seconds = time.perf_counter() - began
-    report(f"{size} k-means-constrained", opt, seconds, to_homes(opt, kc.labels_))
+    report(f"{size} k-means-constrained", opt, seconds, to_homes(opt, kc.labels_), bound)
 
 
 def main() -> None:
@@ -126,12 +135,10 @@ def main() -> None:
         travel = {"visits_per_call": 0.2 if args.travel_in_workload else 0.0}
         opt = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0, **travel)
         if args.peers_only:
-            opt._prepare()
             began = time.perf_counter()
-            opt.lower_bound_ = opt._relaxation(args.tolerance)[3]
-            opt.assign_idx_ = np.maximum(opt.current_, 0)
+            bound = relax(opt.problem(), Workspace(), args.tolerance).bound
             print(f"{size} LP bound alone: {time.perf_counter() - began:.1f} s")
-            peers(acc, ter, opt, args.tolerance, size)
+            peers(acc, ter, opt, args.tolerance, size, bound)
             continue
         began = time.perf_counter()
         opt.solve(exact=False)
@@ -147,8 +154,8 @@ def main() -> None:
     if args.interactive:
         import glob
 
+        from terrlib import optimize
         from terrlib.inputs.dataset import load_dataset
-        from terrlib.territory import estimator as optimize
 
         data = load_dataset("data/raw/demo")
         found = sorted(glob.glob("data/processed/*/account_scores.csv"))

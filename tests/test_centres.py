@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from instances import PFIZER_DIR, pmedian_instance
 
+from terrlib.optimize import InfeasibleRequest
 from terrlib.territory.centres import CentrePlanner
-from terrlib.territory.estimator import InfeasibleRequest
 
 
 def brute_force(xy, q, p, cap, low=0.0):

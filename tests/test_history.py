@@ -64,7 +64,7 @@ def test_attempt_records_the_skipped_section(tmp_path):
     assert run.attempt("Propensity to win", lambda: 41) == 41
     gap = run.attempt("Propensity to win", thin)
     assert isinstance(gap, NotEnoughData) and gap.has == "195"
-    assert run.save("propensity", gap.table) is None
+    assert run.save("icp_scores", gap) is None
     assert not (tmp_path / "propensity.csv").exists()
     kept = json.loads((tmp_path / stage.SKIPPED).read_text())
     assert kept == {
@@ -336,7 +336,7 @@ def test_green_field_plan_runs_every_stage(small_demo, tmp_path):
     assert "green-field" in stage1["balance"].has
     opt = spaces["04-workload-balancing"]["opt"]
     assert opt.assignment_.notna().all() and opt.assignment_.nunique() == 20
-    from terrlib.territory import estimator as optimize
+    from terrlib import optimize
 
     assert optimize.headline(opt).startswith("No account has a territory yet")
 

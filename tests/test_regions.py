@@ -1,6 +1,5 @@
 """Large plans region by region (terrlib.territory.regions): every rule holds, the bound is
-valid, and
-solve() hands over only the plans it should."""
+valid, and solve() hands over only the plans it should."""
 
 from __future__ import annotations
 
@@ -8,9 +7,10 @@ import numpy as np
 import pytest
 from instances import generated_plan
 
-from terrlib.territory import estimator as optimize
+from terrlib.territory import regions
 from terrlib.territory.estimator import TerritoryOptimizer
-from terrlib.territory.regions import _nearest_bound, solve_by_regions, split_regions
+from terrlib.territory.regions import nearest_bound, solve_by_regions, split_regions
+from terrlib.territory.relaxation import Workspace, relax
 from tests.test_optimize import brute_force, tiny
 
 CALL_HOURS = {"tolerance": 0.05, "disruption": 0.2, "visits_per_call": 0.0}
@@ -26,10 +26,11 @@ def test_tiny_plans_by_regions_keep_the_bound_under_the_optimum():
         best = brute_force(opt)
         if not np.isfinite(best):
             continue
-        solve_by_regions(opt, size=1)
-        assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
-        assert opt.lower_bound_ <= best + 1e-6 <= opt.objective_ + 2e-6
-        assert 0 <= opt.gap_ <= 1
+        p = opt.problem()
+        plan = solve_by_regions(p, size=1)
+        score = p.evaluate(plan.assign)
+        assert score["breach"] <= 1e-9
+        assert plan.bound <= best + 1e-6 <= score["objective"] + 2e-6
         solved += 1
     assert solved >= 3
 
@@ -40,27 +41,24 @@ def test_regions_keep_every_rule_and_stay_under_the_lp_bound():
     acc, ter = generated_plan(3000, 24, seed=4)
     acc["locked"] = np.arange(len(acc)) % 37 == 0
     ter["max_accounts"] = 200.0
-    opt = solve_by_regions(TerritoryOptimizer(acc, ter, **CALL_HOURS), size=6)
-    assert opt.regions_ >= 2
-    assert opt.evaluate(opt.assign_idx_)["breach"] <= 1e-9
+    p = TerritoryOptimizer(acc, ter, **CALL_HOURS).problem()
+    plan = solve_by_regions(p, size=6)
+    score = p.evaluate(plan.assign)
+    assert plan.regions >= 2
+    assert score["breach"] <= 1e-9
     locked = acc["locked"].to_numpy()
-    assert (opt.assignment_.to_numpy()[locked] == acc["territory_id"].to_numpy()[locked]).all()
-    assert np.bincount(opt.assign_idx_, minlength=24).max() <= 200
-    full = TerritoryOptimizer(acc, ter, **CALL_HOURS)
-    full._prepare()
-    keys = np.arange(full.n_ * full.m_)
-    mine = keys % full.m_ == np.repeat(full.current_, full.m_)
-    lp = full._relaxation(0.05, keys[~full.locked_[keys // full.m_] | mine])[3]
-    assert opt.lower_bound_ <= lp * (1 + 1e-7)
-    assert 0 < _nearest_bound(opt) <= lp
-    assert opt.objective_ >= lp
-    assert 0 <= opt.gap_ < 0.5
+    assert (plan.assign[locked] == p.current[locked]).all()
+    assert np.bincount(plan.assign, minlength=24).max() <= 200
+    lp = relax(p, Workspace(), 0.05, p.every_arc()).bound
+    assert plan.bound <= lp * (1 + 1e-7)
+    assert 0 < nearest_bound(p) <= lp
+    assert score["objective"] >= lp
+    assert (score["objective"] - plan.bound) / score["objective"] < 0.5
 
 
 def test_split_holds_each_region_near_its_targets():
     acc, ter = generated_plan(4000, 32, seed=5)
-    opt = TerritoryOptimizer(acc, ter, **CALL_HOURS)
-    opt._prepare()
+    opt = TerritoryOptimizer(acc, ter, **CALL_HOURS).problem()
     tree = split_regions(opt, size=8, tolerance=0.04)
     leaves, stack = [], [tree]
     while stack:
@@ -71,18 +69,18 @@ def test_split_holds_each_region_near_its_targets():
     assert len(leaves) == 4
     assert np.array_equal(np.sort(np.concatenate([r.accounts for r in leaves])), np.arange(4000))
     for r in leaves:
-        share = opt.share_[r.territories].sum()
-        target_h, target_p = share * opt.call_time_.sum(), share * opt.potential_.sum()
-        hours = opt.call_time_[r.accounts].sum() / target_h
-        pot = opt.potential_[r.accounts].sum() / target_p
+        share = opt.share[r.territories].sum()
+        target_h, target_p = share * opt.call_time.sum(), share * opt.potential.sum()
+        hours = opt.call_time[r.accounts].sum() / target_h
+        pot = opt.potential[r.accounts].sum() / target_p
         # beyond the split tolerance only by rounding: at most 8 split accounts (one per
         # row of the split's LP) at each of the two levels
-        assert abs(hours - 1) <= 0.04 + 2 * 8 * opt.call_time_.max() / target_h
-        assert abs(pot - 1) <= 0.04 + 2 * 8 * opt.potential_.max() / target_p
+        assert abs(hours - 1) <= 0.04 + 2 * 8 * opt.call_time.max() / target_h
+        assert abs(pot - 1) <= 0.04 + 2 * 8 * opt.potential.max() / target_p
 
 
 def test_solve_goes_by_regions_only_where_it_can(monkeypatch):
-    monkeypatch.setattr(optimize, "_REGIONS", 0)  # every plan is large
+    monkeypatch.setattr(regions, "REGIONS", 0)  # every plan is large
     acc, ter = generated_plan(1500, 12, seed=6)
     opt = TerritoryOptimizer(acc, ter, **CALL_HOURS).solve(exact=False)
     assert opt.method_.startswith(f"{opt.regions_} regions")
@@ -95,4 +93,4 @@ def test_solve_goes_by_regions_only_where_it_can(monkeypatch):
     for other in (travel, capped):
         assert "regions" not in other.method_
     with pytest.raises(ValueError, match="without travel"):
-        solve_by_regions(TerritoryOptimizer(acc, ter, tolerance=0.1))
+        solve_by_regions(TerritoryOptimizer(acc, ter, tolerance=0.1).problem())

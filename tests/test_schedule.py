@@ -4,43 +4,68 @@ and headlines written by stages running side by side."""
 from __future__ import annotations
 
 import json
-import shutil
+import re
 import threading
 
 import nbformat
 import pandas as pd
+import pytest
 
 from terrlib import config
-from terrlib.report import stage
-from terrlib.report.runner import _priorities, stage_needs, worker_count
+from terrlib.report import artifacts, stage
+from terrlib.report.artifacts import ArtifactError, stage_needs
+from terrlib.report.runner import _priorities, worker_count
+from terrlib.results import NotEnoughData
 
 
-def _copy_notebooks(tmp_path):
-    folder = tmp_path / "notebooks"
-    shutil.copytree(config.NOTEBOOKS, folder)
-    return folder
-
-
-def test_stage_needs_follow_loads_and_saves(tmp_path):
+def test_stage_needs_follow_the_declared_artifacts():
     needs = stage_needs()
     assert needs["01-strategic-alignment"] == set()
     assert needs["04-workload-balancing"] == {"02-segmentation", "03-ideal-customer-profile"}
     assert needs["05-performance-review"] == {"01-strategic-alignment", "02-segmentation"}
-    # stage 1 now reads what stage 4 writes: run one after another it finds nothing, so
-    # stage 4 must wait for it; and stage 3 now writes what stage 5 reads
-    folder = _copy_notebooks(tmp_path)
-    first = folder / "01-strategic-alignment.ipynb"
-    nb = nbformat.read(first, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("sizing = run.load('sizing')"))
-    nbformat.write(nb, first)
-    third = folder / "03-ideal-customer-profile.ipynb"
-    nb = nbformat.read(third, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell('run.save("account_scores", tiers)'))
-    nbformat.write(nb, third)
-    needs = stage_needs(folder)
-    assert "01-strategic-alignment" in needs["04-workload-balancing"]
-    assert "03-ideal-customer-profile" in needs["05-performance-review"]
-    assert needs["02-segmentation"] == set()
+    order = config.STAGE_NOTEBOOKS
+    for i, later in enumerate(order):  # so any order that keeps the needs is stage order
+        for earlier in order[:i]:
+            assert not set(artifacts.LOADS[earlier]) & artifacts.saves(later)
+
+
+_CALL = re.compile(r"""\brun\.(load|save)\(\s*['"]([\w.-]+)['"]""")
+
+
+def test_notebooks_save_and_load_what_they_declare():
+    for stem in config.STAGE_NOTEBOOKS:
+        nb = nbformat.read(config.NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        calls = _CALL.findall(code)
+        assert {n for verb, n in calls if verb == "save"} == artifacts.saves(stem), stem
+        assert {n for verb, n in calls if verb == "load"} == set(artifacts.LOADS[stem]), stem
+
+
+def test_undeclared_and_missing_artifacts_are_said(tmp_path, monkeypatch):
+    q = pd.Period("2026Q3")
+    third = stage.Stage("03-ideal-customer-profile", q, None, tmp_path, config.DEFAULT_SEED)
+    fourth = stage.Stage("04-workload-balancing", q, None, tmp_path, config.DEFAULT_SEED)
+    with pytest.raises(ArtifactError, match="'sizing', which .* does not declare"):
+        fourth.load("sizing")
+    with pytest.raises(ArtifactError, match="'icp_scores', which .* does not declare"):
+        fourth.save("icp_scores", pd.DataFrame({"a": [1]}))
+    # in JupyterLab: stage 3 has not run, so stage 4 goes on without tiers and says so
+    monkeypatch.delenv(stage.REPORT_ENV, raising=False)
+    with pytest.warns(UserWarning, match="has not run for 2026Q3"):
+        assert fourth.load("icp_scores") is None
+    assert "without ICP tiers" in fourth.notes[-1]
+    # in the report the stage that saves it has run: a missing artifact is an error
+    monkeypatch.setenv(stage.REPORT_ENV, "1")
+    with pytest.raises(ArtifactError, match="neither saved it"):
+        fourth.load("icp_scores")
+    # unless that stage had too little data for it: then the reason is passed on
+    gap = NotEnoughData("ICP scores", "40 won deals", "12", "More history.")
+    assert third.save("icp_scores", gap) is None
+    with pytest.warns(UserWarning, match="too little data"):
+        assert fourth.load("icp_scores") is None
+    assert "40 won deals" in fourth.notes[-1]
+    third.save("icp_scores", pd.DataFrame({"account_id": ["A1"], "tier": ["A"]}))
+    assert fourth.load("icp_scores")["tier"].tolist() == ["A"]
 
 
 def test_longest_chain_starts_first(tmp_path):

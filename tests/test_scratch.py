@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib import plotting
+from terrlib import optimize, plotting
 from terrlib.geo import haversine_km
-from terrlib.territory import estimator as optimize
-from terrlib.territory.scratch import from_scratch, scratch_comparison, weighted_medoid
+from terrlib.stages.balancing import scratch_comparison
+from terrlib.territory.scratch import from_scratch, weighted_medoid
 
 
 def two_towns(rng) -> optimize.TerritoryOptimizer:
@@ -62,12 +62,14 @@ def test_a_base_moves_to_the_town_its_rep_serves():
         d = haversine_km(
             lat[members, None], lon[members, None], lat[None, members], lon[None, members]
         )
-        assert (d @ new.weight_[members]).min() == pytest.approx(
-            (d @ new.weight_[members])[members == at][0]
+        assert (d @ new.problem_.weight[members]).min() == pytest.approx(
+            (d @ new.problem_.weight[members])[members == at][0]
         )
     # the lock and the cap of today's request do not bind a plan drawn from scratch
-    assert opt.assign_idx_[0] == opt.current_[0] and len(opt.moves_) <= 0.1 * opt.n_
-    assert (new.assign_idx_ != opt.current_).sum() >= 0.4 * opt.n_  # today's are mixed
+    assert opt.assign_idx_[0] == opt.problem_.current[0] and len(opt.moves_) <= 0.1 * opt.problem_.n
+    assert (
+        new.assign_idx_ != opt.problem_.current
+    ).sum() >= 0.4 * opt.problem_.n  # today's are mixed
     assert new.travel_ < 0.1 * plan.rounds["travel"].iloc[0]
     assert plan.rounds["travel"].min() == pytest.approx(new.travel_)
     assert new.evaluate(new.assign_idx_)["breach"] == 0

@@ -99,9 +99,10 @@ def test_csv_round_trip_keeps_true_values(tmp_path):
     assert back["name"].tolist()[:-1] == frame["name"].tolist()[:-1]
     assert back["name"].isna().iloc[-1] and back["amount"].tolist() == frame["amount"].tolist()
     # between stages: what one stage saves, the next loads as it was
-    run = stage.Stage("t", pd.Period("2026Q3"), None, tmp_path, 7)
-    run.save("names", frame)
-    pd.testing.assert_frame_equal(run.load("names"), frame)
+    q = pd.Period("2026Q3")
+    stage.Stage("02-segmentation", q, None, tmp_path, 7).save("account_scores", frame)
+    later = stage.Stage("04-workload-balancing", q, None, tmp_path, 7)
+    pd.testing.assert_frame_equal(later.load("account_scores"), frame)
 
 
 def test_checkers_find_formulas(tmp_path):
@@ -398,9 +399,9 @@ def test_ids_that_look_like_numbers_keep_their_value_between_stages(tmp_path):
             "potential": [1.5, np.nan, 2.0],
         }
     )
-    run = stage.Stage("t", pd.Period("2026Q3"), None, tmp_path, 7)
-    run.save("scores", frame)
-    back = run.load("scores")
+    q = pd.Period("2026Q3")
+    stage.Stage("02-segmentation", q, None, tmp_path, 7).save("account_scores", frame)
+    back = stage.Stage("04-workload-balancing", q, None, tmp_path, 7).load("account_scores")
     assert back["account_id"].tolist() == frame["account_id"].tolist()
     assert back["region"].tolist() == frame["region"].tolist()
     assert back["potential"].isna().tolist() == [False, True, False]

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from terrlib import config
-from terrlib.report import swap
+from terrlib.report import artifacts, swap
 from terrlib.report.runner import ReportError, build_report
 
 TINY = """\
@@ -40,7 +40,9 @@ def tiny_notebooks(tmp_path_factory) -> Path:
             'quarter = ""\ndata_dir = ""\nplan_path = ""\nprocessed_dir = ""\nseed = 7\nballast = 0'
         )
         params.metadata["tags"] = ["parameters"]
-        body = nbformat.v4.new_code_cell(TINY.format(stem=stem, artifact=f"out_{stem[:2]}"))
+        body = nbformat.v4.new_code_cell(
+            TINY.format(stem=stem, artifact=min(artifacts.saves(stem)))
+        )
         nb = nbformat.v4.new_notebook(cells=[params, body])
         nb.metadata["kernelspec"] = {
             "name": "python3",
@@ -72,7 +74,7 @@ def test_report_swaps_in_and_leaves_nothing_behind(small_demo, tiny_notebooks, t
     reports, processed = tmp_path / "reports", tmp_path / "processed"
     _build(small_demo, reports, processed, tiny_notebooks)
     assert (reports / "2026Q3" / "index.html").is_file()
-    assert (processed / "2026Q3" / "out_01.csv").is_file()
+    assert (processed / "2026Q3" / "effort_vs_strategy.csv").is_file()
     # a second run replaces both
     (processed / "2026Q3" / "stale.csv").write_text("from the first run")
     _build(small_demo, reports, processed, tiny_notebooks)
@@ -154,7 +156,7 @@ def test_two_runs_at_once_one_builds(small_demo, tiny_notebooks, tmp_path):
 KILLER = """\
 import os, sys
 from pathlib import Path
-from terrlib.report import swap
+from terrlib.report import artifacts, swap
 calls, real = [0], os.rename
 def rename(a, b):
     calls[0] += 1
@@ -294,7 +296,7 @@ def test_processed_on_another_filesystem_is_never_copied(
     monkeypatch.setattr(shutil, "copytree", no_copy)
     try:
         _build(small_demo, tmp_path / "reports", processed, tiny_notebooks)
-        assert (processed / "2026Q3" / "out_04.csv").is_file()
+        assert (processed / "2026Q3" / "proposed_alignment.csv").is_file()
     finally:
         shutil.rmtree(processed, ignore_errors=True)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from terrlib import optimize
 from terrlib.inputs import coverage
 from terrlib.stages import measures, workload
-from terrlib.territory import estimator as optimize
 
 
 def test_sizing_splits_by_segment_and_follows_the_tiers(small_data):

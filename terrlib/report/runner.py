@@ -12,7 +12,6 @@ import html
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from jupyter_client.manager import KernelManager
 from terrlib import config
 from terrlib.inputs.dataset import load_dataset
 from terrlib.inputs.plan import DEFAULT_PLAN
-from terrlib.report import stage, swap
+from terrlib.report import artifacts, stage, swap
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -125,46 +124,6 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-_LOAD = re.compile(r"""\brun\.load\(\s*['"]([\w.-]+)['"]""")
-_SAVE = re.compile(r"""\brun\.save\(\s*['"]([\w.-]+)['"]""")
-
-
-def stage_needs(notebooks_dir: Path | str | None = None) -> dict[str, set[str]]:
-    """The stages each stage must wait for, read from the notebooks' ``run.load`` and
-    ``run.save`` calls.
-
-    A stage waits for every earlier stage that saves an artifact it loads, and for every
-    earlier stage that loads an artifact it saves (so that stage still finds it missing, as
-    it would when the stages run one after another). Any order that respects these gives
-    the same pages and artifacts as running the stages in :data:`config.STAGE_NOTEBOOKS`
-    order.
-
-    Examples
-    --------
-    >>> needs = stage_needs()
-    >>> sorted(needs["04-workload-balancing"])
-    ['02-segmentation', '03-ideal-customer-profile']
-    """
-    folder = Path(notebooks_dir) if notebooks_dir else config.NOTEBOOKS
-    loads, saves = {}, {}
-    for stem in config.STAGE_NOTEBOOKS:
-        path = folder / f"{stem}.ipynb"
-        if not path.is_file():
-            raise ReportError(f"notebook {path} not found")
-        code = "\n".join(
-            c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
-        )
-        loads[stem], saves[stem] = set(_LOAD.findall(code)), set(_SAVE.findall(code))
-    needs: dict[str, set[str]] = {}
-    for i, stem in enumerate(config.STAGE_NOTEBOOKS):
-        needs[stem] = {
-            before
-            for before in config.STAGE_NOTEBOOKS[:i]
-            if saves[before] & loads[stem] or loads[before] & saves[stem]
-        }
-    return needs
-
-
 def _priorities(needs: dict[str, set[str]], reports: Path) -> dict[str, float]:
     """Each stage's seconds plus those of the longest chain of stages waiting on it, from
     the newest ``run.json`` under ``reports`` (one second each without one): ready stages
@@ -207,7 +166,7 @@ def _run_notebooks(
     # notebooks on two threads can leave set after a run; a later run in this process (in
     # another folder) would then chdir the whole process there around each save
     papermill_io.get_handler("local").cwd(None)
-    needs = stage_needs(notebooks_dir)
+    needs = artifacts.stage_needs()
     chain = _priorities(needs, reports)
     failed_dir = reports / f"{parameters['quarter']}.failed"
     stems = sorted(config.STAGE_NOTEBOOKS, key=lambda s: -chain[s])  # stable: stage order
@@ -270,7 +229,8 @@ def _run_notebooks(
     def worker() -> None:
         km = KernelManager(kernel_name="python3")
         try:
-            km.start_kernel(cwd=str(notebooks_dir))
+            env = os.environ | {stage.REPORT_ENV: "1"}  # a missing artifact is an error
+            km.start_kernel(cwd=str(notebooks_dir), env=env)
         except Exception as exc:  # noqa: BLE001
             fail(ReportError(f"the notebook kernel would not start: {exc}"))
             return
@@ -532,9 +492,9 @@ def build_report(
         Receives one line per step; ``None`` for silence.
     workers : int, optional
         Notebooks run at once, each in its own kernel, a stage starting once the stages whose
-        artifacts it reads are done (see :func:`stage_needs`). Default: 2, or 1 on a
-        one-core machine; always 1 where stages cannot lock their shared headlines file
-        (Windows). The pages and artifacts do not depend on it.
+        artifacts it reads are done (see :func:`terrlib.report.artifacts.stage_needs`).
+        Default: 2, or 1 on a one-core machine; always 1 where stages cannot lock their
+        shared headlines file (Windows). The pages and artifacts do not depend on it.
 
     Returns
     -------

@@ -14,8 +14,10 @@ Examples
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ import pandas as pd
 from terrlib import config
 from terrlib.exports import read_csv, read_typed, write_csv, write_typed
 from terrlib.inputs.dataset import Dataset, load_dataset
+from terrlib.report import artifacts
+from terrlib.report.artifacts import ArtifactError
 from terrlib.results import InsufficientData, NotEnoughData, Summary
 
 try:
@@ -36,6 +40,10 @@ except ImportError:  # Windows: no lock, so the report runs stages there one at 
 
 HEADLINES = "headlines.json"
 SKIPPED = "skipped.json"  # sections without enough data, per stage
+UNSAVED = "unsaved.json"  # artifacts a stage had too little data for, per stage, with why
+#: set (to "1") in the environment of the report's notebook kernels: there a declared
+#: artifact its stage neither saved nor reported as without enough data is an error
+REPORT_ENV = "TERRLIB_REPORT"
 TYPED = ".typed"  # exact copies of the artifacts (Parquet), which later stages read
 T = TypeVar("T")
 CAN_LOCK = fcntl is not None  # stages may write their headlines side by side
@@ -52,6 +60,7 @@ class Stage:
     processed_dir: Path
     seed: int
     skipped: list[NotEnoughData] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def q(self) -> str:
@@ -59,22 +68,85 @@ class Stage:
         return str(self.quarter)
 
     def save(self, name: str, frame: pd.DataFrame | NotEnoughData) -> Path | None:
-        """Write ``frame`` to ``<processed_dir>/<name>.csv`` (safe to open in a spreadsheet:
-        see :mod:`terrlib.exports`) and return the path; a section without enough data
-        writes nothing (a later stage that loads it finds ``None``)."""
+        """Write artifact ``name`` to ``<processed_dir>/<name>.csv`` (safe to open in a
+        spreadsheet: see :mod:`terrlib.exports`) and return the path; a section without
+        enough data writes nothing and records why (a later stage that loads it finds
+        ``None`` and says so).
+
+        Raises
+        ------
+        ArtifactError
+            When this stage does not declare ``name`` (:mod:`terrlib.report.artifacts`).
+        """
+        if name not in artifacts.saves(self.name):
+            raise ArtifactError(
+                f"{self.name} saves {name!r}, which terrlib/report/artifacts.py does not "
+                f"declare for it (it declares {sorted(artifacts.saves(self.name))})"
+            )
         if isinstance(frame, NotEnoughData):
+            self._record(UNSAVED, self._unsaved() | {name: str(frame)})
             return None
         write_typed(frame, self.processed_dir / TYPED / f"{name}.parquet")
         return write_csv(frame, self.processed_dir / f"{name}.csv")
 
+    def _unsaved(self, stage: str | None = None) -> dict[str, str]:
+        path = self.processed_dir / UNSAVED
+        recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return recorded.get(stage or self.name, {})
+
     def load(self, name: str) -> pd.DataFrame | None:
-        """Read an artifact an earlier stage wrote (its typed copy: ids, missing values and
-        names exactly as they were), or ``None`` when it is not there."""
+        """Read an artifact an earlier stage saved (its typed copy: ids, missing values and
+        names exactly as they were), or ``None`` when it is not there. ``None`` comes with
+        a note shown in the notebook (kept in ``notes``) saying what is missing and what
+        this stage does without it.
+
+        Raises
+        ------
+        ArtifactError
+            When this stage does not declare that it loads ``name``; and, in the report, when
+            the stage that saves it has neither saved it nor recorded that it had too little
+            data for it.
+        """
+        if name not in artifacts.LOADS.get(self.name, ()):
+            raise ArtifactError(
+                f"{self.name} loads {name!r}, which terrlib/report/artifacts.py does not "
+                f"declare for it (it declares {list(artifacts.LOADS.get(self.name, ()))})"
+            )
         typed = self.processed_dir / TYPED / f"{name}.parquet"
         if typed.is_file():
             return read_typed(typed)
         path = self.processed_dir / f"{name}.csv"
-        return read_csv(path) if path.is_file() else None
+        if path.is_file():
+            return read_csv(path)
+        art = artifacts.ARTIFACTS[name]
+        why = self._unsaved(art.stage).get(name)
+        if why is None and os.environ.get(REPORT_ENV) == "1":
+            raise ArtifactError(
+                f"{self.name} needs {name!r} ({art.what}) from {art.stage}, which ran before it "
+                f"but neither saved it in {self.processed_dir} nor recorded why"
+            )
+        cause = (
+            f"{art.stage} had too little data for it ({why.rstrip('.')})"
+            if why
+            else f"{art.stage} has not run for {self.q} (run it first to use it)"
+        )
+        without = f" {art.without[0].upper()}{art.without[1:]}." if art.without else ""
+        self._note(f"Not available: {art.what} ({name}), because {cause}.{without}")
+        return None
+
+    def _note(self, text: str) -> None:
+        """Keep ``text`` in ``notes`` and show it: as a box in a notebook, a warning
+        elsewhere."""
+        self.notes.append(text)
+        try:
+            from IPython import get_ipython
+            from IPython.display import HTML, display
+        except ImportError:  # pragma: no cover - IPython comes with the notebooks
+            get_ipython = None
+        if get_ipython is not None and get_ipython() is not None:
+            display(HTML(f'<div class="terrlib-skipped"><p>{html.escape(text)}</p></div>'))
+        else:
+            warnings.warn(text, stacklevel=3)
 
     def headline(self, *sentences: str) -> Summary:
         """Record the stage's headline sentences for the report's index page and return them

@@ -25,10 +25,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from terrlib.territory import estimator as optimize
+from terrlib.stages import balancing
+from terrlib.territory.estimator import TerritoryOptimizer
+from terrlib.territory.problem import InfeasibleRequest
 
 
-def with_reps(opt: optimize.TerritoryOptimizer, count: int) -> optimize.TerritoryOptimizer:
+def with_reps(opt: TerritoryOptimizer, count: int) -> TerritoryOptimizer:
     """The same request with ``count`` territories. Fewer: the territories with the least
     call time close and their accounts are reassigned without a disruption charge. More: each
     new rep is based at the heaviest account of the territory with the most call time per
@@ -58,25 +60,7 @@ def with_reps(opt: optimize.TerritoryOptimizer, count: int) -> optimize.Territor
         ter = pd.concat([ter, pd.DataFrame([new])], ignore_index=True)
         per = np.r_[per, 0.0]
         per[int(np.argmax(per))] /= 2
-    params = {
-        k: getattr(opt, k)
-        for k in (
-            "tolerance",
-            "potential_tolerance",
-            "disruption",
-            "max_moved_share",
-            "max_distance_km",
-            "cap_by",
-            "visits_per_call",
-            "travel_speed_kmh",
-            "min_travel_minutes",
-            "candidates",
-            "travel_weight",
-            "balance_potential",
-            "time_limit",
-        )
-    }
-    return optimize.TerritoryOptimizer(acc, ter, **params)
+    return opt.with_params(accounts=acc, territories=ter)
 
 
 def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None = None):
@@ -144,7 +128,7 @@ def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None =
 
     def solve(_=None) -> None:
         ids = [a.strip() for a in locked.value.split(",") if a.strip()]
-        opt = optimize.from_dataset(
+        opt = balancing.from_dataset(
             data,
             scores,
             tiers=tiers,
@@ -156,14 +140,14 @@ def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None =
         if reps.value != m:
             opt = with_reps(opt, reps.value)
         previous = state.get("opt")
-        if previous is not None and hasattr(previous, "warm_"):
-            opt.warm_ = previous.warm_
+        if previous is not None:
+            opt.warm_from(previous)
         began = time.perf_counter()
         with out:
             out.clear_output(wait=True)
             try:
                 opt.solve(quick=True)
-            except optimize.InfeasibleRequest as err:
+            except InfeasibleRequest as err:
                 print(f"Cannot be met: {err}")
                 return
             state["opt"] = opt
@@ -172,7 +156,7 @@ def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None =
                 "best possible travel and disruption cost (a quick solve: the notebook's "
                 "proposal above searches longer)."
             )
-            display(optimize.balance_table(opt))
+            display(balancing.balance_table(opt))
             fig, ax = plt.subplots(figsize=(11, 4))
             plotting.balance_before_after(opt.summary_, opt.tolerance, ax=ax)
             plt.show()

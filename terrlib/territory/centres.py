@@ -51,7 +51,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from terrlib.geo import haversine_km
-from terrlib.territory.estimator import InfeasibleRequest, unit_vectors
+from terrlib.territory.problem import InfeasibleRequest, unit_vectors
 
 _INF = highspy.kHighsInf
 METRICS = ("euclidean", "euclidean_floor", "haversine")

@@ -30,13 +30,12 @@ The split is where the plan loses: an account's cost to the nearest home of a ha
 rough guide to where the whole plan wants it. On the 20,000 x 100 benchmark plans (seeds
 0-2) the certified gaps were 9.0, 12.7 and 17.5%, against 0.3-0.6% from the LP over every
 account, whose plans on seeds 0 and 1 cost 8.3% and 11.6% less. So solve() comes here only
-for plans too large for that LP (see ``terrlib.territory.estimator._REGIONS``).
+for plans too large for that LP (:data:`REGIONS`).
 
 Examples
 --------
 >>> import numpy as np, pandas as pd
->>> from terrlib.territory.estimator import TerritoryOptimizer
->>> from terrlib.territory.regions import solve_by_regions
+>>> from terrlib.territory.problem import TerritoryProblem
 >>> rng = np.random.default_rng(0)
 >>> n, m = 1200, 8
 >>> acc = pd.DataFrame({"account_id": range(n), "latitude": rng.uniform(35, 45, n),
@@ -45,9 +44,10 @@ Examples
 >>> homes = pd.DataFrame({"territory_id": [f"T{k}" for k in range(m)],
 ...                       "home_latitude": rng.uniform(36, 44, m),
 ...                       "home_longitude": rng.uniform(-98, -82, m), "capacity": 1.0})
->>> opt = TerritoryOptimizer(acc, homes, tolerance=0.05, disruption=0.0, visits_per_call=0)
->>> opt = solve_by_regions(opt, size=3)
->>> opt.regions_, bool(opt.evaluate(opt.assign_idx_)["breach"] == 0), bool(opt.gap_ >= 0)
+>>> plan = TerritoryProblem.build(acc, homes, tolerance=0.05, disruption=0.0, visits_per_call=0)
+>>> solved = solve_by_regions(plan, size=3)
+>>> score = plan.evaluate(solved.assign)
+>>> solved.regions, score["breach"] == 0, bool(score["objective"] >= solved.bound)
 (3, True, True)
 """
 
@@ -61,9 +61,32 @@ import numpy as np
 from scipy.optimize import linprog, minimize
 from scipy.spatial import cKDTree
 
-from terrlib.territory.estimator import InfeasibleRequest, TerritoryOptimizer, unit_vectors
+from terrlib.territory import model as lp
+from terrlib.territory import pipeline, polish, search
+from terrlib.territory.diagnose import diagnose
+from terrlib.territory.problem import InfeasibleRequest, TerritoryProblem, unit_vectors
+from terrlib.territory.relaxation import Workspace, relax
 
 log = logging.getLogger(__name__)
+
+# accounts x territories from which a solve works region by region when it can: the LP over
+# every account needs far more than two minutes at 200,000 x 500 (100M), where the regions
+# take 94 s; at 20,000 x 100 (2M) the LP's plans cost 8-12% less in about the same time.
+# Sizes in between were not measured.
+REGIONS = 20_000_000
+
+
+def suits(problem: TerritoryProblem) -> bool:
+    """Whether a solve should go region by region: at least :data:`REGIONS` accounts x
+    territories, its own totals, rep-home coordinates, no cap on moves and workload without
+    travel."""
+    return (
+        problem.n * problem.m >= REGIONS
+        and problem.settings["totals"] is None
+        and problem.distances is None
+        and not np.isfinite(problem.cap)
+        and not problem.trips.any()
+    )
 
 
 @dataclass
@@ -76,140 +99,154 @@ class Region:
     halves: tuple[Region, Region] | None = None
 
 
-def _side(opt: TerritoryOptimizer, acc: np.ndarray, ters: np.ndarray):
+@dataclass
+class RegionSolution(pipeline.Solution):
+    """A plan solved region by region; ``regions`` is how many regions were solved."""
+
+    regions: int = 0
+
+
+def _side(problem: TerritoryProblem, acc: np.ndarray, ters: np.ndarray):
     """For accounts ``acc``: the cost and hours of the cheaper of their nearest home among
     ``ters`` and their current territory when it is among them, whether that arc is allowed
     (``max_distance_km``), and whether the current territory is among ``ters``."""
-    tree = cKDTree(unit_vectors(opt.home_lat_[ters], opt.home_lon_[ters]))
-    _, j = tree.query(unit_vectors(opt.lat_[acc], opt.lon_[acc]), k=1)
+    p = problem
+    tree = cKDTree(unit_vectors(p.home_lat[ters], p.home_lon[ters]))
+    _, j = tree.query(unit_vectors(p.lat[acc], p.lon[acc]), k=1)
     near = ters[np.asarray(j).ravel()]
-    v = opt.arc_values(acc, near)
+    v = p.arc_values(acc, near)
     cost, hours = v["cost"], v["hours"]
-    cur = opt.current_[acc]
+    cur = p.current[acc]
     here = np.isin(cur, ters)
     if here.any():
-        c = opt.arc_values(acc[here], cur[here])
+        c = p.arc_values(acc[here], cur[here])
         better = c["cost"] < cost[here]
         idx = np.flatnonzero(here)[better]
         cost[idx], hours[idx] = c["cost"][better], c["hours"][better]
-    ok = opt._allowed(acc, near) | here
+    ok = p.allowed(acc, near) | here
     return cost, hours, ok, here
 
 
-def split_regions(opt: TerritoryOptimizer, size: int, tolerance: float) -> Region:
-    """The region tree of a prepared optimizer: territories halved by rep home until at
-    most ``size`` a region, accounts split between halves by an LP holding each half's
-    workload within ``tolerance`` of its targets (its territories' shares of the plan's
-    totals; see module notes), and its potential within as much more as the potential's
-    tolerance is wider."""
-    xyz = unit_vectors(opt.home_lat_, opt.home_lon_)
-    big_h, big_p = float(opt.call_time_.sum()), float(opt.potential_.sum())
+def _halve(problem: TerritoryProblem, acc, ters, size, tolerance, xyz, big_h, big_p):
+    """The two halves of a region's territories by rep home, and which accounts go to the
+    first (an LP holding each half's workload and potential within its band)."""
+    p = problem
+    parts = int(np.ceil(len(ters) / size))
+    q = xyz[ters] - xyz[ters].mean(axis=0)
+    axis = np.linalg.svd(q, full_matrices=False)[2][0]
+    order = ters[np.argsort(q @ axis, kind="stable")]
+    cut = int(round(len(ters) * (parts // 2) / parts))
+    one, two = order[:cut], order[cut:]
+    c1, h1, ok1, in1 = _side(p, acc, one)
+    c2, h2, ok2, in2 = _side(p, acc, two)
+    t1, t2 = p.share[one].sum(), p.share[two].sum()
+    pot = p.potential[acc]
+    h_all, p_all = h2.sum(), pot.sum()  # an account's hours do not depend on the half
+    # a region at the edge of its band leaves its halves no room inside a narrower one
+    eps = max(tolerance, abs(h_all / ((t1 + t2) * big_h) - 1) + 1e-6)
+    # x = 1 sends an account to half one; each half within eps of its targets
+    a_ub = [h1, -h1, -h2, h2]
+    b_ub = [
+        (1 + eps) * t1 * big_h,
+        -(1 - eps) * t1 * big_h,
+        (1 + eps) * t2 * big_h - h_all,
+        h_all - (1 - eps) * t2 * big_h,
+    ]
+    if p.settings["balance_potential"]:  # potential's band, in proportion to workload's
+        eps_p = max(
+            tolerance * (p.p_tol / p.tolerance),
+            abs(p_all / ((t1 + t2) * big_p) - 1) + 1e-6,
+        )
+        a_ub += [pot, -pot, -pot, pot]
+        b_ub += [
+            (1 + eps_p) * t1 * big_p,
+            -(1 - eps_p) * t1 * big_p,
+            (1 + eps_p) * t2 * big_p - p_all,
+            p_all - (1 - eps_p) * t2 * big_p,
+        ]
+    lim = p.max_accounts
+    if lim is not None:
+        a_ub += [np.ones(len(acc)), -np.ones(len(acc))]
+        b_ub += [lim[one].sum(), lim[two].sum() - len(acc)]
+    lo, hi = np.zeros(len(acc)), np.ones(len(acc))
+    locked = p.locked[acc]
+    lo[(locked & in1) | ~ok2] = 1.0
+    hi[(locked & in2) | ~ok1] = 0.0
+    lo = np.minimum(lo, hi)  # an account allowed in neither half keeps both open
+    res = linprog(
+        c1 - c2,
+        A_ub=np.array(a_ub),
+        b_ub=np.array(b_ub),
+        bounds=np.column_stack([lo, hi]),
+        method="highs",
+    )
+    if res.status != 0:
+        log.info("split of %d accounts x %d territories: %s", len(acc), len(ters), res.message)
+    x = res.x if res.status == 0 else (c1 < c2).astype(float)
+    return one, two, x > 0.5
+
+
+def split_regions(problem: TerritoryProblem, size: int, tolerance: float) -> Region:
+    """The region tree of a problem: territories halved by rep home until at most ``size``
+    a region, accounts split between halves by an LP holding each half's workload within
+    ``tolerance`` of its targets (its territories' shares of the plan's totals; see module
+    notes), and its potential within as much more as the potential's tolerance is wider."""
+    p = problem
+    xyz = unit_vectors(p.home_lat, p.home_lon)
+    big_h, big_p = float(p.call_time.sum()), float(p.potential.sum())
 
     def split(acc: np.ndarray, ters: np.ndarray) -> Region:
-        parts = int(np.ceil(len(ters) / size))
-        if parts <= 1 or len(acc) < 2:
+        if int(np.ceil(len(ters) / size)) <= 1 or len(acc) < 2:
             return Region(acc, ters)
-        p = xyz[ters] - xyz[ters].mean(axis=0)
-        axis = np.linalg.svd(p, full_matrices=False)[2][0]
-        order = ters[np.argsort(p @ axis, kind="stable")]
-        cut = int(round(len(ters) * (parts // 2) / parts))
-        one, two = order[:cut], order[cut:]
-        c1, h1, ok1, in1 = _side(opt, acc, one)
-        c2, h2, ok2, in2 = _side(opt, acc, two)
-        t1, t2 = opt.share_[one].sum(), opt.share_[two].sum()
-        pot = opt.potential_[acc]
-        h_all, p_all = h2.sum(), pot.sum()  # an account's hours do not depend on the half
-        # a region at the edge of its band leaves its halves no room inside a narrower one
-        eps = max(tolerance, abs(h_all / ((t1 + t2) * big_h) - 1) + 1e-6)
-        # x = 1 sends an account to half one; each half within eps of its targets
-        a_ub = [h1, -h1, -h2, h2]
-        b_ub = [
-            (1 + eps) * t1 * big_h,
-            -(1 - eps) * t1 * big_h,
-            (1 + eps) * t2 * big_h - h_all,
-            h_all - (1 - eps) * t2 * big_h,
-        ]
-        if opt.balance_potential:  # potential's band, in proportion to workload's
-            eps_p = max(
-                tolerance * (opt.p_tol_ / opt.tolerance),
-                abs(p_all / ((t1 + t2) * big_p) - 1) + 1e-6,
-            )
-            a_ub += [pot, -pot, -pot, pot]
-            b_ub += [
-                (1 + eps_p) * t1 * big_p,
-                -(1 - eps_p) * t1 * big_p,
-                (1 + eps_p) * t2 * big_p - p_all,
-                p_all - (1 - eps_p) * t2 * big_p,
-            ]
-        lim = opt.max_accounts_
-        if lim is not None:
-            a_ub += [np.ones(len(acc)), -np.ones(len(acc))]
-            b_ub += [lim[one].sum(), lim[two].sum() - len(acc)]
-        lo, hi = np.zeros(len(acc)), np.ones(len(acc))
-        locked = opt.locked_[acc]
-        lo[(locked & in1) | ~ok2] = 1.0
-        hi[(locked & in2) | ~ok1] = 0.0
-        lo = np.minimum(lo, hi)  # an account allowed in neither half keeps both open
-        res = linprog(
-            c1 - c2,
-            A_ub=np.array(a_ub),
-            b_ub=np.array(b_ub),
-            bounds=np.column_stack([lo, hi]),
-            method="highs",
-        )
-        if res.status != 0:
-            log.info("split of %d accounts x %d territories: %s", len(acc), len(ters), res.message)
-        x = res.x if res.status == 0 else (c1 < c2).astype(float)
-        first = x > 0.5
+        one, two, first = _halve(p, acc, ters, size, tolerance, xyz, big_h, big_p)
         return Region(acc, ters, (split(acc[first], one), split(acc[~first], two)))
 
-    return split(np.arange(opt.n_), np.arange(opt.m_))
+    return split(np.arange(p.n), np.arange(p.m))
 
 
-def _sub(opt: TerritoryOptimizer, region: Region, margin: float):
-    """The optimizer of one region against fixed targets (its territories' shares of the
+def _sub(problem: TerritoryProblem, region: Region, margin: float) -> TerritoryProblem:
+    """The problem of one region against fixed targets (its territories' shares of the
     plan's workload and potential), its bands narrowed by ``margin``."""
-    acc = opt.accounts.iloc[region.accounts].copy()
-    cur = opt.current_[region.accounts]
-    acc["territory_id"] = np.where(
-        np.isin(cur, region.territories), opt.ids_[np.maximum(cur, 0)], ""
-    )
-    share = opt.share_[region.territories].sum()
-    ptol = opt.potential_tolerance
-    return TerritoryOptimizer(
+    p = problem
+    acc = p.accounts.iloc[region.accounts].copy()
+    cur = p.current[region.accounts]
+    acc["territory_id"] = np.where(np.isin(cur, region.territories), p.ids[np.maximum(cur, 0)], "")
+    share = p.share[region.territories].sum()
+    ptol = p.settings["potential_tolerance"]
+    return TerritoryProblem.build(
         acc,
-        opt.territories.iloc[region.territories],
-        tolerance=opt.tolerance * (1 - margin),
-        potential_tolerance=None if ptol is None else ptol * (1 - margin),
-        disruption=opt.disruption,
-        max_distance_km=opt.max_distance_km,
-        visits_per_call=opt.visits_per_call,
-        travel_speed_kmh=opt.travel_speed_kmh,
-        min_travel_minutes=opt.min_travel_minutes,
-        candidates=opt.candidates,
-        travel_weight=opt.travel_weight,
-        balance_potential=opt.balance_potential,
-        time_limit=opt.time_limit,
-        totals=(float(opt.call_time_.sum()) * share, float(opt.potential_.sum()) * share),
+        p.territories.iloc[region.territories],
+        **p.settings
+        | {
+            "tolerance": p.settings["tolerance"] * (1 - margin),
+            "potential_tolerance": None if ptol is None else ptol * (1 - margin),
+            "totals": (float(p.call_time.sum()) * share, float(p.potential.sum()) * share),
+        },
     )
 
 
 def solve_by_regions(
-    opt: TerritoryOptimizer,
+    problem: TerritoryProblem,
+    ws: Workspace | None = None,
+    limit: float = 30.0,
     size: int = 10,
     split_tolerance: float | None = None,
     margin: float = 0.05,
     quick: bool = True,
     bound_seconds: float = 120.0,
-) -> TerritoryOptimizer:
-    """Solve ``opt`` region by region (see the module notes) and return it solved, with
-    ``regions_`` (regions solved) and its bound and gap over the whole plan.
+) -> RegionSolution:
+    """Solve ``problem`` region by region (see the module notes), with its bound over the
+    whole plan.
 
     Parameters
     ----------
-    opt : TerritoryOptimizer
+    problem : TerritoryProblem
         With rep-home coordinates (not a distance matrix), no cap on moved accounts, and
         workload that does not depend on who serves an account (call hours, no travel).
+    ws : Workspace, optional
+        The solve's workspace (a new one by default).
+    limit : float
+        Seconds allowed to each MILP (a safety net).
     size : int
         Most territories in a region.
     split_tolerance : float, optional
@@ -229,98 +266,98 @@ def solve_by_regions(
     ValueError
         When the plan has a distance matrix, a cap on moves, or travel in its workload.
     """
-    began = time.perf_counter()
-    opt._prepare()
-    if opt.distances is not None or opt.max_moved_share is not None or opt.trips_.any():
+    p = problem
+    ws = Workspace() if ws is None else ws
+    ws.scales = None
+    if p.distances is not None or p.settings["max_moved_share"] is not None or p.trips.any():
         raise ValueError(
             "solving by regions needs rep-home coordinates, no cap on moves and workload "
             "without travel (set visits_per_call=0)"
         )
     if split_tolerance is None:
-        split_tolerance = 0.8 * opt.tolerance
-    assign, prices, done = _by_regions(opt, size, split_tolerance, margin, quick)
-    rows, cols = opt._nearest(opt.candidates)
-    keys = np.union1d(rows * opt.m_ + cols, np.arange(opt.n_) * opt.m_ + assign)
-    rows, cols = keys // opt.m_, keys % opt.m_
-    opt._set_scales(keys)
-    if opt.evaluate(assign)["breach"] > 1e-9:
-        assign = opt._repair(assign, rows, cols)
-        if opt.evaluate(assign)["breach"] > 1e-9:
-            mended = opt._mend(assign, opt.time_limit)
+        split_tolerance = 0.8 * p.tolerance
+    assign, prices, done = _by_regions(p, ws, limit, size, split_tolerance, margin, quick)
+    n, m = p.n, p.m
+    rows, cols = p.nearest(p.settings["candidates"])
+    keys = np.union1d(rows * m + cols, np.arange(n) * m + assign)
+    rows, cols = keys // m, keys % m
+    ws.scales = sc = lp.Scales.of(p, keys)
+    if p.evaluate(assign)["breach"] > 1e-9:
+        assign = search.repair(p, assign, rows, cols)
+        if p.evaluate(assign)["breach"] > 1e-9:
+            mended = polish.mend(p, sc, assign, limit)
             if mended is None:
-                raise InfeasibleRequest(opt._diagnose())
+                raise InfeasibleRequest(diagnose(p, ws)[0])
             assign = mended
-    assign = opt._improve(assign, rows, cols)
-    opt.regions_ = len(done)
-    opt.method_ = (
+    assign = search.improve(p, assign, rows, cols, sc.cost)
+    method = (
         f"{len(done)} regions of at most {size} territories, each by LP relaxation and "
         "rounding, then single moves across region borders; bound by Lagrangian relaxation"
     )
-    lag = Lagrangian(opt, np.union1d(keys, np.arange(opt.n_) * opt.m_ + assign))
+    lag = Lagrangian(p, sc, np.union1d(keys, np.arange(n) * m + assign))
     lag.set_prices(prices)
-    passes = int(np.clip(2e8 / (opt.n_ * opt.m_), 2, 40))
+    passes = int(np.clip(2e8 / (n * m), 2, 40))
     ascent = lag.ascend(time.perf_counter() + bound_seconds, passes=passes)
-    opt.lower_bound_ = max(ascent, _nearest_bound(opt))
-    opt.lp_bound_ = opt.lower_bound_
-    opt.split_accounts_ = opt.free_accounts_ = 0
-    opt._finish(assign)
-    opt.seconds_ = time.perf_counter() - began
-    return opt
+    bound = max(ascent, nearest_bound(p))
+    pipeline.check(p, ws, assign)
+    return RegionSolution(assign, bound, method, {}, sc, regions=len(done))
 
 
-def _nearest_bound(opt: TerritoryOptimizer) -> float:
+def nearest_bound(problem: TerritoryProblem) -> float:
     """The Lagrangian bound with every multiplier 0: each account at its cheapest home, at
     least its travel to the nearest home (plus the disruption cost, if it moves) and at most
     its current arc's cost; a locked account at its current arc. Cheap, and valid whatever
     the ascent reaches."""
-    rows, near = opt._nearest(1)
-    d_near = opt._dist(rows, near)
-    has = opt.current_ >= 0
-    cur = np.maximum(opt.current_, 0)
-    own = np.where(has, opt.arc_values(rows, cur)["cost"], np.inf)
-    away = opt.weight_ * d_near + np.where(has, opt.penalty_, 0.0)
-    least = np.where(opt.locked_, own, np.minimum(own, away))
+    p = problem
+    rows, near = p.nearest(1)
+    d_near = p.dist(rows, near)
+    has = p.current >= 0
+    cur = np.maximum(p.current, 0)
+    own = np.where(has, p.arc_values(rows, cur)["cost"], np.inf)
+    away = p.weight * d_near + np.where(has, p.penalty, 0.0)
+    least = np.where(p.locked, own, np.minimum(own, away))
     return float(least.sum())
 
 
-def _by_regions(opt, size, split_tolerance, margin, quick):
+def _by_regions(problem, ws, limit, size, split_tolerance, margin, quick):
     """Split, solve each region (merging a failed one with its sibling); the assignment,
     the regions' LP multipliers and the regions solved."""
-    tree = split_regions(opt, size, split_tolerance)
-    assign = np.full(opt.n_, -1)
+    p = problem
+    tree = split_regions(p, size, split_tolerance)
+    assign = np.full(p.n, -1)
     prices: dict[str, np.ndarray] = {}
     done: list[Region] = []
 
     def solve(r: Region) -> bool:
         if r.halves is not None and solve(r.halves[0]) and solve(r.halves[1]):
             return True
-        sub = _sub(opt, r, margin)
-        sub._prepare()
+        sub, sub_ws = _sub(p, r, margin), Workspace()
         what = f"{len(r.accounts)} accounts x {len(r.territories)} territories"
-        if sub._relaxation(sub.tolerance)[2] != "optimal":
+        if relax(sub, sub_ws, sub.tolerance).status != "optimal":
             log.info("region of %s: LP infeasible", what)
             return False
+        began = time.perf_counter()
         try:
-            sub.solve(exact=False, quick=quick)
+            solved = pipeline.solve(sub, sub_ws, exact=False, limit=limit, quick=quick)
         except InfeasibleRequest:
             log.info("region of %s: no plan found", what)
             return False
-        log.info("region of %s: %.1f s, gap %.2f%%", what, sub.seconds_, 100 * sub.gap_)
-        assign[r.accounts] = r.territories[sub.assign_idx_]
-        for key, value in sub.prices_.items():
+        log.info("region of %s: %.1f s", what, time.perf_counter() - began)
+        assign[r.accounts] = r.territories[solved.assign]
+        for key, value in solved.prices.items():
             if key != "moved":
-                prices.setdefault(key, np.zeros(opt.m_))[r.territories] = value
+                prices.setdefault(key, np.zeros(p.m))[r.territories] = value
         done[:] = [d for d in done if not np.isin(d.territories, r.territories).any()]
         done.append(r)
         return True
 
     if not solve(tree):
-        raise InfeasibleRequest(opt._diagnose())
+        raise InfeasibleRequest(diagnose(p, ws)[0])
     return assign, prices, done
 
 
 class Lagrangian:
-    """The Lagrangian dual of a prepared plan with its balance rows relaxed.
+    """The Lagrangian dual of a plan with its balance rows relaxed.
 
     With multipliers ``λ >= 0`` on every band (workload above and below, potential above
     and below, account limits), each account picks its territory of least Lagrangian cost
@@ -334,52 +371,55 @@ class Lagrangian:
 
     Parameters
     ----------
-    opt : TerritoryOptimizer
-        Prepared, without a cap on moves.
+    problem : TerritoryProblem
+        Without a cap on moves.
+    sc : Scales
+        The scales of the plan's LP (costs are in units of ``sc.cost``).
     keys : array
         Arcs to start from (i * m + k), at least one per account.
     """
 
-    def __init__(self, opt: TerritoryOptimizer, keys: np.ndarray) -> None:
-        self.opt = opt
-        n, m = opt.n_, opt.m_
-        locked = np.flatnonzero(opt.locked_)
-        keys = keys[~opt.locked_[keys // m]]
-        keys = np.union1d(keys, locked * m + opt.current_[locked])
+    def __init__(self, problem: TerritoryProblem, sc: lp.Scales, keys: np.ndarray) -> None:
+        self.p = opt = problem
+        n, m = opt.n, opt.m
+        locked = np.flatnonzero(opt.locked)
+        keys = keys[~opt.locked[keys // m]]
+        keys = np.union1d(keys, locked * m + opt.current[locked])
         rows, cols = keys // m, keys % m
-        self.sc = float(opt.scales_[2])
+        self.sc = float(sc.cost)
         self.h_bar = float(opt.arc_values(rows, cols)["hours"].mean()) * n / m
-        self.p_tot = float(opt.potential_.sum())
+        self.p_tot = float(opt.potential.sum())
         self.p_bar = max(self.p_tot / m, 1e-12)
         self.n_bar = n / m
-        self.lim = opt.max_accounts_
+        self.lim = opt.max_accounts
         if self.lim is not None:
             self.lim = np.where(np.isfinite(self.lim), self.lim, n)
         self._set_arcs(keys)
         self.lam = np.zeros(self._n_mult())
 
     def _set_arcs(self, keys: np.ndarray) -> None:
-        m = self.opt.m_
+        m = self.p.m
         self.rows, self.cols = keys // m, keys % m
-        self.starts = np.searchsorted(self.rows, np.arange(self.opt.n_))
-        v = self.opt.arc_values(self.rows, self.cols)
+        self.starts = np.searchsorted(self.rows, np.arange(self.p.n))
+        v = self.p.arc_values(self.rows, self.cols)
         self.hours, self.cost = v["hours"], v["cost"] / self.sc
-        self.pot = self.opt.potential_[self.rows]
+        self.pot = self.p.potential[self.rows]
 
     def _n_mult(self) -> int:
-        m = self.opt.m_
+        m = self.p.m
         return 4 * m + (m if self.lim is not None else 0)
 
     def _norms(self) -> np.ndarray:
-        m = self.opt.m_
+        m = self.p.m
         parts = [np.full(2 * m, self.h_bar), np.full(2 * m, self.p_bar)]
         if self.lim is not None:
             parts.append(np.full(m, self.n_bar))
         return np.concatenate(parts)
 
     def set_prices(self, prices: dict[str, np.ndarray]) -> None:
-        """Start from multipliers in cost per unit (see ``TerritoryOptimizer._prices``)."""
-        m = self.opt.m_
+        """Start from multipliers in cost per unit (see
+        :func:`terrlib.territory.model.multipliers`)."""
+        m = self.p.m
         get = lambda k: prices.get(k, np.zeros(m))  # noqa: E731
         parts = [get("hours_over"), get("hours_under"), get("potential_over")]
         parts.append(get("potential_under"))
@@ -390,10 +430,10 @@ class Lagrangian:
     def _terms(self, lam: np.ndarray):
         """Per-territory coefficients of hours, potential and count in an arc's Lagrangian
         cost, and the constant (in units of ``sc``)."""
-        opt, m, s = self.opt, self.opt.m_, self.opt.share_
+        opt, m, s = self.p, self.p.m, self.p.share
         a, b, g, d = (lam[j * m : (j + 1) * m] for j in range(4))
         z = lam[4 * m : 5 * m] if self.lim is not None else np.zeros(m)
-        t, tp = opt.tolerance, opt.p_tol_
+        t, tp = opt.tolerance, opt.p_tol
         theta = float((s * ((1 + t) * a - (1 - t) * b)).sum())
         ch = (a - b - theta) / self.h_bar
         cp = (g - d) / self.p_bar
@@ -405,8 +445,8 @@ class Lagrangian:
 
     def _slopes(self, x: np.ndarray) -> np.ndarray:
         """The relaxed rows (normalised) at a soft assignment ``x``: the gradient."""
-        opt, m, s = self.opt, self.opt.m_, self.opt.share_
-        t, tp = opt.tolerance, opt.p_tol_
+        opt, m, s = self.p, self.p.m, self.p.share
+        t, tp = opt.tolerance, opt.p_tol
         c = self.cols
         load = np.bincount(c, weights=x * self.hours, minlength=m)
         pot = np.bincount(c, weights=x * self.pot, minlength=m)
@@ -436,8 +476,8 @@ class Lagrangian:
         """L(λ) over every allowed arc of every account (a valid lower bound, in cost
         units); accounts whose cheapest arc is missing get it. Returns the bound and how
         many accounts were given arcs."""
-        opt = self.opt
-        n, m = opt.n_, opt.m_
+        opt = self.p
+        n, m = opt.n, opt.m
         ch, cp, cn, const = self._terms(lam)
         c = self.cols
         have = np.minimum.reduceat(
@@ -445,15 +485,15 @@ class Lagrangian:
         )
         low = have.copy()
         best = np.full(n, -1)
-        free = np.flatnonzero(~opt.locked_)
+        free = np.flatnonzero(~opt.locked)
         per = max(1, chunk // m)
         for s0 in range(0, len(free), per):
             acc = free[s0 : s0 + per]
             r = np.repeat(acc, m)
             k = np.tile(np.arange(m), len(acc))
             v = opt.arc_values(r, k)
-            rc = v["cost"] / self.sc + v["hours"] * ch[k] + opt.potential_[r] * cp[k] + cn[k]
-            rc[~opt._allowed(r, k)] = np.inf
+            rc = v["cost"] / self.sc + v["hours"] * ch[k] + opt.potential[r] * cp[k] + cn[k]
+            rc[~opt.allowed(r, k)] = np.inf
             rc = rc.reshape(len(acc), m)
             pick = rc.argmin(axis=1)
             val = rc[np.arange(len(acc)), pick]
@@ -509,6 +549,6 @@ class Lagrangian:
                 passes -= 1
                 if bound > best:
                     best, self.lam = bound, lam.copy()
-                if added < 1e-3 * self.opt.n_:
+                if added < 1e-3 * self.p.n:
                     break
         return best

@@ -19,15 +19,14 @@ Examples
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from terrlib.geo import haversine_km
-from terrlib.results import Result
-from terrlib.territory.estimator import InfeasibleRequest, TerritoryOptimizer, travel_change
+from terrlib.territory.estimator import TerritoryOptimizer
+from terrlib.territory.problem import InfeasibleRequest
 
 
 def weighted_medoid(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> int:
@@ -112,13 +111,12 @@ def from_scratch(
     lat, lon = acc["latitude"].to_numpy(float), acc["longitude"].to_numpy(float)
     ter = opt.territories.copy()
     ter["base_account_id"] = pd.NA
-    trial = copy.copy(opt)
-    trial.__dict__.pop("warm_", None)
-    trial.accounts = acc
-    trial.disruption, trial.max_moved_share, trial.max_distance_km = 0.0, None, None
+    trial = opt.with_params(
+        accounts=acc, disruption=0.0, max_moved_share=None, max_distance_km=None
+    )
     best, history = None, []
     for k in range(max_rounds + 1):
-        trial.territories = ter.copy()
+        trial = trial.with_params(territories=ter.copy()).warm_from(trial)
         try:
             trial.solve(quick=True)
         except InfeasibleRequest:
@@ -131,84 +129,13 @@ def from_scratch(
                 best = trial
             break
         best = trial
-        trial = copy.copy(trial)
         for t in range(len(ter)):
             members = np.flatnonzero(best.assign_idx_ == t)
             if not len(members):
                 continue
-            at = members[weighted_medoid(lat[members], lon[members], best.weight_[members])]
+            at = members[weighted_medoid(lat[members], lon[members], best.problem_.weight[members])]
             ter.loc[t, ["home_latitude", "home_longitude"]] = lat[at], lon[at]
             ter.loc[t, "base_account_id"] = acc["account_id"].iloc[at]
     keep = ["territory_id", "rep_name", "home_latitude", "home_longitude", "base_account_id"]
     bases = best.territories.reindex(columns=[c for c in keep if c in best.territories])
     return ScratchPlan(best, bases, pd.DataFrame(history))
-
-
-def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
-    """Today's alignment, ``opt``'s proposal (both from the reps' homes) and ``plan`` drawn
-    from scratch, side by side: travel, balance of workload and potential, accounts that
-    change rep and each plan's certified gap."""
-    new = plan.optimizer
-    known = opt.current_ >= 0
-    rows = []
-    for name, o, which in (
-        ("today, from rep homes", opt, "before"),
-        ("proposed, from rep homes", opt, "after"),
-        ("from scratch, reps at new bases", new, "after"),
-    ):
-        s = o.summary_
-        travel = o.travel_before_ if which == "before" else o.travel_
-        moved = 0 if which == "before" else int((o.assign_idx_ != opt.current_)[known].sum())
-        rows.append(
-            {
-                "alignment": name,
-                "travel (call-hour km)": travel,
-                "travel vs today": travel_change(opt, travel),
-                "workload, worst vs target": float(
-                    (s[f"workload_vs_target_{which}"] - 1).abs().max()
-                ),
-                "potential, worst vs target": float(
-                    (s[f"potential_vs_target_{which}"] - 1).abs().max()
-                ),
-                "accounts changing rep": moved,
-                "certified gap": np.nan if which == "before" else o.gap_,
-            }
-        )
-    table = pd.DataFrame(rows)
-    saving = -table["travel vs today"].iloc[2]
-    proposed = -table["travel vs today"].iloc[1]
-    moved_km = haversine_km(
-        opt.territories["home_latitude"].to_numpy(float),
-        opt.territories["home_longitude"].to_numpy(float),
-        plan.bases["home_latitude"].to_numpy(float),
-        plan.bases["home_longitude"].to_numpy(float),
-    )
-    headline = (
-        f"Drawn from scratch, with each of the {opt.m_} reps based where the territory's "
-        f"travel is least, the same accounts would need {saving:.0%} less call-weighted "
-        f"travel than today; the proposal, from today's homes, saves {proposed:.0%}. "
-        f"The difference, {saving - proposed:.0%} of today's travel, is what the home "
-        f"locations cost. Half the bases are within {np.median(moved_km):,.0f} km of "
-        f"today's homes and {(moved_km > 200).sum()} are more than 200 km away. Read them as "
-        "where reps (or new hires) would best be based, not as a plan to move anyone."
-    )
-    return Result(
-        "Drawn from scratch",
-        headline,
-        table,
-        formats={
-            "travel (call-hour km)": "{:,.0f}",
-            "travel vs today": "{:+.0%}",
-            "workload, worst vs target": "{:.0%}",
-            "potential, worst vs target": "{:.0%}",
-            "accounts changing rep": "{:,.0f}",
-            "certified gap": "{:.1%}",
-        },
-        notes="Travel: distance from each account to its rep's home (or base) weighted by "
-        "its call hours a year. Worst vs target: the largest deviation of a territory's "
-        "workload (call and travel hours) or potential from its target; every plan but "
-        "today's keeps both within the plan's tolerance. From scratch, nothing is locked and "
-        "moves are not limited or charged. Certified gap: how far the assignment can be, at "
-        "most, from the best one with the same homes (or bases); the bases themselves come "
-        "from location-allocation, which finds good bases without proving them best.",
-    )

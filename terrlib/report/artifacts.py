@@ -1,0 +1,107 @@
+"""The artifacts stages hand each other, declared in one place.
+
+Each stage saves its tables to ``data/processed/<quarter>/`` and may load what an earlier
+stage saved; which stage saves and loads what is declared here, not found in the notebooks.
+:func:`stage_needs` reads the report's schedule from these declarations, and
+:class:`~terrlib.report.stage.Stage` refuses to save or load an artifact its stage does not
+declare.
+
+Examples
+--------
+>>> sorted(stage_needs()["04-workload-balancing"])
+['02-segmentation', '03-ideal-customer-profile']
+>>> ARTIFACTS["icp_scores"].stage
+'03-ideal-customer-profile'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from terrlib import config
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A table a stage saves: its name (the file's stem), the stage that saves it, what it
+    holds (for messages), and what a stage that loads it does without it."""
+
+    name: str
+    stage: str
+    what: str
+    without: str = ""
+
+
+_S1, _S2, _S3, _S4, _S5 = config.STAGE_NOTEBOOKS
+
+#: Every artifact, by name.
+ARTIFACTS: dict[str, Artifact] = {
+    a.name: a
+    for a in (
+        Artifact("territory_balance", _S1, "each territory's bookings, potential and workload"),
+        Artifact(
+            "territory_servedness",
+            _S1,
+            "each territory's workload against its rep's capacity",
+            "the territory return goes on without workload",
+        ),
+        Artifact("effort_vs_strategy", _S1, "where reps' time goes against the strategy"),
+        Artifact("realignment_verdict", _S1, "whether the territories need realigning"),
+        Artifact(
+            "account_scores",
+            _S2,
+            "each account's potential and white space",
+            "potential is the account's annual revenue instead",
+        ),
+        Artifact("segments", _S2, "segments by industry and size"),
+        Artifact("segments_geography", _S2, "segments by metro and rural"),
+        Artifact("territory_scorecard", _S2, "each territory's cost to serve against potential"),
+        Artifact("product_affinity", _S2, "which products sell together"),
+        Artifact("cross_sell_leads", _S2, "accounts to offer a second product"),
+        Artifact(
+            "icp_scores",
+            _S3,
+            "each account's ideal-customer score and tier",
+            "calls follow the plan's coverage by size band, without ICP tiers",
+        ),
+        Artifact("icp_tiers", _S3, "win rate and value by ICP tier"),
+        Artifact("top_prospects", _S3, "the best-fitting prospects"),
+        Artifact("win_rate_industry", _S3, "win rate by industry"),
+        Artifact("territory_workload", _S4, "each territory's hours against capacity"),
+        Artifact("sizing", _S4, "reps needed by region and segment"),
+        Artifact("proposed_alignment", _S4, "the proposed owner of every account"),
+        Artifact("rep_scorecard", _S5, "each rep's attainment"),
+        Artifact("rep_effects", _S5, "each rep's rating with its interval"),
+        Artifact("rep_trends", _S5, "each rep's change on the year"),
+        Artifact("territory_return", _S5, "each territory's bookings per hour of cost"),
+    )
+}
+
+#: The artifacts each stage loads (from earlier stages).
+LOADS: dict[str, tuple[str, ...]] = {
+    _S1: (),
+    _S2: (),
+    _S3: (),
+    _S4: ("account_scores", "icp_scores"),
+    _S5: ("account_scores", "territory_servedness"),
+}
+
+
+def saves(stage: str) -> set[str]:
+    """The artifacts ``stage`` saves."""
+    return {a.name for a in ARTIFACTS.values() if a.stage == stage}
+
+
+def stage_needs() -> dict[str, set[str]]:
+    """The stages each stage must wait for: those that save an artifact it loads.
+
+    Stages that load nothing another stage saves run as soon as a worker is free; any
+    order that respects these gives the same pages and artifacts as running the stages in
+    :data:`config.STAGE_NOTEBOOKS` order (no stage saves what an earlier one loads).
+    """
+    return {stage: {ARTIFACTS[name].stage for name in LOADS[stage]} for stage in LOADS}
+
+
+class ArtifactError(RuntimeError):
+    """A stage saved or loaded an artifact it does not declare, or, in the report, loaded one
+    its producing stage neither saved nor reported as without enough data."""
