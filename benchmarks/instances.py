@@ -219,3 +219,85 @@ def generated_plan(n: int, m: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     _, cols = TerritoryProblem.build(acc.assign(territory_id="T000"), ter).nearest(1)
     acc["territory_id"] = ter["territory_id"].to_numpy()[cols]
     return acc, ter
+
+
+def pmedian_request(case: dict):
+    """A capacitated p-median instance (:func:`pmedian_instance`) as the product's
+    free-centre request: every point an account with its demand as call hours, no travel in
+    workload, unit weights (the objective is total distance), no potential band, and ``p``
+    equal territories whose workload band is ``[0, capacity]`` (tolerance 100% around half
+    the capacity: ``totals`` fixes the workload the shares apply to at ``p x capacity / 2``).
+
+    Returns
+    -------
+    opt, points, start
+        The :class:`~terrlib.optimize.TerritoryOptimizer` (its distances are set by
+        :func:`~terrlib.territory.scratch.from_scratch` each round), the instance's
+        :class:`~terrlib.territory.scratch.Points`, and the first bases
+        (:func:`kmeans_start`).
+    """
+    from terrlib.territory.estimator import TerritoryOptimizer
+    from terrlib.territory.scratch import Points
+
+    n, p = len(case["demand"]), case["p"]
+    accounts = pd.DataFrame(
+        {
+            "account_id": np.arange(n),
+            "latitude": 0.0,
+            "longitude": 0.0,
+            "calls": 0.0,
+            "call_hours": case["demand"],
+            "potential": 1.0,
+            "territory_id": "",
+        }
+    )
+    territories = pd.DataFrame(
+        {
+            "territory_id": [f"C{k:04d}" for k in range(p)],
+            "home_latitude": 0.0,
+            "home_longitude": 0.0,
+            "capacity": 1.0,
+        }
+    )
+    points = Points(case["coords"], case["metric"])
+    start = kmeans_start(points, case["demand"], p)
+    opt = TerritoryOptimizer(
+        accounts,
+        territories,
+        tolerance=1.0,
+        totals=(p * case["capacity"] / 2, None),
+        balance_potential=False,
+        travel_weight="none",
+        visits_per_call=0.0,
+        disruption=0.0,
+        distances=points.to(start),
+    )
+    return opt, points, start
+
+
+def kmeans_start(points, demand: np.ndarray, p: int, seed: int = 0, rounds: int = 20):
+    """``p`` distinct points to start from: demand-weighted k-means of the plane
+    coordinates (k-means++ seeding from ``seed``), each centre moved to its nearest point."""
+    xy = np.asarray(points.coords, float)
+    rng = np.random.default_rng(seed)
+    centres = [xy[rng.integers(len(xy))]]
+    near = ((xy - centres[0]) ** 2).sum(1)  # each point's squared distance to its nearest
+    for _ in range(p - 1):
+        w = near * demand
+        centres.append(xy[rng.choice(len(xy), p=w / w.sum())])
+        near = np.minimum(near, ((xy - centres[-1]) ** 2).sum(1))
+    centres = np.array(centres)
+    for _ in range(rounds):
+        label = np.argmin(((xy[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        for k in range(p):
+            w = demand[label == k]
+            if w.sum() > 0:
+                centres[k] = (xy[label == k] * w[:, None]).sum(0) / w.sum()
+    taken, start = set(), []
+    for c in centres:
+        for i in np.argsort(((xy - c) ** 2).sum(1)):
+            if int(i) not in taken:
+                taken.add(int(i))
+                start.append(int(i))
+                break
+    return np.array(start)

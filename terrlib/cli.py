@@ -161,10 +161,6 @@ def _os_message(exc: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input, 1 a failed report)."""
     args = _parser().parse_args(argv)
-    # nbformat's schema checker (jsonschema) imports rfc3987-syntax when it is installed (it
-    # comes with JupyterLab), which compiles a grammar for 3 s; notebooks never use the IRI
-    # formats it checks, so this process goes without it
-    sys.modules.setdefault("rfc3987_syntax", None)
     from terrlib.inputs.dataset import DataValidationError, printable
     from terrlib.inputs.plan import PlanError
     from terrlib.report.runner import ReportError

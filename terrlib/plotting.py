@@ -27,7 +27,9 @@ PALETTE = "tab20"
 
 
 def set_theme() -> None:
-    """Apply the terrlib theme (seaborn whitegrid, readable fonts, compact figures)."""
+    """Apply the terrlib theme (seaborn whitegrid, readable fonts, compact figures) to the
+    process's matplotlib settings. Importing this module changes nothing: each stage notebook
+    calls this once, so the report's figures look alike."""
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
     plt.rcParams.update(
         {
@@ -359,9 +361,6 @@ def tier_lift(table: pd.DataFrame, ax=None):
     for x, v in enumerate(table["lift"]):
         ax.annotate(f"{v:.1f}x", (x, v), ha="center", va="bottom", fontsize=8)
     return ax
-
-
-set_theme()
 
 
 @_needs_data

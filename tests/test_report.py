@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from terrlib import cli, config
+from terrlib.report.runner import worker_count
 
 pytestmark = pytest.mark.slow
 
@@ -83,9 +84,12 @@ def test_run_manifest(built, small_demo):
     }
     assert len(manifest["inputs"]["accounts.csv"]) == 64
     assert set(manifest["seconds"]) == set(config.STAGE_NOTEBOOKS)
-    # two notebooks at a time: the build takes less than the notebooks' seconds added up
-    assert manifest["workers"] == 2
-    assert 0 < manifest["wall_seconds"] < sum(manifest["seconds"].values())
+    # as many notebooks at a time as the machine allows (two on two cores or more); side by
+    # side the build takes less than the notebooks' seconds added up
+    assert manifest["workers"] == worker_count()
+    assert 0 < manifest["wall_seconds"]
+    if manifest["workers"] > 1:
+        assert manifest["wall_seconds"] < sum(manifest["seconds"].values())
     assert "pandas" in manifest["versions"]
     # the report may be shared: no path of the machine that built it
     text = json.dumps(manifest)

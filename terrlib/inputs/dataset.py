@@ -855,56 +855,18 @@ def validate_data(
     assumed: dict[str, dict[str, int]] = {}
     absent: list[str] = []
     for name, spec in CONTRACT.items():
-        if name in plan.files:
-            path = data_dir / plan.files[name]
-            if not path.is_file():
-                problems.append(
-                    Problem(
-                        plan.files[name],
-                        None,
-                        f"file missing (the plan's files: names it for {name})",
-                    )
-                )
-                continue
-        else:
-            path = find_table(data_dir, name)
-        if path is None and name in OPTIONAL_TABLES:
+        path = _table_file(name, data_dir, plan, problems)
+        if path is None and name in OPTIONAL_TABLES and name not in plan.files:
             tables[name] = _empty_table(spec)  # the sections built on it say so
             files[name] = f"{name}.csv (absent)"
             absent.append(name)
             continue
         if path is None:
-            problems.append(Problem(f"{name}.csv", None, "file missing (expected CSV or Parquet)"))
             continue
         files[name], paths[name] = path.name, path
-        if not _inside(path, data_dir):
-            problems.append(
-                Problem(
-                    path.name,
-                    None,
-                    "is a link to a file outside the data folder, which is not read (copy "
-                    "the file into the folder)",
-                )
-            )
-            continue
-        raw = _read_raw(path, problems)
-        if raw is None:
-            continue
-        raw = raw.rename(columns=lambda c: str(c).strip())
-        raw = _map_columns(raw, plan.columns.get(name, {}), path.name, plan_file, problems)
-        raw = _fill_defaults(raw, plan.defaults.get(name, {}), name, assumed)
-        raw = _map_values(raw, plan.values.get(name, {}), path.name, plan_file, problems)
-        if raw.empty:
-            problems.append(Problem(path.name, None, "table is empty (header only, no rows)"))
-            continue
-        if not _check_columns(raw, spec, path.name, problems):
-            continue
-        parsed = _parse_table(raw, spec, path.name, problems, plan, readings)
-        parsed = _categories(parsed, name, path.name, problems)
-        if name in LOCATIONS:
-            parsed = _resolve_locations(parsed, path.name, problems, name)
-        _schema_problems(parsed, spec, path.name, problems)
-        tables[name] = parsed
+        parsed = _read_table(name, path, data_dir, plan, plan_file, problems, readings, assumed)
+        if parsed is not None:
+            tables[name] = parsed
     _check_references(tables, files, problems)
     _check_plan_names(plan, tables, plan_file, problems)
     if "accounts" in tables and "reps" in tables and len(tables["accounts"]) < len(tables["reps"]):
@@ -933,25 +895,91 @@ def validate_data(
         absent=tuple(absent),
     )
     if quarter is not None:
-        q = data.quarter(quarter)
-        start, end = quarter_bounds(q, data.fiscal_start)
-        in_q = (
-            data.activities["activity_date"].between(start, end).any()
-            or data.opportunities["created_date"].between(start, end).any()
-        )
-        if not in_q:
-            raise DataValidationError(
-                data_dir,
-                [
-                    Problem(
-                        "(all tables)",
-                        None,
-                        f"quarter {q} has no opportunities or activities; the data covers "
-                        f"{data.first_date.date()} to {data.last_date.date()}",
-                    )
-                ],
-            )
+        _check_quarter(data, quarter)
     return data
+
+
+def _table_file(name: str, data_dir: Path, plan: Plan, problems: list[Problem]) -> Path | None:
+    """The file of table ``name``: the one the plan's ``files:`` names, else ``<name>.csv`` or
+    ``.parquet``. None when there is none (a problem is recorded, except for an optional table
+    the plan does not name)."""
+    if name in plan.files:
+        path = data_dir / plan.files[name]
+        if path.is_file():
+            return path
+        problems.append(
+            Problem(plan.files[name], None, f"file missing (the plan's files: names it for {name})")
+        )
+        return None
+    path = find_table(data_dir, name)
+    if path is None and name not in OPTIONAL_TABLES:
+        problems.append(Problem(f"{name}.csv", None, "file missing (expected CSV or Parquet)"))
+    return path
+
+
+def _read_table(
+    name: str,
+    path: Path,
+    data_dir: Path,
+    plan: Plan,
+    plan_file: str,
+    problems: list[Problem],
+    readings: dict[str, str],
+    assumed: dict[str, dict[str, int]],
+) -> pd.DataFrame | None:
+    """Table ``name`` read from ``path`` through the plan's maps, parsed and checked; None
+    when it cannot be read far enough to check (the problems say why)."""
+    spec = CONTRACT[name]
+    if not _inside(path, data_dir):
+        problems.append(
+            Problem(
+                path.name,
+                None,
+                "is a link to a file outside the data folder, which is not read (copy "
+                "the file into the folder)",
+            )
+        )
+        return None
+    raw = _read_raw(path, problems)
+    if raw is None:
+        return None
+    raw = raw.rename(columns=lambda c: str(c).strip())
+    raw = _map_columns(raw, plan.columns.get(name, {}), path.name, plan_file, problems)
+    raw = _fill_defaults(raw, plan.defaults.get(name, {}), name, assumed)
+    raw = _map_values(raw, plan.values.get(name, {}), path.name, plan_file, problems)
+    if raw.empty:
+        problems.append(Problem(path.name, None, "table is empty (header only, no rows)"))
+        return None
+    if not _check_columns(raw, spec, path.name, problems):
+        return None
+    parsed = _parse_table(raw, spec, path.name, problems, plan, readings)
+    parsed = _categories(parsed, name, path.name, problems)
+    if name in LOCATIONS:
+        parsed = _resolve_locations(parsed, path.name, problems, name)
+    _schema_problems(parsed, spec, path.name, problems)
+    return parsed
+
+
+def _check_quarter(data: Dataset, quarter: str) -> None:
+    """Refuse a quarter with no opportunity or activity in it."""
+    q = data.quarter(quarter)
+    start, end = quarter_bounds(q, data.fiscal_start)
+    in_q = (
+        data.activities["activity_date"].between(start, end).any()
+        or data.opportunities["created_date"].between(start, end).any()
+    )
+    if not in_q:
+        raise DataValidationError(
+            data.data_dir,
+            [
+                Problem(
+                    "(all tables)",
+                    None,
+                    f"quarter {q} has no opportunities or activities; the data covers "
+                    f"{data.first_date.date()} to {data.last_date.date()}",
+                )
+            ],
+        )
 
 
 def load_dataset(

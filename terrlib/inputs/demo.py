@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -306,6 +307,74 @@ def _place_homes(acc: pd.DataFrame, alloc: pd.Series, rng: np.random.Generator) 
     return homes.sort_values(["region", "home_longitude"]).reset_index(drop=True)
 
 
+@dataclass
+class _Draft:
+    """The company as :func:`generate` builds it, step by step (each step draws from ``rng``
+    in turn, so the same seed gives the same company)."""
+
+    rng: np.random.Generator
+    plan: Plan
+    quarters: pd.PeriodIndex
+    n: int
+    acc: pd.DataFrame = None
+    employees: np.ndarray = None
+    wallet: np.ndarray = None
+    reps: pd.DataFrame = None
+    part_time: np.ndarray = None
+    overloaded: list = None
+    underloaded: list = None
+    rel_capacity: np.ndarray = None
+    assign: np.ndarray = None
+    dist_home: np.ndarray = None
+    hours: np.ndarray = None
+    load: np.ndarray = None
+    capacity: np.ndarray = None
+    utilization: np.ndarray = None
+    reach: np.ndarray = None
+    hire: np.ndarray = None
+    new_reps: np.ndarray = None
+    skill: np.ndarray = None
+    eligible: list = None
+    strong: list = None
+    weak: list = None
+    misleading: tuple = None
+    bias: np.ndarray = None
+    neglecters: np.ndarray = None
+    is_priority: np.ndarray = None
+    churner: np.ndarray = None
+    churn_q: np.ndarray = None
+    after: np.ndarray = None
+    before: np.ndarray = None
+    active: np.ndarray = None
+    opps: pd.DataFrame = None
+    acts: pd.DataFrame = None
+    won: pd.DataFrame = None
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return self.quarters[0].start_time.normalize()
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.quarters[-1].end_time.normalize()
+
+    @property
+    def nq(self) -> int:
+        return len(self.quarters)
+
+    @property
+    def k(self) -> int:
+        return len(self.reps)
+
+    @property
+    def q_start(self) -> np.ndarray:
+        return np.array([q.start_time.normalize().to_datetime64() for q in self.quarters])
+
+    @property
+    def q_end(self) -> np.ndarray:
+        return np.array([q.end_time.normalize().to_datetime64() for q in self.quarters])
+
+
 def generate(
     out_dir: Path | str,
     n_accounts: int = 5000,
@@ -336,7 +405,6 @@ def generate(
     """
     if n_accounts < 100 or n_reps < 8 or n_quarters < 8:
         raise ValueError("the demo needs at least 100 accounts, 8 reps and 8 quarters")
-    rng = np.random.default_rng(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plan = Plan(
@@ -350,11 +418,26 @@ def generate(
     )
     last_q = parse_quarter(end_quarter)
     quarters = pd.period_range(end=last_q, periods=n_quarters, freq=last_q.freq)
-    start = quarters[0].start_time.normalize()
-    end = last_q.end_time.normalize()
-    nq = len(quarters)
+    d = _Draft(np.random.default_rng(seed), plan, quarters, n_accounts)
+    _accounts(d)
+    _rep_homes(d, n_reps)
+    _planted_load(d)
+    _reach(d)
+    _hire_dates(d)
+    _skills(d)
+    _behaviour(d)
+    _opportunities(d)
+    _activities(d)
+    _quotas_and_costs(d)
+    _write(d, out)
+    truth = _truths(d, seed)
+    (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    return truth
 
-    # ------------------------------------------------------------------ accounts
+
+def _accounts(d: _Draft) -> None:
+    """Accounts at real locations: industry, size, revenue, true wallet, creation date."""
+    rng, n_accounts, start, end = d.rng, d.n, d.start, d.end
     acc = _sample_locations(rng, n_accounts)
     acc["region"] = acc["state"].map(STATE_REGION)
     names = list(INDUSTRIES)
@@ -379,12 +462,15 @@ def generate(
         (start - pd.to_timedelta(old_days + 1, "D")).to_numpy(),
     )
     acc["created_date"] = pd.to_datetime(created).normalize()
+    d.acc, d.employees, d.wallet = acc, employees, wallet
 
-    # ------------------------------------------------------------------ reps and homes
-    regions = sorted(acc["region"].unique())
+
+def _rep_homes(d: _Draft, n_reps: int) -> None:
+    """Rep homes: regions staffed by the hours their accounts need. Travel per account shrinks
+    with the square root of rep density, so a first layout calibrates the travel part; then
+    single reps move until regions carry similar hours per rep."""
+    rng, acc, employees, plan, n_accounts = d.rng, d.acc, d.employees, d.plan, d.n
     region_of = acc["region"].to_numpy()
-    # rep homes: staff regions by the hours their accounts need; travel per account shrinks
-    # with the square root of rep density, so a first layout calibrates the travel part
     direct_hours = call_hours(plan, employees, np.zeros(n_accounts))
     demand = pd.Series(call_hours(plan, employees, np.full(n_accounts, 30.0)))
     alloc = _staff(demand.groupby(region_of).sum(), n_reps)
@@ -397,7 +483,7 @@ def generate(
     calls_r = pd.Series(direct_hours).groupby(region_of).sum()
     travel_r = total.groupby(region_of).sum() - calls_r
     alloc = _staff_with_travel(calls_r, travel_r, alloc, n_reps)
-    for _ in range(4):  # then move single reps until regions carry similar hours per rep
+    for _ in range(4):
         homes = _place_homes(acc, alloc, rng)
         lay = _assign_territories(acc, homes, np.ones(len(homes)), plan, band=0.1)
         d0 = distance_matrix_km(
@@ -415,10 +501,17 @@ def generate(
     reps["territory_id"] = [f"T{i:02d}" for i in range(1, k + 1)]
     pairs = [f"{a} {b}" for a in FIRST for b in LAST]
     reps["rep_name"] = rng.choice(pairs, k, replace=False)  # unique names
+    d.reps = reps
+
+
+def _planted_load(d: _Draft) -> None:
+    """Today's territories with a planted imbalance (per region one overloaded and one
+    underloaded territory, one part-time rep), and one company-wide full-time capacity set so
+    the typical territory is about fully loaded."""
+    rng, acc, reps, plan, k = d.rng, d.acc, d.reps, d.plan, d.k
+    regions = sorted(acc["region"].unique())
     part_time = np.zeros(k, bool)
     part_time[rng.integers(k)] = True
-
-    # planted imbalance: per region one overloaded and one underloaded territory
     per_region_idx = {r: np.flatnonzero(reps["region"].to_numpy() == r) for r in regions}
     order = rng.permutation(regions)
     n_imb = 3 if k >= 20 else 1  # planted over- and under-loaded territories
@@ -436,33 +529,39 @@ def generate(
     assign = _assign_territories(acc, reps, util_target * rel_capacity, plan)
     dist_home = distance_matrix_km(
         acc["latitude"], acc["longitude"], reps["home_latitude"], reps["home_longitude"]
-    )[np.arange(n_accounts), assign]
-    hours = call_hours(plan, employees, dist_home)
+    )[np.arange(d.n), assign]
+    hours = call_hours(plan, d.employees, dist_home)
     load = np.bincount(assign, weights=hours, minlength=k)
-    # one company-wide capacity (full-time), set so the typical territory is about fully loaded
-    typical = np.median(
-        load[[i for i in range(k) if i not in overloaded + underloaded]]
-        / rel_capacity[[i for i in range(k) if i not in overloaded + underloaded]]
-    )
+    typical_ones = [i for i in range(k) if i not in overloaded + underloaded]
+    typical = np.median(load[typical_ones] / rel_capacity[typical_ones])
     capacity = float(round(typical / 50) * 50) * rel_capacity
     acc["territory_id"] = reps["territory_id"].to_numpy()[assign]
-    utilization = load / capacity
+    d.part_time, d.overloaded, d.underloaded = part_time, overloaded, underloaded
+    d.rel_capacity, d.assign, d.dist_home, d.hours = rel_capacity, assign, dist_home, hours
+    d.load, d.capacity, d.utilization = load, capacity, load / capacity
 
-    # reach: an overloaded rep cannot serve the farthest accounts, which become white space
-    reach = np.ones(n_accounts)
-    for t in range(k):
-        if utilization[t] > 1.0:
-            members = np.flatnonzero(assign == t)
-            far_first = members[np.argsort(-dist_home[members] + rng.normal(0, 15, len(members)))]
-            cum = np.cumsum(hours[far_first])
-            unreached = far_first[cum <= load[t] * (1 - 1 / utilization[t])]
+
+def _reach(d: _Draft) -> None:
+    """An overloaded rep cannot serve the farthest accounts, which become white space."""
+    reach = np.ones(d.n)
+    for t in range(d.k):
+        if d.utilization[t] > 1.0:
+            members = np.flatnonzero(d.assign == t)
+            noise = d.rng.normal(0, 15, len(members))
+            far_first = members[np.argsort(-d.dist_home[members] + noise)]
+            cum = np.cumsum(d.hours[far_first])
+            unreached = far_first[cum <= d.load[t] * (1 - 1 / d.utilization[t])]
             reach[unreached] = 0.15
+    d.reach = reach
 
-    # hire dates: two reps are new (one hired last year, one this year)
-    hire = start - pd.to_timedelta(rng.integers(200, 365 * 8, k), "D")
+
+def _hire_dates(d: _Draft) -> None:
+    """Hire dates: two reps are new (one hired last year, one this year)."""
+    rng, k, quarters = d.rng, d.k, d.quarters
+    hire = d.start - pd.to_timedelta(rng.integers(200, 365 * 8, k), "D")
     hire = pd.DatetimeIndex(hire).normalize().to_numpy().copy()
     new_reps = rng.choice(
-        [i for i in range(k) if i not in overloaded + underloaded],
+        [i for i in range(k) if i not in d.overloaded + d.underloaded],
         2 if k >= 20 else 1,
         replace=False,
     )
@@ -473,15 +572,26 @@ def generate(
         hire[new_reps[1]] = (
             (quarters[-2].start_time + pd.Timedelta(days=10)).normalize().to_datetime64()
         )
-    reps["hire_date"] = pd.to_datetime(hire)
+    d.reps["hire_date"] = pd.to_datetime(hire)
+    d.hire, d.new_reps = hire, new_reps
 
-    # rep skill: strong and weak reps; one weak rep in a rich territory, one strong in a poor one
+
+def _skills(d: _Draft) -> None:
+    """Strong and weak reps; one weak rep in a rich territory, one strong in a poor one, made
+    stark and observable: the weak rep's accounts are larger (richer potential, flat quota:
+    high raw attainment), the strong rep's smaller. Sizes stay inside their size band, so the
+    coverage model's hours (and the layout) do not change."""
+    rng, k, acc, assign, capacity = d.rng, d.k, d.acc, d.assign, d.capacity
+    employees, wallet = d.employees, d.wallet
     terr_potential = np.bincount(assign, weights=wallet, minlength=k)
     skill = rng.normal(0, 0.12, k)
     eligible = [
         i
         for i in range(k)
-        if i not in new_reps and not part_time[i] and i not in overloaded and i not in underloaded
+        if i not in d.new_reps
+        and not d.part_time[i]
+        and i not in d.overloaded
+        and i not in d.underloaded
     ]
     pot_rank = sorted(eligible, key=lambda i: terr_potential[i] / capacity[i])
     misleading_weak = pot_rank[-1]
@@ -493,10 +603,7 @@ def generate(
     weak = [misleading_weak, *picks[n_more:]]
     skill[strong] = rng.uniform(0.75, 0.95, len(strong))
     skill[weak] = -rng.uniform(0.75, 0.95, len(weak))
-    # make the misleading pair stark and observable: the weak rep's accounts are larger
-    # (richer potential, flat quota: high raw attainment), the strong rep's smaller. Sizes stay
-    # inside their size band, so the coverage model's hours (and the layout) do not change.
-    edges = sorted(b.min_employees for b in plan.segments.size_bands)
+    edges = sorted(b.min_employees for b in d.plan.segments.size_bands)
     band_of = np.searchsorted(edges, employees, side="right") - 1
     low = np.maximum(np.array(edges)[band_of], 3)
     high = np.array([*edges[1:], np.inf])[band_of] - 1
@@ -508,31 +615,68 @@ def generate(
         wallet = wallet * ratio**0.7
         acc["annual_revenue"] = np.round(acc["annual_revenue"] * ratio, -3).astype(np.int64)
     acc["employees"] = employees.astype(int)
+    d.employees, d.wallet, d.skill, d.eligible = employees, wallet, skill, eligible
+    d.strong, d.weak, d.misleading = strong, weak, (misleading_weak, misleading_strong)
 
-    # effort bias: reps over-serve some industries; three reps neglect priority segments
+
+def _behaviour(d: _Draft) -> None:
+    """Effort bias (reps over-serve some industries; three reps neglect priority segments),
+    churn (some accounts stop buying; engagement falls in the two quarters before), and when
+    an account can be worked (after its creation, while its rep is hired)."""
+    rng, acc, n_accounts, nq = d.rng, d.acc, d.n, d.nq
     bias = acc["industry"].map(EFFORT_BIAS).fillna(1.0).to_numpy()
-    neglecters = rng.choice(eligible, min(3, len(eligible)), replace=False)
+    neglecters = rng.choice(d.eligible, min(3, len(d.eligible)), replace=False)
     is_priority = acc["industry"].isin(PRIORITY_INDUSTRIES).to_numpy()
-    bias = np.where(np.isin(assign, neglecters) & is_priority, bias * 0.35, bias)
-
-    # churn: some accounts stop buying; engagement falls in the two quarters before
+    bias = np.where(np.isin(d.assign, neglecters) & is_priority, bias * 0.35, bias)
     churner = rng.random(n_accounts) < 0.14
     churn_q = np.where(churner, rng.integers(4, nq, n_accounts), nq + 10)
     qidx = np.arange(nq)[None, :]
     after = qidx >= churn_q[:, None]
     before = (qidx >= churn_q[:, None] - 2) & ~after
-
-    # vacancy before a rep's hire date; accounts before their creation
-    q_start = np.array([q.start_time.normalize().to_datetime64() for q in quarters])
-    q_end = np.array([q.end_time.normalize().to_datetime64() for q in quarters])
-    hired = hire[assign][:, None] <= q_end[None, :]
+    q_end = d.q_end
+    hired = d.hire[d.assign][:, None] <= q_end[None, :]
     exists = acc["created_date"].to_numpy()[:, None] <= q_end[None, :]
-    active = hired & exists
+    d.bias, d.neglecters, d.is_priority = bias, neglecters, is_priority
+    d.churner, d.churn_q, d.after, d.before, d.active = (
+        churner,
+        churn_q,
+        after,
+        before,
+        hired & exists,
+    )
 
-    # ------------------------------------------------------------------ opportunities
-    size_factor = (wallet / np.median(wallet)) ** 0.5
-    lam = 0.2 * size_factor[:, None] * reach[:, None] * active * np.where(after, 0.0, 1.0)
-    lam = lam * np.where(before, 0.7, 1.0)
+
+def _outcome(d: _Draft, frame: pd.DataFrame, base_logit: float) -> pd.DataFrame:
+    """Won or lost, close date and amount of the opportunities in ``frame``."""
+    rng, assign, employees, skill = d.rng, d.assign, d.employees, d.skill
+    a = frame["ai"].to_numpy()
+    t = assign[a]
+    logit = (
+        base_logit
+        + np.where(d.acc["industry"].to_numpy()[a] == HIGH_CONVERTING, 1.05, 0.0)
+        + skill[t]
+        + 0.12 * np.log10(employees[a])
+    )
+    won = rng.random(len(a)) < 1 / (1 + np.exp(-logit))
+    mean_days = 20.0 * employees[a] ** 0.22
+    cycle = np.round(rng.gamma(2.5, mean_days / 2.5)).astype(int) + 3
+    price = frame["product"].map({p: v[1] for p, v in PRODUCTS.items()}).to_numpy()
+    amount = 0.35 * d.wallet[a] * price * np.exp(rng.normal(0, 0.45, len(a)) + 0.15 * skill[t])
+    frame = frame.copy()
+    frame["won"] = won
+    frame["close_date"] = frame["created_date"].to_numpy() + cycle.astype("timedelta64[D]")
+    frame["amount"] = np.maximum(500, np.round(amount, -2))
+    return frame
+
+
+def _opportunities(d: _Draft) -> None:
+    """Opportunities a quarter in proportion to wallet and reach, with cross-sell follow-ons:
+    winning one product of a pair often brings its partner."""
+    rng, acc, assign, end = d.rng, d.acc, d.assign, d.end
+    q_start, q_end = d.q_start, d.q_end
+    size_factor = (d.wallet / np.median(d.wallet)) ** 0.5
+    lam = 0.2 * size_factor[:, None] * d.reach[:, None] * d.active * np.where(d.after, 0.0, 1.0)
+    lam = lam * np.where(d.before, 0.7, 1.0)
     counts = rng.poisson(lam)
     ai, qi = np.nonzero(counts)
     reps_per = counts[ai, qi]
@@ -540,36 +684,14 @@ def generate(
     qi = np.repeat(qi, reps_per)
     n_opp = len(ai)
     lo = np.maximum(q_start[qi], acc["created_date"].to_numpy()[ai])
-    lo = np.maximum(lo, hire[assign][ai])
+    lo = np.maximum(lo, d.hire[assign][ai])
     width = (q_end[qi] - lo).astype("timedelta64[D]").astype(int) + 1
     created_o = lo + (rng.random(n_opp) * np.maximum(width, 1)).astype(int).astype("timedelta64[D]")
     pnames = list(PRODUCTS)
     pshare = np.array([PRODUCTS[p][0] for p in pnames])
     product = rng.choice(pnames, n_opp, p=pshare / pshare.sum())
     opps = pd.DataFrame({"ai": ai, "created_date": created_o, "product": product})
-
-    # cross-sell follow-ons: winning one product of a pair often brings its partner
-    def outcome(frame: pd.DataFrame, base_logit: float) -> pd.DataFrame:
-        a = frame["ai"].to_numpy()
-        t = assign[a]
-        logit = (
-            base_logit
-            + np.where(acc["industry"].to_numpy()[a] == HIGH_CONVERTING, 1.05, 0.0)
-            + skill[t]
-            + 0.12 * np.log10(employees[a])
-        )
-        won = rng.random(len(a)) < 1 / (1 + np.exp(-logit))
-        mean_days = 20.0 * employees[a] ** 0.22
-        cycle = np.round(rng.gamma(2.5, mean_days / 2.5)).astype(int) + 3
-        price = frame["product"].map({p: v[1] for p, v in PRODUCTS.items()}).to_numpy()
-        amount = 0.35 * wallet[a] * price * np.exp(rng.normal(0, 0.45, len(a)) + 0.15 * skill[t])
-        frame = frame.copy()
-        frame["won"] = won
-        frame["close_date"] = frame["created_date"].to_numpy() + cycle.astype("timedelta64[D]")
-        frame["amount"] = np.maximum(500, np.round(amount, -2))
-        return frame
-
-    opps = outcome(opps, -1.35)
+    opps = _outcome(d, opps, -1.35)
     partner = {a: b for a, b in PRODUCT_PAIRS} | {b: a for a, b in PRODUCT_PAIRS}
     seed_rows = opps[opps["won"] & opps["product"].isin(partner)]
     take = seed_rows[rng.random(len(seed_rows)) < 0.55]
@@ -581,7 +703,7 @@ def generate(
             "product": take["product"].map(partner).to_numpy(),
         }
     )
-    follow = outcome(follow, 0.4)
+    follow = _outcome(d, follow, 0.4)
     opps = pd.concat([opps, follow], ignore_index=True)
     opps = opps[opps["created_date"] <= end].copy()
     closed = opps["close_date"] <= end
@@ -590,25 +712,32 @@ def generate(
     opps = opps.sort_values(["created_date", "ai"], kind="stable").reset_index(drop=True)
     opps["opportunity_id"] = [f"O{i:06d}" for i in range(1, len(opps) + 1)]
     opps["account_id"] = acc["account_id"].to_numpy()[opps["ai"]]
-    opps["rep_id"] = reps["rep_id"].to_numpy()[assign[opps["ai"]]]
+    opps["rep_id"] = d.reps["rep_id"].to_numpy()[assign[opps["ai"]]]
+    d.opps = opps
 
-    # ------------------------------------------------------------------ activities
+
+def _activities(d: _Draft) -> None:
+    """Calls, emails, meetings and visits as the coverage model asks, bent by effort bias,
+    diligence, churn and overload; unreached accounts are practically never visited (their few
+    deals come in unprompted)."""
+    rng, acc, assign, employees, plan = d.rng, d.acc, d.assign, d.employees, d.plan
     cov = plan.coverage.by_size_band
     calls = np.array([cov[plan.size_band_of(e)].calls_per_year for e in employees])
-    diligence = np.exp(rng.normal(0, 0.1, k))
-    # unreached accounts are practically never visited; their few deals come in unprompted
-    touch = np.where(reach < 1, 0.03, 1.0)
-    rate = (calls / 4)[:, None] * (bias * touch * diligence[assign])[:, None] * active
-    rate = rate * np.where(after, 0.05, np.where(before, 0.3, 1.0))
-    rate = rate * np.minimum(1.0, 1.0 / np.maximum(utilization[assign], 1e-9))[:, None] ** 0.5
+    diligence = np.exp(rng.normal(0, 0.1, d.k))
+    touch = np.where(d.reach < 1, 0.03, 1.0)
+    rate = (calls / 4)[:, None] * (d.bias * touch * diligence[assign])[:, None] * d.active
+    rate = rate * np.where(d.after, 0.05, np.where(d.before, 0.3, 1.0))
+    rate = rate * np.minimum(1.0, 1.0 / np.maximum(d.utilization[assign], 1e-9))[:, None] ** 0.5
     counts = rng.poisson(rate)
     ai, qi = np.nonzero(counts)
     reps_per = counts[ai, qi]
     ai = np.repeat(ai, reps_per)
     qi = np.repeat(qi, reps_per)
     n_act = len(ai)
-    lo = np.maximum(np.maximum(q_start[qi], acc["created_date"].to_numpy()[ai]), hire[assign][ai])
-    width = (q_end[qi] - lo).astype("timedelta64[D]").astype(int) + 1
+    lo = np.maximum(
+        np.maximum(d.q_start[qi], acc["created_date"].to_numpy()[ai]), d.hire[assign][ai]
+    )
+    width = (d.q_end[qi] - lo).astype("timedelta64[D]").astype(int) + 1
     act_date = lo + (rng.random(n_act) * np.maximum(width, 1)).astype(int).astype("timedelta64[D]")
     big = employees[ai] >= 1000
     types = np.array(["call", "email", "meeting", "visit"])
@@ -633,128 +762,138 @@ def generate(
     )
     acts["activity_id"] = [f"X{i:07d}" for i in range(1, len(acts) + 1)]
     acts["account_id"] = acc["account_id"].to_numpy()[acts["ai"]]
-    acts["rep_id"] = reps["rep_id"].to_numpy()[assign[acts["ai"]]]
+    acts["rep_id"] = d.reps["rep_id"].to_numpy()[assign[acts["ai"]]]
+    d.acts = acts
 
-    # ------------------------------------------------------------------ quotas and costs
-    won = opps[opps["stage"] == "won"].copy()
-    won["t"] = assign[won["ai"]]
+
+def _quotas_and_costs(d: _Draft) -> None:
+    """Quotas from each region's bookings per rep a quarter; capacity; loaded annual cost."""
+    rng, reps, k, rel_capacity = d.rng, d.reps, d.k, d.rel_capacity
+    won = d.opps[d.opps["stage"] == "won"].copy()
+    won["t"] = d.assign[won["ai"]]
     bookings = np.bincount(won["t"], weights=won["amount"], minlength=k)
-    tenure_q = np.array([(q_end[None, :] >= hire[i]).sum() for i in range(k)])
+    tenure_q = np.array([(d.q_end[None, :] >= d.hire[i]).sum() for i in range(k)])
     per_q = bookings / np.maximum(tenure_q, 1) / np.maximum(rel_capacity, 0.1)
     reg = reps["region"].to_numpy()
     region_quota = pd.Series(per_q).groupby(reg).mean() * 0.95
     quota = region_quota.reindex(reg).to_numpy() * rel_capacity * rng.uniform(0.95, 1.05, k)
     reps["quarterly_quota"] = np.round(quota, -3)
-    reps["capacity_hours"] = capacity
+    reps["capacity_hours"] = d.capacity
     reps["annual_cost"] = np.round(
-        (150_000 + 40_000 * rng.random(k)) * rel_capacity + 10_000 * (skill > 0.5), -2
+        (150_000 + 40_000 * rng.random(k)) * rel_capacity + 10_000 * (d.skill > 0.5), -2
     )
+    d.won = won
 
-    # ------------------------------------------------------------------ write
-    acc_out = acc[
-        [
-            "account_id",
-            "account_name",
-            "industry",
-            "employees",
-            "annual_revenue",
-            "latitude",
-            "longitude",
-            "postal_code",
-            "region",
-            "territory_id",
-            "created_date",
-        ]
-    ].copy()
+
+#: The columns written, per table, in contract order.
+_COLUMNS = {
+    "accounts": [
+        "account_id",
+        "account_name",
+        "industry",
+        "employees",
+        "annual_revenue",
+        "latitude",
+        "longitude",
+        "postal_code",
+        "region",
+        "territory_id",
+        "created_date",
+    ],
+    "reps": [
+        "rep_id",
+        "rep_name",
+        "territory_id",
+        "region",
+        "home_latitude",
+        "home_longitude",
+        "hire_date",
+        "capacity_hours",
+        "quarterly_quota",
+        "annual_cost",
+    ],
+    "opportunities": [
+        "opportunity_id",
+        "account_id",
+        "rep_id",
+        "product",
+        "created_date",
+        "close_date",
+        "stage",
+        "amount",
+    ],
+    "activities": [
+        "activity_id",
+        "account_id",
+        "rep_id",
+        "activity_date",
+        "activity_type",
+        "duration_minutes",
+    ],
+}
+
+
+def _write(d: _Draft, out: Path) -> None:
+    """The four tables as CSV (coordinates to five decimals) and the plan."""
+    acc_out = d.acc[_COLUMNS["accounts"]].copy()
     acc_out["latitude"] = acc_out["latitude"].round(5)
     acc_out["longitude"] = acc_out["longitude"].round(5)
+    reps = d.reps
     reps[["home_latitude", "home_longitude"]] = reps[["home_latitude", "home_longitude"]].round(5)
-    reps_out = reps[
-        [
-            "rep_id",
-            "rep_name",
-            "territory_id",
-            "region",
-            "home_latitude",
-            "home_longitude",
-            "hire_date",
-            "capacity_hours",
-            "quarterly_quota",
-            "annual_cost",
-        ]
-    ].copy()
-    opps_out = opps[
-        [
-            "opportunity_id",
-            "account_id",
-            "rep_id",
-            "product",
-            "created_date",
-            "close_date",
-            "stage",
-            "amount",
-        ]
-    ]
-    acts_out = acts[
-        [
-            "activity_id",
-            "account_id",
-            "rep_id",
-            "activity_date",
-            "activity_type",
-            "duration_minutes",
-        ]
-    ]
-    for name, frame in (
-        ("accounts", acc_out),
-        ("reps", reps_out),
-        ("opportunities", opps_out),
-        ("activities", acts_out),
-    ):
+    frames = {
+        "accounts": acc_out,
+        "reps": reps[_COLUMNS["reps"]].copy(),
+        "opportunities": d.opps[_COLUMNS["opportunities"]],
+        "activities": d.acts[_COLUMNS["activities"]],
+    }
+    for name, frame in frames.items():
         frame.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%d")
-    dump_plan(plan, out / "plan.yaml", header=PLAN_HEADER)
+    dump_plan(d.plan, out / "plan.yaml", header=PLAN_HEADER)
 
-    # ------------------------------------------------------------------ truths
-    t_ids = reps["territory_id"].to_numpy()
-    r_ids = reps["rep_id"].to_numpy()
+
+def _truths(d: _Draft, seed: int) -> dict:
+    """What the tests check each stage finds."""
+    acc, opps, acts, assign, wallet, k, nq = d.acc, d.opps, d.acts, d.assign, d.wallet, d.k, d.nq
+    t_ids = d.reps["territory_id"].to_numpy()
+    r_ids = d.reps["rep_id"].to_numpy()
     decided = opps[opps["stage"] != "open"]
     ind = acc["industry"].to_numpy()[decided["ai"]]
     wr_high = decided.loc[ind == HIGH_CONVERTING, "stage"].eq("won").mean()
     wr_rest = decided.loc[ind != HIGH_CONVERTING, "stage"].eq("won").mean()
-    effort_min = (
-        acts.groupby(acts["ai"])["duration_minutes"].sum().reindex(range(n_accounts)).fillna(0)
-    )
-    prio = is_priority
-    spend = np.bincount(won["ai"], weights=won["amount"], minlength=n_accounts)
+    effort_min = acts.groupby(acts["ai"])["duration_minutes"].sum().reindex(range(d.n)).fillna(0)
+    prio = d.is_priority
+    spend = np.bincount(d.won["ai"], weights=d.won["amount"], minlength=d.n)
     white = np.maximum(wallet * (nq / 4) - spend, 0)
     terr_white_share = np.bincount(assign, weights=white, minlength=k) / np.bincount(
         assign, weights=wallet * (nq / 4), minlength=k
     )
-    churned = np.flatnonzero(churner & (churn_q < nq))
-    truth = {
+    churned = np.flatnonzero(d.churner & (d.churn_q < nq))
+    weak_rich, strong_poor = d.misleading
+    quarters = d.quarters
+    return {
         "seed": seed,
-        "end_quarter": str(last_q),
+        "end_quarter": str(quarters[-1]),
         "quarters": [str(q) for q in quarters],
-        "n_accounts": n_accounts,
+        "n_accounts": d.n,
         "n_reps": k,
         "high_converting_industry": HIGH_CONVERTING,
         "planted_win_odds_ratio": float(np.exp(1.05)),
         "realised_win_rate": {"high": round(float(wr_high), 4), "rest": round(float(wr_rest), 4)},
         "deal_size_elasticity_employees": 0.7,
         "cycle_length_elasticity_employees": 0.22,
-        "strong_reps": sorted(r_ids[strong].tolist()),
-        "weak_reps": sorted(r_ids[weak].tolist()),
-        "rep_skill_logit": {r: round(float(s), 4) for r, s in zip(r_ids, skill, strict=True)},
-        "misleading_weak_rep_rich_territory": r_ids[misleading_weak],
-        "misleading_strong_rep_poor_territory": r_ids[misleading_strong],
-        "new_reps": sorted(r_ids[new_reps].tolist()),
-        "part_time_reps": r_ids[part_time].tolist(),
-        "overloaded_territories": sorted(t_ids[overloaded].tolist()),
-        "underloaded_territories": sorted(t_ids[underloaded].tolist()),
+        "strong_reps": sorted(r_ids[d.strong].tolist()),
+        "weak_reps": sorted(r_ids[d.weak].tolist()),
+        "rep_skill_logit": {r: round(float(s), 4) for r, s in zip(r_ids, d.skill, strict=True)},
+        "misleading_weak_rep_rich_territory": r_ids[weak_rich],
+        "misleading_strong_rep_poor_territory": r_ids[strong_poor],
+        "new_reps": sorted(r_ids[d.new_reps].tolist()),
+        "part_time_reps": r_ids[d.part_time].tolist(),
+        "overloaded_territories": sorted(t_ids[d.overloaded].tolist()),
+        "underloaded_territories": sorted(t_ids[d.underloaded].tolist()),
         "territory_utilization": {
-            t: round(float(u), 3) for t, u in zip(t_ids, utilization, strict=True)
+            t: round(float(u), 3) for t, u in zip(t_ids, d.utilization, strict=True)
         },
-        "white_space_territories": sorted(t_ids[overloaded].tolist()),
+        "white_space_territories": sorted(t_ids[d.overloaded].tolist()),
         "territory_white_space_share": {
             t: round(float(s), 3) for t, s in zip(t_ids, terr_white_share, strict=True)
         },
@@ -762,15 +901,13 @@ def generate(
         "effort_bias": EFFORT_BIAS,
         "priority_effort_share": round(float(effort_min[prio].sum() / effort_min.sum()), 4),
         "priority_potential_share": round(float(wallet[prio].sum() / wallet.sum()), 4),
-        "priority_neglecting_reps": sorted(r_ids[neglecters].tolist()),
+        "priority_neglecting_reps": sorted(r_ids[d.neglecters].tolist()),
         "product_pairs": [list(p) for p in PRODUCT_PAIRS],
         "churned_accounts": acc["account_id"].to_numpy()[churned].tolist(),
-        "churn_quarter": {acc["account_id"].iloc[i]: str(quarters[churn_q[i]]) for i in churned},
+        "churn_quarter": {acc["account_id"].iloc[i]: str(quarters[d.churn_q[i]]) for i in churned},
         "engagement_before_churn_ratio": 0.3,
         "true_annual_potential_total": round(float(wallet.sum()), -3),
     }
-    (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
-    return truth
 
 
 PLAN_HEADER = """\

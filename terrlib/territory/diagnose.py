@@ -11,6 +11,9 @@ from terrlib.territory.relaxation import Workspace, relax
 
 #: accounts x territories at or below which the diagnosis solves MILPs (the LP's answer above)
 SMALL = 50_000
+#: nodes each of its MILPs may take looking for a plan (the time limit is a safety net), so
+#: the tolerance it names does not depend on the machine's speed
+NODES = 100
 
 
 def _locked_overload(problem: TerritoryProblem) -> str | None:
@@ -33,8 +36,9 @@ def _locked_overload(problem: TerritoryProblem) -> str | None:
 
 
 class _Feasibility:
-    """Whether a tolerance can be met: an exact MILP (2 s, any plan) on small problems, the
-    LP relaxation on larger ones. Potential's band is never tighter than workload's."""
+    """Whether a tolerance can be met: an exact MILP (any plan, within :data:`NODES` nodes)
+    on small problems, the LP relaxation on larger ones. Potential's band is never tighter
+    than workload's."""
 
     def __init__(self, problem: TerritoryProblem, ws: Workspace):
         self.problem, self.ws = problem, ws
@@ -51,7 +55,8 @@ class _Feasibility:
         if self.ws.scales is None:
             self.ws.scales = lp.Scales.of(p, self.every)
         model = lp.build(trial, self.ws.scales, self.every, tol, integer=True)
-        model.highs.setOptionValue("time_limit", 2.0)
+        model.highs.setOptionValue("time_limit", 20.0)
+        model.highs.setOptionValue("mip_max_nodes", NODES)
         model.highs.setOptionValue("mip_rel_gap", 1.0)
         model.highs.run()
         found = model.highs.getInfo().primal_solution_status == 2

@@ -104,10 +104,10 @@ class TerritoryOptimizer:
     balance_potential : bool
         Also keep potential within its tolerance (default True).
     time_limit : float
-        Seconds allowed to each MILP solve. The MILPs that polish a proposal stop on counts
-        of nodes and solves instead, so the same request gives the same proposal on any
-        machine; for them this is only a safety net, set well above what they take on a
-        busy machine (the report runs two notebooks at once).
+        Seconds allowed to each MILP solve. The MILPs stop on counts of nodes and solves
+        instead, so the same request gives the same proposal on any machine; this is only a
+        safety net, set well above what they take on a busy machine (the report runs two
+        notebooks at once).
     totals : (float or None, float or None), optional
         Total workload hours and potential that the territories' shares apply to, instead
         of the assignment's own totals (None keeps those): fixed targets, for a region of a

@@ -15,8 +15,8 @@ from terrlib.territory.relaxation import Workspace, relax
 from terrlib.territory.rounding import LPPoint, integer
 
 # accounts x territories at or below which a solve hands every account to one MILP by
-# default: small enough for HiGHS to finish it well inside the time limit, so that the
-# limit, and so the machine's speed, does not decide the proposal
+# default (from the polished rounding, at most polish.EXACT_NODES nodes, so that the
+# machine's speed does not decide the proposal)
 EXACT = 5_000
 # accounts x territories from which a solve starts the LP from the arcs an approximate
 # Lagrangian dual picks (terrlib.territory.dual), not from each account's nearest homes: there

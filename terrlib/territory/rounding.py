@@ -183,7 +183,7 @@ def _grow(problem, sc, ws, point: LPPoint, assign, method, feasible, cheapest, s
         # a quick solve takes the first plan that keeps every rule
         run = polish.milp_around(
             p, sc, assign, point.keys, point.x, point.red, cheapest, size, limit,
-            first=quick and not feasible,
+            nodes=polish.EXACT_NODES, first=quick and not feasible,
         )  # fmt: skip
         found = run["found"]
         if found is not None:
@@ -192,11 +192,17 @@ def _grow(problem, sc, ws, point: LPPoint, assign, method, feasible, cheapest, s
             if size >= n and len(point.keys) >= p.arc_count():
                 # the MILP saw every arc and account: its bound holds for the problem
                 bound = max(bound, run["bound"])
-            method = (
-                "LP relaxation, then MILP on "
-                + ("every account" if size >= n else f"{run['free']:,} accounts")
-                + ("" if run["optimal"] else " (its first plan)" if quick else " (time limit)")
+            stop = (
+                ""
+                if run["optimal"]
+                else " (its first plan)"
+                if quick
+                else " (time limit)"
+                if run["timed_out"]
+                else f" (stopped at {polish.EXACT_NODES} nodes)"
             )
+            what = "every account" if size >= n else f"{run['free']:,} accounts"
+            method = f"LP relaxation, then MILP on {what}{stop}"
         if feasible:
             return Rounded(assign, method, bound)
         if size >= n:

@@ -1,5 +1,7 @@
 """Territories drawn from scratch: the same accounts and reps, with each rep based wherever
-the territory's travel is least instead of at today's home.
+the territory's travel is least instead of at today's home. This is the free-centre engine:
+the report's "drawn from scratch" view and the capacitated p-median benchmark
+(``benchmarks/optimizer_pmedian.py``) run the same :func:`from_scratch`.
 
 Sales leaders ask what today's home locations cost, and where a new hire would best be
 based. :func:`from_scratch` answers with location-allocation (Cooper's alternating method):
@@ -15,6 +17,9 @@ Examples
 >>> lat, lon = np.array([40.0, 40.0, 40.1]), np.array([-75.0, -75.1, -75.0])
 >>> int(weighted_medoid(lat, lon, np.array([1.0, 1.0, 5.0])))
 2
+>>> plane = Points(np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0]]), "euclidean")
+>>> plane.distance(np.array([0]), np.array([2])).tolist()
+[5.0]
 """
 
 from __future__ import annotations
@@ -28,6 +33,46 @@ from terrlib.geo import haversine_km
 from terrlib.territory.estimator import TerritoryOptimizer
 from terrlib.territory.problem import InfeasibleRequest
 
+METRICS = ("haversine", "euclidean", "euclidean_floor")
+
+
+@dataclass(frozen=True)
+class Points:
+    """Where the accounts are, and how far apart: ``haversine`` (``coords`` are latitude and
+    longitude in degrees; great-circle km, what the product uses), ``euclidean`` or
+    ``euclidean_floor`` (plane coordinates; the latter rounds down, as OR-Library does)."""
+
+    coords: np.ndarray
+    metric: str = "haversine"
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, not {self.metric!r}")
+
+    def distance(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Distance between points ``i`` and ``j`` (index arrays, broadcast)."""
+        a, b = self.coords[i], self.coords[j]
+        if self.metric == "haversine":
+            return haversine_km(a[..., 0], a[..., 1], b[..., 0], b[..., 1])
+        d = np.sqrt(((a - b) ** 2).sum(-1))
+        return np.floor(d + 1e-9) if self.metric == "euclidean_floor" else d
+
+    def to(self, bases: np.ndarray) -> np.ndarray:
+        """Distances from every point to each of the points ``bases`` (n x len(bases))."""
+        return self.distance(np.arange(len(self.coords))[:, None], np.asarray(bases)[None, :])
+
+    def medoid(self, members: np.ndarray, weight: np.ndarray) -> int:
+        """The member from which the weighted distance to all the members is least (ties:
+        the first); ``weight`` is per member."""
+        best, best_cost = int(members[0]), np.inf
+        for start in range(0, len(members), 500):  # at most 500 x n distances at a time
+            cand = members[start : start + 500]
+            cost = self.distance(cand[:, None], members[None, :]) @ weight
+            at = int(np.argmin(cost))
+            if cost[at] < best_cost:
+                best, best_cost = int(cand[at]), float(cost[at])
+        return best
+
 
 def weighted_medoid(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> int:
     """Position of the point from which the weighted great-circle distance to all the
@@ -40,16 +85,8 @@ def weighted_medoid(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> int
     weight : array
         Non-negative weight of each point.
     """
-    lat, lon, weight = (np.asarray(a, float) for a in (lat, lon, weight))
-    best, best_cost = 0, np.inf
-    for start in range(0, len(lat), 500):  # rows of at most 500 x n distances at a time
-        cand = np.arange(start, min(len(lat), start + 500))
-        d = haversine_km(lat[cand, None], lon[cand, None], lat[None, :], lon[None, :])
-        cost = d @ weight
-        at = int(np.argmin(cost))
-        if cost[at] < best_cost:
-            best, best_cost = int(cand[at]), float(cost[at])
-    return best
+    points = Points(np.column_stack([np.asarray(lat, float), np.asarray(lon, float)]))
+    return points.medoid(np.arange(len(points.coords)), np.asarray(weight, float))
 
 
 @dataclass
@@ -75,7 +112,12 @@ class ScratchPlan:
 
 
 def from_scratch(
-    opt: TerritoryOptimizer, max_rounds: int = 12, min_saving: float = 0.005
+    opt: TerritoryOptimizer,
+    max_rounds: int = 12,
+    min_saving: float = 0.005,
+    points: Points | None = None,
+    start: np.ndarray | None = None,
+    quick: bool = True,
 ) -> ScratchPlan:
     """The accounts of ``opt`` drawn again into its territories, each rep based wherever
     the territory's call-weighted travel is least.
@@ -86,7 +128,7 @@ def from_scratch(
 
     Each round solves the balanced assignment quickly (``solve(quick=True)``: the first
     plan that meets every band, with its certified gap), then moves every base to the
-    member account from which its territory's travel is least (:func:`weighted_medoid`). It
+    member account from which its territory's travel is least (:meth:`Points.medoid`). It
     starts from today's homes, which on the demo company gave 37% less travel than starting
     from k-means centres of the accounts, and stops when a round saves less than
     ``min_saving``; the round with least travel is returned. Bases that cannot carry the
@@ -95,30 +137,45 @@ def from_scratch(
     Parameters
     ----------
     opt : TerritoryOptimizer
-        The request, with account and rep-home coordinates. It need not be solved.
+        The request. It need not be solved. Without ``points`` it has account and rep-home
+        coordinates, and the bases are rep homes; with ``points`` its distances are set
+        each round from the bases.
     max_rounds : int
         Assignments after the first (each followed by moving the bases).
     min_saving : float
         Stop when a round lowers travel by less than this share.
+    points : Points, optional
+        The accounts' positions and metric, when distances are not great-circle km from
+        coordinates in ``opt`` (a planar benchmark instance).
+    start : array of int, optional
+        With ``points``: the accounts the first round's bases sit at, one per territory.
+    quick : bool
+        Solve each round's assignment quickly (the first plan that keeps every band);
+        ``False`` polishes it with MILPs as the proposal does (slower, less travel).
 
     Returns
     -------
     ScratchPlan
     """
-    if opt.distances is not None:
+    if points is None and opt.distances is not None:
         raise ValueError("planning from scratch needs account coordinates, not distances")
-    acc = opt.accounts.drop(columns=["locked"], errors="ignore")
-    lat, lon = acc["latitude"].to_numpy(float), acc["longitude"].to_numpy(float)
-    ter = opt.territories.copy()
+    if points is not None and (start is None or len(start) != len(opt.territories)):
+        raise ValueError("with points, start gives one account per territory")
+    acc = opt.accounts.drop(columns=["locked"], errors="ignore").reset_index(drop=True)
+    ter = opt.territories.reset_index(drop=True).copy()
     ter["base_account_id"] = pd.NA
+    bases = None if points is None else np.asarray(start, int)
+    if points is None:
+        points = Points(acc[["latitude", "longitude"]].to_numpy(float))
     trial = opt.with_params(
         accounts=acc, disruption=0.0, max_moved_share=None, max_distance_km=None
     )
     best, history = None, []
     for k in range(max_rounds + 1):
-        trial = trial.with_params(territories=ter.copy()).warm_from(trial)
+        planar = {} if bases is None else {"distances": points.to(bases)}
+        trial = trial.with_params(territories=ter.copy(), **planar).warm_from(trial)
         try:
-            trial.solve(quick=True)
+            trial.solve(quick=quick)
         except InfeasibleRequest:
             if best is None:  # the request itself cannot be met, whatever the bases
                 raise
@@ -129,13 +186,23 @@ def from_scratch(
                 best = trial
             break
         best = trial
-        for t in range(len(ter)):
-            members = np.flatnonzero(best.assign_idx_ == t)
-            if not len(members):
-                continue
-            at = members[weighted_medoid(lat[members], lon[members], best.problem_.weight[members])]
-            ter.loc[t, ["home_latitude", "home_longitude"]] = lat[at], lon[at]
-            ter.loc[t, "base_account_id"] = acc["account_id"].iloc[at]
+        _move_bases(best, points, ter, acc, bases)
     keep = ["territory_id", "rep_name", "home_latitude", "home_longitude", "base_account_id"]
-    bases = best.territories.reindex(columns=[c for c in keep if c in best.territories])
-    return ScratchPlan(best, bases, pd.DataFrame(history))
+    found = best.territories.reindex(columns=[c for c in keep if c in best.territories])
+    return ScratchPlan(best, found, pd.DataFrame(history))
+
+
+def _move_bases(best, points: Points, ter: pd.DataFrame, acc: pd.DataFrame, bases) -> None:
+    """Every base to its territory's medoid under ``best``: into ``ter`` (its home and base
+    account) and, for planar points, into ``bases``."""
+    weight = best.problem_.weight
+    for t in range(len(ter)):
+        members = np.flatnonzero(best.assign_idx_ == t)
+        if not len(members):
+            continue
+        at = points.medoid(members, weight[members])
+        if bases is None:
+            ter.loc[t, ["home_latitude", "home_longitude"]] = points.coords[at]
+        else:
+            bases[t] = at
+        ter.loc[t, "base_account_id"] = acc["account_id"].iloc[at]
