@@ -58,8 +58,8 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from terrlib.geo import haversine_km
 from terrlib.territory.problem import InfeasibleRequest, unit_vectors
+from terrlib.territory.scratch import Points
 
 _INF = highspy.kHighsInf
 METRICS = ("euclidean", "euclidean_floor", "haversine")
@@ -295,11 +295,7 @@ class CentrePlanner:
     # ------------------------------------------------------------------ distances
     def distance(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Distance between points ``i`` and ``j`` (arrays of point indices, broadcast)."""
-        a, b = self.coords[i], self.coords[j]
-        if self.metric == "haversine":
-            return haversine_km(a[..., 0], a[..., 1], b[..., 0], b[..., 1])
-        d = np.sqrt(((a - b) ** 2).sum(-1))
-        return np.floor(d + 1e-9) if self.metric == "euclidean_floor" else d
+        return Points(self.coords, self.metric).distance(i, j)
 
     def cost(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Objective cost of serving points ``i`` from centres at points ``j``."""

@@ -3,6 +3,7 @@ clear errors for requests that cannot be met."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import re
 import time
@@ -17,6 +18,7 @@ from terrlib.optimize import InfeasibleRequest, TerritoryOptimizer
 from terrlib.territory import pipeline, polish, rounding
 from terrlib.territory.dual import dual_start
 from terrlib.territory.model import Scales
+from terrlib.territory.problem import SETTINGS
 from terrlib.territory.relaxation import Workspace, relax
 
 CASE = pfizer_case()
@@ -450,3 +452,52 @@ def test_diagnosis_keeps_the_distance_limit():
     assert named > 0.2  # ±20% is infeasible within 1,500 km, so the limit was ignored if lower
     fine = TerritoryOptimizer(acc, homes, tolerance=named + 0.01, **settings).solve()
     assert fine.evaluate(fine.assign_idx_)["breach"] <= 1e-9
+
+
+# ---------------------------------------------------------------- the estimator's API
+
+
+def test_parameters_are_stored_as_given_and_every_copy_keeps_them():
+    rng = np.random.default_rng(2)
+    acc, homes = tiny(rng, {"A": (40.2, -74.8), "B": (40.8, -74.2)})
+    opt = TerritoryOptimizer(acc, homes, tolerance=0.25, disruption=0.3, time_limit=12)
+    params = opt.get_params()
+    assert params["tolerance"] == 0.25 and params["time_limit"] == 12
+    assert params["accounts"] is acc  # as given: not copied, not reindexed
+    names = set(inspect.signature(TerritoryOptimizer.__init__).parameters) - {"self"}
+    assert set(params) == names  # a new parameter cannot be dropped by a copy
+    defaults = inspect.signature(TerritoryOptimizer.__init__).parameters
+    assert {k: defaults[k].default for k in SETTINGS} == SETTINGS  # the problem's defaults
+    wider = opt.with_params(tolerance=0.4)
+    assert wider.get_params() == params | {"tolerance": 0.4}
+    assert not hasattr(wider, "assignment_")
+    with pytest.raises(TypeError, match="tolerence"):
+        opt.with_params(tolerence=0.4)
+    assert opt.tolerance == 0.25  # the original is untouched
+
+
+def test_solve_sets_only_read_results_and_shows_a_summary():
+    rng = np.random.default_rng(3)
+    acc, homes = tiny(rng, {"A": (40.2, -74.8), "B": (40.8, -74.2)})
+    opt = TerritoryOptimizer(acc, homes, tolerance=0.3, disruption=0.3)
+    assert "not solved" in opt.summary().title
+    before = opt.evaluate(np.zeros(len(acc), int))  # works unsolved: builds the problem
+    assert set(before) == {"objective", "travel", "moved", "breach"}
+    opt.solve()
+    fitted = {k for k in vars(opt) if k.endswith("_")}
+    assert fitted == {
+        "problem_", "prices_", "method_", "assign_idx_", "assignment_", "objective_",
+        "lower_bound_", "gap_", "travel_", "travel_before_", "summary_", "moves_", "seconds_",
+    }  # fmt: skip
+    result = opt.summary()
+    assert f"gap {opt.gap_:.2%}" in result.headline and len(result.table) == 2
+    assert "Territory optimizer" in opt._repr_html_()
+
+
+def test_a_warm_start_gives_the_same_plan():
+    acc, homes = generated_plan(600, 10, seed=2)
+    cold = TerritoryOptimizer(acc, homes, tolerance=0.08).solve()
+    warm = cold.with_params(tolerance=0.08).warm_from(cold).solve(quick=True)
+    again = cold.with_params(tolerance=0.08).solve(quick=True)
+    assert warm.lower_bound_ == pytest.approx(again.lower_bound_, rel=1e-6)
+    assert warm.evaluate(warm.assign_idx_)["breach"] <= 1e-9

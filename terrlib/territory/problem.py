@@ -36,24 +36,25 @@ def unit_vectors(lat, lon) -> np.ndarray:
     return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
 
 
-#: The request's settings a problem is built from (the estimator's parameters other than the
-#: two frames and the time limit).
-SETTINGS = (
-    "tolerance",
-    "potential_tolerance",
-    "disruption",
-    "max_moved_share",
-    "max_distance_km",
-    "cap_by",
-    "visits_per_call",
-    "travel_speed_kmh",
-    "min_travel_minutes",
-    "candidates",
-    "distances",
-    "travel_weight",
-    "balance_potential",
-    "totals",
-)
+#: The request's settings a problem is built from, with their defaults: the estimator's
+#: parameters other than the two frames and the time limit (see
+#: :class:`~terrlib.territory.estimator.TerritoryOptimizer` for what each means).
+SETTINGS: dict[str, Any] = {
+    "tolerance": 0.10,
+    "potential_tolerance": None,
+    "disruption": 1.0,
+    "max_moved_share": None,
+    "max_distance_km": None,
+    "cap_by": "accounts",
+    "visits_per_call": 0.2,
+    "travel_speed_kmh": 70.0,
+    "min_travel_minutes": 10.0,
+    "candidates": 8,
+    "distances": None,
+    "travel_weight": "call_hours",
+    "balance_potential": True,
+    "totals": None,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,27 +98,24 @@ class TerritoryProblem:
 
     @classmethod
     def build(
-        cls,
-        accounts: pd.DataFrame,
-        territories: pd.DataFrame,
-        tolerance: float = 0.10,
-        potential_tolerance: float | None = None,
-        disruption: float = 1.0,
-        max_moved_share: float | None = None,
-        max_distance_km: float | None = None,
-        cap_by: str = "accounts",
-        visits_per_call: float = 0.2,
-        travel_speed_kmh: float = 70.0,
-        min_travel_minutes: float = 10.0,
-        candidates: int = 8,
-        distances: np.ndarray | None = None,
-        travel_weight: str = "call_hours",
-        balance_potential: bool = True,
-        totals: tuple[float | None, float | None] | None = None,
+        cls, accounts: pd.DataFrame, territories: pd.DataFrame, **given: Any
     ) -> TerritoryProblem:
-        """The problem of assigning ``accounts`` to ``territories`` under the settings (see
-        :class:`~terrlib.territory.estimator.TerritoryOptimizer` for what each means)."""
-        settings = {k: v for k, v in locals().items() if k in SETTINGS}
+        """The problem of assigning ``accounts`` to ``territories`` under the settings
+        ``given`` (any of :data:`SETTINGS`; the rest keep their defaults).
+
+        Raises
+        ------
+        TypeError
+            For a name that is not a setting.
+        """
+        unknown = set(given) - set(SETTINGS)
+        if unknown:
+            raise TypeError(f"not settings of a territory problem: {sorted(unknown)}")
+        settings = SETTINGS | given
+        tolerance, potential_tolerance = settings["tolerance"], settings["potential_tolerance"]
+        distances, max_distance_km = settings["distances"], settings["max_distance_km"]
+        max_moved_share, travel_weight = settings["max_moved_share"], settings["travel_weight"]
+        disruption, balance_potential = settings["disruption"], settings["balance_potential"]
         acc = accounts.reset_index(drop=True)
         ter = territories.reset_index(drop=True)
         n, m = len(acc), len(ter)
@@ -151,7 +149,7 @@ class TerritoryProblem:
         else:
             distances = np.asarray(distances, float)
         rev_weight = revenue / max(revenue.mean(), 1e-12)
-        move_weight = rev_weight if cap_by == "revenue" else np.ones(n)
+        move_weight = rev_weight if settings["cap_by"] == "revenue" else np.ones(n)
         problem = cls(
             accounts=acc,
             territories=ter,
@@ -161,7 +159,7 @@ class TerritoryProblem:
             ids=ids,
             current=current,
             call_time=call_time,
-            trips=2 * calls * visits_per_call,  # one-way legs a year
+            trips=2 * calls * settings["visits_per_call"],  # one-way legs a year
             potential=acc["potential"].to_numpy(float),
             share=share / share.sum(),
             weight=weight,
