@@ -8,7 +8,6 @@ failed executed notebook is kept in ``reports/<quarter>.failed/`` for debugging.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import platform
@@ -28,7 +27,7 @@ from jupyter_client.manager import KernelManager
 from terrlib import config
 from terrlib.inputs.dataset import load_dataset
 from terrlib.inputs.plan import DEFAULT_PLAN
-from terrlib.report import artifacts, stage, swap
+from terrlib.report import artifacts, index, stage, swap
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -92,10 +91,10 @@ def _failed_cell(nb_path: Path) -> str:
         nb = nbformat.read(nb_path, as_version=4)
     except Exception:  # noqa: BLE001
         return ""
-    for index, cell in enumerate(nb.cells):
+    for number, cell in enumerate(nb.cells, start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return f"cell {index + 1} ({output.get('ename')}: {output.get('evalue')})"
+                return f"cell {number} ({output.get('ename')}: {output.get('evalue')})"
     return ""
 
 
@@ -261,79 +260,6 @@ def _run_notebooks(
     return {stem: timings[stem] for stem in config.STAGE_NOTEBOOKS}
 
 
-def _skipped_html(skipped: dict) -> str:
-    """The sections that had too little data, stage by stage, with what each needs."""
-    items = []
-    for stem in config.STAGE_NOTEBOOKS:
-        for gap in skipped.get(stem, []):
-            has = f" The data has {gap['has']}." if gap.get("has") else ""
-            items.append(
-                f'<li><a href="{stem}.html">{html.escape(config.STAGE_TITLES[stem])}</a>, '
-                f"{html.escape(gap['title'])}: needs {html.escape(gap['needs'])}."
-                f"{html.escape(has)} {html.escape(gap.get('fix', ''))}</li>"
-            )
-    if not items:
-        return ""
-    return (
-        '<section class="skipped"><h2>Sections without enough data</h2><p>These parts of '
-        "the report were left out because the data cannot support them yet; the rest of "
-        f"each stage is complete.</p><ul>{''.join(items)}</ul></section>"
-    )
-
-
-def _index_html(quarter: str, company: str, headlines: dict, timings: dict, manifest: dict) -> str:
-    sections = []
-    for stem in config.STAGE_NOTEBOOKS:
-        sentences = "".join(f"<p>{html.escape(s)}</p>" for s in headlines.get(stem, []))
-        sections.append(
-            f'<section><h2><a href="{stem}.html">{html.escape(config.STAGE_TITLES[stem])}</a>'
-            f"</h2>{sentences}</section>"
-        )
-    inputs = html.escape(", ".join(f"{k} {v[:12]}" for k, v in manifest["inputs"].items()))
-    default_plan = (
-        '<p class="warn">No plan file was given: this report uses the default plan (no '
-        "priority industries, ±10% balance, the standard coverage model). Put your plan.yaml "
-        "beside the data for your own rules.</p>"
-        if manifest["parameters"]["plan_path"] == DEFAULT_PLAN
-        else ""
-    )
-    params = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in manifest["parameters"].items()
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>{html.escape(company)} · territory report {quarter}</title>
-<style>
-body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 960px;
-       margin: 2em auto; padding: 0 1.5em; color: #222; line-height: 1.45; }}
-h1 {{ margin-bottom: 0.2em; }} .sub {{ color: #666; margin-top: 0; }}
-section {{ border-left: 4px solid #16a085; padding: 0.2em 1em; margin: 1.2em 0;
-          background: #f8fbfa; }}
-section h2 {{ font-size: 1.15em; margin: 0.4em 0; }} a {{ color: #0b6e5b; }}
-section.skipped {{ border-left-color: #b8860b; background: #fdf6e3; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-th, td {{ text-align: left; padding: 2px 10px; }}
-details {{ margin-top: 2em; color: #444; }}
-.warn {{ border-left: 4px solid #b8860b; background: #fdf6e3; padding: 0.4em 1em; }}
-</style></head><body>
-<h1>{html.escape(company)}: quarterly territory report</h1>
-<p class="sub">Quarter {quarter} · data as known at the quarter end · built
-{html.escape(manifest["built_at"])} in {manifest["wall_seconds"]:.0f} s</p>
-{default_plan}
-{"".join(sections)}
-{_skipped_html(manifest.get("skipped", {}))}
-<details><summary>Run manifest (parameters, inputs, versions)</summary>
-<table>{params}</table>
-<p>Input files (sha256): {inputs}</p>
-<p>Seconds per notebook (with {manifest["workers"]} running at a time they add up to more than
-the wall time): {html.escape(", ".join(f"{k} {v:.1f}" for k, v in timings.items()))}</p>
-<p>Full manifest: <a href="run.json">run.json</a></p></details>
-</body></html>
-"""
-
-
 def _public(path: Path | str) -> str:
     """A path as the run manifest shows it: relative to the project or the working folder
     when inside one, else only its last part (the report may be shared; absolute paths on
@@ -441,7 +367,7 @@ def _build(
         }
         (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         (pages / "index.html").write_text(
-            _index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
+            index.index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
         )
         swap.install(
             [(processed, processed_root / q), (pages, out_dir / q)], swap.journal(out_dir, q)
