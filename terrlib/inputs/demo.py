@@ -316,39 +316,39 @@ class _Draft:
     plan: Plan
     quarters: pd.PeriodIndex
     n: int
-    acc: pd.DataFrame = None
-    employees: np.ndarray = None
-    wallet: np.ndarray = None
-    reps: pd.DataFrame = None
-    part_time: np.ndarray = None
-    overloaded: list = None
-    underloaded: list = None
-    rel_capacity: np.ndarray = None
-    assign: np.ndarray = None
-    dist_home: np.ndarray = None
-    hours: np.ndarray = None
-    load: np.ndarray = None
-    capacity: np.ndarray = None
-    utilization: np.ndarray = None
-    reach: np.ndarray = None
-    hire: np.ndarray = None
-    new_reps: np.ndarray = None
-    skill: np.ndarray = None
-    eligible: list = None
-    strong: list = None
-    weak: list = None
-    misleading: tuple = None
-    bias: np.ndarray = None
-    neglecters: np.ndarray = None
-    is_priority: np.ndarray = None
-    churner: np.ndarray = None
-    churn_q: np.ndarray = None
-    after: np.ndarray = None
-    before: np.ndarray = None
-    active: np.ndarray = None
-    opps: pd.DataFrame = None
-    acts: pd.DataFrame = None
-    won: pd.DataFrame = None
+    acc: pd.DataFrame | None = None
+    employees: np.ndarray | None = None
+    wallet: np.ndarray | None = None
+    reps: pd.DataFrame | None = None
+    part_time: np.ndarray | None = None
+    overloaded: list | None = None
+    underloaded: list | None = None
+    rel_capacity: np.ndarray | None = None
+    assign: np.ndarray | None = None
+    dist_home: np.ndarray | None = None
+    hours: np.ndarray | None = None
+    load: np.ndarray | None = None
+    capacity: np.ndarray | None = None
+    utilization: np.ndarray | None = None
+    reach: np.ndarray | None = None
+    hire: np.ndarray | None = None
+    new_reps: np.ndarray | None = None
+    skill: np.ndarray | None = None
+    eligible: list | None = None
+    strong: list | None = None
+    weak: list | None = None
+    misleading: tuple | None = None
+    bias: np.ndarray | None = None
+    neglecters: np.ndarray | None = None
+    is_priority: np.ndarray | None = None
+    churner: np.ndarray | None = None
+    churn_q: np.ndarray | None = None
+    after: np.ndarray | None = None
+    before: np.ndarray | None = None
+    active: np.ndarray | None = None
+    opps: pd.DataFrame | None = None
+    acts: pd.DataFrame | None = None
+    won: pd.DataFrame | None = None
 
     @property
     def start(self) -> pd.Timestamp:
