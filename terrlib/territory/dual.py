@@ -166,9 +166,10 @@ class SoftDual:
             yield acc, (cost + u[c] * hours + w[c] * self.pot[r]).reshape(len(acc), m)
 
 
-def _start_arcs(problem: TerritoryProblem) -> np.ndarray:
+def _start_arcs(problem: TerritoryProblem) -> tuple[np.ndarray, np.ndarray]:
     """Every account's 8 nearest homes, each territory's nearest accounts (three times its
-    share) and every account's current territory, where allowed."""
+    share) and every account's current territory, where allowed; and each account's nearest
+    home."""
     p, m = problem, problem.m
     free = np.flatnonzero(~p.locked)
     rows, cols = p.nearest(8)
@@ -184,7 +185,7 @@ def _start_arcs(problem: TerritoryProblem) -> np.ndarray:
     has = free[p.current[free] >= 0]
     keys.append(has * m + p.current[has])
     keys = np.unique(np.concatenate(keys))
-    return keys[p.allowed(keys // m, keys % m)]
+    return keys[p.allowed(keys // m, keys % m)], cols.reshape(p.n, -1)[:, 0]
 
 
 def _climb(dual: SoftDual, z, eps, tol, total_h, damp):
@@ -257,10 +258,9 @@ def dual_start(problem: TerritoryProblem, tol: float) -> tuple[np.ndarray, np.nd
     free = np.flatnonzero(~p.locked)
     if not len(free):
         return p.candidate_arcs(p.settings["candidates"]), np.zeros(0, int)
-    keys = _start_arcs(p)
+    keys, nearest = _start_arcs(p)
     dual = SoftDual(p, keys, tol)
     z = np.zeros(2 * m if dual.balance_p else m)
-    nearest = p.nearest(8)[1].reshape(n, -1)[:, 0]  # nearest first
     total_h = float(p.arc_values(np.arange(n), nearest)["hours"].sum() / dual.hs)
     damp = 1e-4
     for eps in TEMPERATURES:

@@ -11,6 +11,8 @@ hours, potential and cost 1.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import highspy
@@ -211,9 +213,6 @@ def new_highs() -> highspy.Highs:
     /dev/null, so it stays out of reports (done on first use, not on import)."""
     global _BANNER_SHOWN
     if not _BANNER_SHOWN:
-        import os
-        import sys
-
         sys.stdout.flush()
         saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
         try:
