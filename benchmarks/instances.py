@@ -271,6 +271,7 @@ def pmedian_request(case: dict):
         visits_per_call=0.0,
         disruption=0.0,
         distances=points.to(start),
+        reach_km=float("inf"),  # a p-median has no reach
     )
     return opt, points, start
 

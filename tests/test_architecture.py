@@ -14,8 +14,10 @@ from pathlib import Path
 from terrlib import config
 
 PACKAGE = config.PROJECT_ROOT / "terrlib"
-STAGES = {"alignment", "segmentation", "icp", "performance", "workload", "balancing", "whatif"}
-STAGE_4 = {"workload", "balancing", "whatif"}  # one stage, three modules
+STAGES = {
+    "alignment", "segmentation", "icp", "performance", "workload", "balancing", "whatif", "staffing"
+}  # fmt: skip
+STAGE_4 = {"workload", "balancing", "whatif", "staffing"}  # one stage, four modules
 #: which packages each may import (the shared modules are terrlib.<module> at the top)
 ALLOWED = {
     "inputs": {"shared", "inputs"},

@@ -13,7 +13,8 @@ from terrlib.territory.regions import nearest_bound, solve_by_regions, split_reg
 from terrlib.territory.relaxation import Workspace, relax
 from tests.test_optimize import brute_force, tiny
 
-CALL_HOURS = {"tolerance": 0.05, "disruption": 0.2, "visits_per_call": 0.0}
+# the region split is for continent-wide plans: no reach here (the reach is tested elsewhere)
+CALL_HOURS = {"tolerance": 0.05, "disruption": 0.2, "visits_per_call": 0.0, "reach_km": np.inf}
 
 
 def test_tiny_plans_by_regions_keep_the_bound_under_the_optimum():
@@ -22,7 +23,7 @@ def test_tiny_plans_by_regions_keep_the_bound_under_the_optimum():
     solved = 0
     for _ in range(6):
         acc, ter = tiny(rng, homes, n=9)
-        opt = TerritoryOptimizer(acc, ter, tolerance=0.3, disruption=0.3)
+        opt = TerritoryOptimizer(acc, ter, tolerance=0.3, disruption=0.3, reach_km=np.inf)
         best = brute_force(opt)
         if not np.isfinite(best):
             continue
@@ -88,9 +89,9 @@ def test_solve_goes_by_regions_only_where_it_can(monkeypatch):
     loose = TerritoryOptimizer(acc, ter, balance_potential=False, **CALL_HOURS)
     loose.solve(exact=False)
     assert "regions" in loose.method_ and loose.evaluate(loose.assign_idx_)["breach"] <= 1e-9
-    travel = TerritoryOptimizer(acc, ter, tolerance=0.1).solve(exact=False)
+    travel = TerritoryOptimizer(acc, ter, tolerance=0.1, reach_km=np.inf).solve(exact=False)
     capped = TerritoryOptimizer(acc, ter, max_moved_share=0.5, **CALL_HOURS).solve(exact=False)
     for other in (travel, capped):
         assert "regions" not in other.method_
     with pytest.raises(ValueError, match="without travel"):
-        solve_by_regions(TerritoryOptimizer(acc, ter, tolerance=0.1).problem())
+        solve_by_regions(TerritoryOptimizer(acc, ter, tolerance=0.1, reach_km=np.inf).problem())

@@ -40,9 +40,9 @@ class _Feasibility:
     on small problems, the LP relaxation on larger ones. Potential's band is never tighter
     than workload's."""
 
-    def __init__(self, problem: TerritoryProblem, ws: Workspace):
+    def __init__(self, problem: TerritoryProblem, ws: Workspace, lp_only: bool = False):
         self.problem, self.ws = problem, ws
-        self.small = problem.n * problem.m <= SMALL
+        self.small = problem.n * problem.m <= SMALL and not lp_only
         self.every = problem.every_arc() if self.small else None
         self.unsettled: list[float] = []  # neither a plan nor a proof within the time
 
@@ -103,3 +103,24 @@ def diagnose(problem: TerritoryProblem, ws: Workspace) -> tuple[str, float | Non
         + ("" if feasible.small else " or a little more (from the LP relaxation)")
         + moved
     ), hi
+
+
+def tightest(
+    problem: TerritoryProblem, ws: Workspace, hi: float = 1.0, steps: int = 8, lp_only=False
+):
+    """The tightest workload tolerance up to ``hi`` that ``problem``'s other rules allow
+    (potential's band never tighter than workload's; territories' own tolerances kept), by
+    bisection from 0 in ``steps`` halvings; None when not even ``hi`` can be met. Exact on
+    small problems unless ``lp_only``, the LP's otherwise (a bound: the true tightest is a
+    little more)."""
+    feasible = _Feasibility(problem, ws, lp_only)
+    if not feasible(hi):
+        return None
+    lo = 0.0
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        if feasible(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -59,10 +59,10 @@ class SoftDual:
         self.locked_h = np.bincount(p.current[lk], lv["hours"], m) / self.hs
         locked_p = np.bincount(p.current[lk], p.potential[lk], m) / ps
         self.pot = p.potential / ps
-        s, t_p = p.share, p.p_tol
-        self.balance_p = t_p < 1e5
-        self.p_up = (1 + t_p) * s * self.pot.sum() - locked_p
-        self.p_lo = (1 - t_p) * s * self.pot.sum() - locked_p
+        s, b = p.share, p.bands()
+        self.balance_p = p.p_tol < 1e5
+        self.p_up = (1 + b.p_hi) * s * self.pot.sum() - locked_p
+        self.p_lo = (1 - b.p_lo) * s * self.pot.sum() - locked_p
         self.kappa = float(n)
         self.per = max(1, 2_000_000 // m)
         self.cache: dict[int, tuple] = {}
@@ -193,9 +193,10 @@ def _climb(dual: SoftDual, z, eps, tol, total_h, damp):
     the workload total and the damping reached."""
     p, m = dual.problem, dual.problem.m
     s, t_p = p.share, p.p_tol
+    band = p.bands(tol)
     for _ in range(30):
-        h_up = (1 + tol) * s * total_h - dual.locked_h
-        h_lo = (1 - tol) * s * total_h - dual.locked_h
+        h_up = (1 + band.w_hi) * s * total_h - dual.locked_h
+        h_lo = (1 - band.w_lo) * s * total_h - dual.locked_h
         f, g, curv, soft_h = dual.newton_terms(z, eps, h_up, h_lo)
         total_h = float(dual.locked_h.sum() + soft_h)
         if np.abs(g[:m]).max() < 0.01 * tol * (s * total_h).min() and (

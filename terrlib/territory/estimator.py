@@ -9,9 +9,11 @@ account i goes to territory k.
   ``h_ik`` is the account's hours a year if served from k's home (call time plus travel), so a
   target follows the rep's capacity (a part-time rep gets half);
 * potential: ``sum_i p_i x_ik`` within ±tolerance of k's share of total potential;
-* optionally at most ``max_accounts`` accounts in a territory, at most
-  ``max_moved_share`` of the accounts (or of the revenue) changing territory, and no account
-  moved to a rep home farther than ``max_distance_km``;
+* reach: no account goes to a rep home farther than its reach (``reach_km``, by default
+  derived from today's alignment) unless it is nearer than its rep today, nor out of its
+  region when both frames have a ``region`` (unless ``cross_regions``);
+* optionally at most ``max_accounts`` accounts in a territory and at most
+  ``max_moved_share`` of the accounts (or of the revenue) changing territory;
 * minimise ``sum_i w_i d_ik x_ik`` (call hours x distance: travel) plus ``disruption`` x the
   account's revenue weight for every account moved away from its current territory.
 
@@ -52,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from terrlib.results import Result
-from terrlib.territory import outcome, pipeline, regions
+from terrlib.territory import groups, outcome, pipeline, regions
 from terrlib.territory.problem import (  # noqa: F401  (InfeasibleRequest: part of the API)
     SETTINGS,
     InfeasibleRequest,
@@ -87,10 +89,25 @@ class TerritoryOptimizer:
         nearest home, scaled by its revenue weight.
     max_moved_share : float, optional
         At most this share of accounts (or of revenue, see ``cap_by``) may change territory.
-    max_distance_km : float, optional
-        An account may go only to a territory whose rep home is at most this far from it
-        (its current territory is always allowed), so no rep is handed an account on the
-        other side of the country to even out the numbers.
+    reach_km : float, optional
+        The farthest (in km, see ``circuity``) a rep home may be from an account it is given,
+        so that no rep is handed an account on the other side of the country to even out the
+        numbers. An account already farther from today's rep may go to any nearer one; one
+        with no territory today may always go to its region's two nearest homes; its
+        current territory is always allowed. Default (None):
+        :func:`~terrlib.territory.problem.default_reach`, the distance within which today's
+        reps serve four in five of their accounts; ``inf`` for no limit.
+    circuity : float
+        Road distance against great circle (1.25 is typical of road networks); distances
+        from coordinates are great-circle km times this. Not applied to ``distances``.
+    cross_regions : bool
+        Let accounts go to a territory of another region (when both frames have a
+        ``region`` column; without one, regions do not restrict moves).
+    territory_tolerance : dict, optional
+        ``territory_id`` -> a wider tolerance for that territory (one for workload and
+        potential, or a (workload, potential) pair; a value below the plan's keeps the
+        plan's), for territories that cannot be balanced within reach (see
+        :func:`terrlib.territory.unbalanced.unbalanced`); the rest keep ``tolerance``.
     cap_by : {"accounts", "revenue"}
         What ``max_moved_share`` counts.
     visits_per_call, travel_speed_kmh, min_travel_minutes : float
@@ -144,7 +161,10 @@ class TerritoryOptimizer:
         potential_tolerance: float | None = None,
         disruption: float = 1.0,
         max_moved_share: float | None = None,
-        max_distance_km: float | None = None,
+        reach_km: float | None = None,
+        circuity: float = 1.0,
+        cross_regions: bool = False,
+        territory_tolerance: dict | None = None,
         cap_by: str = "accounts",
         visits_per_call: float = 0.2,
         travel_speed_kmh: float = 70.0,
@@ -162,7 +182,10 @@ class TerritoryOptimizer:
         self.potential_tolerance = potential_tolerance
         self.disruption = disruption
         self.max_moved_share = max_moved_share
-        self.max_distance_km = max_distance_km
+        self.reach_km = reach_km
+        self.circuity = circuity
+        self.cross_regions = cross_regions
+        self.territory_tolerance = territory_tolerance
         self.cap_by = cap_by
         self.visits_per_call = visits_per_call
         self.travel_speed_kmh = travel_speed_kmh
@@ -206,6 +229,30 @@ class TerritoryOptimizer:
             self._workspace.warm = other._workspace.warm
         return self
 
+    def changed(self, locked_accounts=None, **changes: Any) -> TerritoryOptimizer:
+        """A new, unsolved optimizer with ``changes`` (any parameters) warm from this one;
+        ``locked_accounts`` (account ids) replaces the accounts' locks. The warm start is
+        this optimizer's last LP, reused only where it is valid for the new request: arcs
+        that a new lock, a shorter reach or another region rule forbids are dropped (and the
+        basis with them), so a lock always holds."""
+        if locked_accounts is not None:
+            accounts = changes.get("accounts", self.accounts).copy()
+            accounts["locked"] = accounts["account_id"].isin(list(locked_accounts)).to_numpy()
+            changes["accounts"] = accounts
+        return self.with_params(**changes).warm_from(self)
+
+    def resolve(self, quick: bool = True, locked_accounts=None, **changes: Any):
+        """A new optimizer with ``changes`` (see :meth:`changed`), solved warm from this one
+        (``quick`` by default, as the what-if panel does; ``quick=False`` polishes as the
+        proposal does). This optimizer is left as it was.
+
+        Raises
+        ------
+        InfeasibleRequest
+            When the changed request cannot be met.
+        """
+        return self.changed(locked_accounts, **changes).solve(quick=quick)
+
     def problem(self) -> TerritoryProblem:
         """The problem these parameters describe."""
         settings = {k: getattr(self, k) for k in SETTINGS}
@@ -213,7 +260,14 @@ class TerritoryOptimizer:
 
     # ------------------------------------------------------------------ solve
 
-    def solve(self, exact: bool | None = None, time_limit: float | None = None, quick=False):
+    def solve(
+        self,
+        exact: bool | None = None,
+        time_limit: float | None = None,
+        quick: bool = False,
+        rounding_only: bool = False,
+        explain: bool = True,
+    ):
         """Solve; sets the fitted attributes (see the class notes). Returns self.
 
         ``exact`` (by default when accounts x territories is at most 5,000) hands every
@@ -224,6 +278,11 @@ class TerritoryOptimizer:
         territories or more whose workload is call hours, with rep-home coordinates and no
         cap on moves, are solved region by region
         (:func:`terrlib.territory.regions.solve_by_regions`) unless ``exact``.
+        ``rounding_only`` takes the LP's first rounding that keeps every rule, and fails at
+        once (without a diagnosis) when there is none: the fast test the trade-off curve
+        bisects with. Without ``explain`` an infeasible request is not diagnosed (the
+        diagnosis solves a series of LPs or MILPs): for callers that go on to
+        :func:`terrlib.territory.unbalanced.unbalanced` anyway.
 
         Raises
         ------
@@ -234,20 +293,52 @@ class TerritoryOptimizer:
         began = time.perf_counter()
         limit = self.time_limit if time_limit is None else time_limit
         problem = self.problem()
+        exact_given = exact
         if exact is None:
             exact = problem.n * problem.m <= pipeline.EXACT
         self.__dict__.pop("regions_", None)
-        if not exact and regions.suits(problem):
+        units = groups.grouped(problem)
+        if units is not None:  # accounts that share a group go together: solve the units
+            unit_problem, unit_of = units
+            if exact_given is None:
+                exact = unit_problem.n * unit_problem.m <= pipeline.EXACT
+            solution = pipeline.solve(
+                unit_problem, self._workspace, exact and not rounding_only, limit, quick,
+                rounding_only, explain,
+            )  # fmt: skip
+            self._finish(problem, solution, unit_problem, unit_of)
+        elif not exact and not rounding_only and regions.suits(problem):
             solution = regions.solve_by_regions(problem, self._workspace, limit)
             self.regions_ = solution.regions
+            self._finish(problem, solution)
         else:
-            solution = pipeline.solve(problem, self._workspace, exact, limit, quick)
-        self._finish(problem, solution)
+            solution = pipeline.solve(
+                problem, self._workspace, exact and not rounding_only, limit, quick,
+                rounding_only, explain,
+            )  # fmt: skip
+            self._finish(problem, solution)
         self.seconds_ = time.perf_counter() - began
         return self
 
-    def _finish(self, problem: TerritoryProblem, solution) -> None:
-        assign = solution.assign
+    def adopt(self, assign: np.ndarray, method: str, bound: float | None = None):
+        """Set the fitted attributes from a given assignment (territory positions per
+        account) instead of solving, with ``bound`` as its lower bound (its own cost when
+        None: for a plan that is the only one the rules allow, such as today's alignment
+        under a cap of no moves). Returns self."""
+        problem = self.problem()
+        assign = np.asarray(assign, int)
+        cost = problem.evaluate(assign)["objective"]
+        self._finish(
+            problem,
+            pipeline.Solution(assign, cost if bound is None else bound, method, {}, None),
+        )
+        self.seconds_ = 0.0
+        return self
+
+    def _finish(self, problem: TerritoryProblem, solution, units=None, unit_of=None) -> None:
+        """Set the fitted attributes from ``solution``; of the ``units`` problem when
+        accounts were grouped (``unit_of``: each account's unit), whose gap it keeps."""
+        assign = solution.assign if unit_of is None else solution.assign[unit_of]
         score = problem.evaluate(assign)
         self.problem_ = problem
         self.prices_ = solution.prices
@@ -257,7 +348,14 @@ class TerritoryOptimizer:
             problem.ids[assign], index=problem.accounts["account_id"], name="territory_id"
         )
         self.objective_ = score["objective"]
-        self.lower_bound_ = min(solution.bound, self.objective_)  # rounding noise only
+        if units is None:
+            self.lower_bound_ = min(solution.bound, self.objective_)  # rounding noise only
+        else:
+            # the gap of the plan over units (their distances); the bound in account terms
+            own = units.evaluate(solution.assign)["objective"]
+            unit_gap = max(0.0, 1 - solution.bound / max(own, 1e-12))
+            self.lower_bound_ = self.objective_ * (1 - unit_gap)
+            self.method_ += f" (over {units.n:,} units: groups of accounts that go together)"
         self.gap_ = max(0.0, (self.objective_ - self.lower_bound_) / max(self.objective_, 1e-12))
         self.travel_ = score["travel"]
         known = np.flatnonzero(problem.current >= 0)

@@ -126,7 +126,7 @@ def _fixed_part(problem: TerritoryProblem, sc: Scales, fixed: np.ndarray | None)
 
 def _row_bounds(problem: TerritoryProblem, sc: Scales, lay: Rows, const: dict):
     """Lower and upper bounds of every row, and the bounds of the ``H`` column."""
-    m, s, t_p = problem.m, problem.share, problem.p_tol
+    m, s, b = problem.m, problem.share, problem.bands()
     total_p = problem.total(1, problem.potential.sum()) / sc.potential
     lower, upper = np.full(lay.count, -INF), np.full(lay.count, INF)
     lower[: lay.nf] = upper[: lay.nf] = 1.0
@@ -139,8 +139,8 @@ def _row_bounds(problem: TerritoryProblem, sc: Scales, lay: Rows, const: dict):
         h_col = (fixed_h / sc.hours,) * 2
     upper[lay.up : lay.up + m] = -const["h"]
     lower[lay.lo : lay.lo + m] = -const["h"]
-    lower[lay.pot : lay.pot + m] = (1 - t_p) * s * total_p - const["p"]
-    upper[lay.pot : lay.pot + m] = (1 + t_p) * s * total_p - const["p"]
+    lower[lay.pot : lay.pot + m] = (1 - b.p_lo) * s * total_p - const["p"]
+    upper[lay.pot : lay.pot + m] = (1 + b.p_hi) * s * total_p - const["p"]
     if problem.max_accounts is not None:
         lim = problem.max_accounts
         upper[lay.cnt : lay.cnt + m] = np.where(np.isfinite(lim), lim, INF) - const["n"]
@@ -168,8 +168,9 @@ def build(
     lay = Rows.over(problem, free_acc)
     s = problem.share
     # base columns: H, then slacks
+    band = problem.bands(tol)
     b_rows = [np.r_[lay.h, lay.up + np.arange(m), lay.lo + np.arange(m)]]
-    b_vals = [np.r_[-1.0, -(1 + tol) * s, -(1 - tol) * s]]
+    b_vals = [np.r_[-1.0, -(1 + band.w_hi) * s, -(1 - band.w_lo) * s]]
     if elastic:
         side = np.arange(lay.h + 1, lay.count)
         b_rows += [[r] for r in side] + [[r] for r in side]

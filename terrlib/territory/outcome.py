@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import Delaunay, QhullError
 
 from terrlib.territory.problem import TerritoryProblem
 
@@ -72,5 +73,59 @@ def moved_accounts(
             "km_before": d0,
             "km_after": d1,
             "reason": np.array(reason, dtype=object),
+        }
+    )
+
+
+def _plane(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
+    """Degrees to a local plane (km east and north of the equator and meridian, at the
+    plan's middle latitude): good enough to tell which territory's outline holds a point."""
+    k = np.pi / 180 * 6371.0
+    return np.column_stack([lon * np.cos(np.radians(lat0)) * k, lat * k])
+
+
+def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int = 8):
+    """Per territory of ``assign``: its accounts, the share of them whose nearest rep home
+    is its own (``nearest_share``), its farthest account (``farthest_km``, as the plan
+    measures distance) and ``overlap``, the share of its accounts that lie inside the
+    outline (convex hull) of one of its ``neighbours`` nearest territories. A compact,
+    non-overlapping territory has a high first and a low last. Without coordinates only
+    the first two are given (``overlap`` is NaN)."""
+    p, m = problem, problem.m
+    rows = np.arange(p.n)
+    near_rows, near_cols = p.nearest(1)
+    nearest = np.empty(p.n, int)
+    nearest[near_rows] = near_cols
+    count = np.bincount(assign, minlength=m)
+    own = np.bincount(assign, weights=(nearest == assign).astype(float), minlength=m)
+    far = np.zeros(m)
+    np.maximum.at(far, assign, p.dist(rows, assign))
+    overlap = np.full(m, np.nan)
+    if p.lat is not None:
+        xy = _plane(p.lat, p.lon, float(np.median(p.lat)))
+        hulls: dict[int, Delaunay | None] = {}
+        for k in range(m):
+            pts = xy[assign == k]
+            try:
+                hulls[k] = Delaunay(pts) if len(pts) >= 4 else None
+            except QhullError:  # all in a line, or on one spot
+                hulls[k] = None
+        peers = p.near_territories(neighbours + 1)
+        for k in range(m):
+            mine = xy[assign == k]
+            if not len(mine):
+                continue
+            inside = np.zeros(len(mine), bool)
+            for j in peers[k]:
+                if j != k and hulls.get(j) is not None:
+                    inside |= hulls[j].find_simplex(mine) >= 0
+            overlap[k] = inside.mean()
+    return pd.DataFrame(
+        {
+            "territory_id": p.ids,
+            "accounts": count,
+            "nearest_share": own / np.maximum(count, 1),
+            "farthest_km": far,
+            "overlap": overlap,
         }
     )

@@ -41,10 +41,12 @@ class Solution:
     scales: lp.Scales
 
 
-def check(problem: TerritoryProblem, ws: Workspace, assign: np.ndarray) -> None:
-    """Raise :class:`InfeasibleRequest` (with the diagnosis) unless ``assign`` keeps every
-    rule."""
+def check(problem: TerritoryProblem, ws: Workspace, assign: np.ndarray, explain=True) -> None:
+    """Raise :class:`InfeasibleRequest` (with the diagnosis, when ``explain``) unless
+    ``assign`` keeps every rule."""
     if problem.evaluate(assign)["breach"] > 1e-6:
+        if not explain:
+            raise InfeasibleRequest("the balance rules cannot all hold")
         raise InfeasibleRequest(*diagnose(problem, ws))
 
 
@@ -54,11 +56,15 @@ def solve(
     exact: bool,
     limit: float,
     quick: bool = False,
+    rounding_only: bool = False,
+    explain: bool = True,
 ) -> Solution:
     """Solve ``problem``: the LP relaxation by column generation (from every arc when
     ``exact``, from the dual's arcs on large plans without travel in workload, else from the
     nearest homes or the workspace's warm start), then the integer assignment
-    (:func:`terrlib.territory.rounding.integer`).
+    (:func:`terrlib.territory.rounding.integer`; ``rounding_only``: its first rounding or
+    an :class:`InfeasibleRequest` without a diagnosis; without ``explain`` no request is
+    diagnosed).
 
     Raises
     ------
@@ -79,6 +85,8 @@ def solve(
         keys, repair_arcs = dual_start(p, p.tolerance)
     relaxed = relax(p, ws, p.tolerance, keys)
     if relaxed.status == "infeasible":
+        if rounding_only or not explain:
+            raise InfeasibleRequest("the LP relaxation is infeasible")
         raise InfeasibleRequest(*diagnose(p, ws))
     if relaxed.status != "optimal":
         raise RuntimeError(f"the LP solver stopped: {relaxed.status}")
@@ -90,6 +98,8 @@ def solve(
     split[rows[(x > 1e-6) & (x < 1 - 1e-6)]] = True
     red = lp.reduced_costs(p, ws.scales, model, rows, cols)
     point = LPPoint(model, rows * m + cols, x, red, split, relaxed.bound)
-    rounded = integer(p, ws, point, exact and not quick, limit, quick, repair_arcs)
-    check(p, ws, rounded.assign)
+    rounded = integer(
+        p, ws, point, exact and not quick, limit, quick, repair_arcs, rounding_only, explain
+    )
+    check(p, ws, rounded.assign, explain)
     return Solution(rounded.assign, rounded.bound, rounded.method, prices, ws.scales)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,10 @@ SETTINGS: dict[str, Any] = {
     "potential_tolerance": None,
     "disruption": 1.0,
     "max_moved_share": None,
-    "max_distance_km": None,
+    "reach_km": None,
+    "circuity": 1.0,
+    "cross_regions": False,
+    "territory_tolerance": None,
     "cap_by": "accounts",
     "visits_per_call": 0.2,
     "travel_speed_kmh": 70.0,
@@ -57,6 +60,67 @@ SETTINGS: dict[str, Any] = {
 }
 
 
+#: the share of today's accounts within the default reach of their rep (see default_reach)
+REACH_SHARE = 0.8
+#: an account with no territory today may always go to this many of its region's nearest homes
+NEAREST_ONES = 2
+
+
+class Bands(NamedTuple):
+    """Each territory's tolerances below and above its workload and potential targets:
+    its band is ``[(1 - lo) x target, (1 + hi) x target]``."""
+
+    w_lo: np.ndarray
+    w_hi: np.ndarray
+    p_lo: np.ndarray
+    p_hi: np.ndarray
+
+
+def _floors(ids: np.ndarray, given: dict | None) -> np.ndarray:
+    """Each territory's least tolerances (columns: workload below and above target,
+    potential below and above) from ``territory_tolerance``, whose values are one tolerance
+    for all four, a (workload, potential) pair or all four; 0 for the rest."""
+    floor = np.zeros((len(ids), 4))
+    if not given:
+        return floor
+    index = {t: k for k, t in enumerate(ids)}
+    unknown = sorted(set(map(str, given)) - set(index))
+    if unknown:
+        raise ValueError(f"territory_tolerance names territories that do not exist: {unknown}")
+    for t, value in given.items():
+        v = np.atleast_1d(np.asarray(value, float))
+        floor[index[str(t)]] = np.repeat(v, 2) if len(v) == 2 else np.broadcast_to(v, 4)
+    return floor
+
+
+def _region_codes(acc: pd.DataFrame, ter: pd.DataFrame):
+    """Region codes of accounts and territories when both have a ``region``: an account
+    whose region has no territory gets -1 (it may go to any region); (None, None) without
+    regions."""
+    if "region" not in acc or "region" not in ter:
+        return None, None
+    t_reg = ter["region"].astype(str).to_numpy()
+    names = {r: k for k, r in enumerate(dict.fromkeys(t_reg))}
+    a_reg = acc["region"].astype(str).map(names).fillna(-1).astype(int).to_numpy()
+    return a_reg, np.array([names[r] for r in t_reg])
+
+
+def default_reach(problem: TerritoryProblem) -> float:
+    """The plan's reach when none is given, in km (rounded up to 10): the distance within
+    which today's reps serve four in five (:data:`REACH_SHARE`) of their accounts, and at
+    least the distance from the typical account (the median) to its second-nearest rep
+    home in its region, so that most accounts have a choice. On a green field only the
+    second. Infinite for a single territory."""
+    p = problem
+    if p.m < 2:
+        return np.inf
+    second = np.median(p.nth_nearest(np.arange(p.n), NEAREST_ONES))
+    has = np.flatnonzero(p.current >= 0)
+    today = np.quantile(p.dist(has, p.current[has]), REACH_SHARE) if has.size else 0.0
+    reach = max(float(today), float(second))
+    return float(np.ceil(reach / 10) * 10) if np.isfinite(reach) else np.inf
+
+
 @dataclass(frozen=True, eq=False)
 class TerritoryProblem:
     """Accounts ``0..n-1`` and territories ``0..m-1`` as arrays, and the rules.
@@ -65,7 +129,12 @@ class TerritoryProblem:
     account's territory today (-1 for none), ``share`` each territory's share of the totals,
     ``weight`` each account's weight in travel, ``penalty`` the cost of moving it, ``cap`` the
     most moved weight allowed (``inf`` for no cap) and ``p_tol`` potential's band (1e6 when
-    potential is not balanced).
+    potential is not balanced). ``reach`` is the plan's reach in km (given, or
+    :func:`default_reach`), ``radius`` each account's own: the farthest rep home it may go to
+    (see :meth:`allowed`). ``acc_region`` and ``ter_region`` are region codes (None when moves
+    may cross regions; -1 for an account whose region has no territory), ``floor`` each
+    territory's least workload and potential tolerance (``territory_tolerance``; 0 for the
+    plan's).
     """
 
     accounts: pd.DataFrame
@@ -89,7 +158,11 @@ class TerritoryProblem:
     home_lon: np.ndarray | None
     radians: tuple | None
     home_radians: tuple | None
-    unreachable: np.ndarray
+    radius: np.ndarray
+    acc_region: np.ndarray | None
+    ter_region: np.ndarray | None
+    floor: np.ndarray
+    reach: float
     penalty: np.ndarray
     move_weight: np.ndarray
     cap: float
@@ -113,7 +186,7 @@ class TerritoryProblem:
             raise TypeError(f"not settings of a territory problem: {sorted(unknown)}")
         settings = SETTINGS | given
         tolerance, potential_tolerance = settings["tolerance"], settings["potential_tolerance"]
-        distances, max_distance_km = settings["distances"], settings["max_distance_km"]
+        distances = settings["distances"]
         max_moved_share, travel_weight = settings["max_moved_share"], settings["travel_weight"]
         disruption, balance_potential = settings["disruption"], settings["balance_potential"]
         acc = accounts.reset_index(drop=True)
@@ -149,7 +222,10 @@ class TerritoryProblem:
         else:
             distances = np.asarray(distances, float)
         rev_weight = revenue / max(revenue.mean(), 1e-12)
-        move_weight = rev_weight if settings["cap_by"] == "revenue" else np.ones(n)
+        # an account counts once towards the cap on moves (a unit of grouped accounts, see
+        # terrlib.territory.groups, as many times as it has accounts)
+        count = acc["account_count"].to_numpy(float) if "account_count" in acc else np.ones(n)
+        move_weight = rev_weight if settings["cap_by"] == "revenue" else count
         problem = cls(
             accounts=acc,
             territories=ter,
@@ -167,7 +243,11 @@ class TerritoryProblem:
             max_accounts=ter["max_accounts"].to_numpy(float) if "max_accounts" in ter else None,
             distances=distances,
             **coords,
-            unreachable=np.zeros(n, bool),
+            radius=np.full(n, np.inf),
+            acc_region=None,
+            ter_region=None,
+            floor=_floors(ids, settings["territory_tolerance"]),
+            reach=np.inf,
             penalty=np.zeros(n),
             move_weight=move_weight,
             cap=(np.inf if max_moved_share is None else max_moved_share * move_weight.sum() + 1e-9),
@@ -180,18 +260,69 @@ class TerritoryProblem:
         )
         near_rows, near_cols = problem.nearest(1)
         nearest = problem.dist(near_rows, near_cols)
-        # an account with no territory today and no home within reach may go anywhere
-        reach = np.inf if max_distance_km is None else max_distance_km
         scale = float((weight * nearest).mean()) or 1.0
-        return dataclasses.replace(
+        regions = _region_codes(acc, ter) if not settings["cross_regions"] else (None, None)
+        problem = dataclasses.replace(
             problem,
-            unreachable=(current < 0) & (nearest > reach),
+            acc_region=regions[0],
+            ter_region=regions[1],
             penalty=float(disruption) * scale * rev_weight,
         )
+        reach = settings["reach_km"]
+        reach = default_reach(problem) if reach is None else float(reach)
+        return dataclasses.replace(problem, reach=reach, radius=problem.radii(reach))
 
     def with_bands(self, tolerance: float, p_tol: float) -> TerritoryProblem:
         """The same problem with other workload and potential bands."""
         return dataclasses.replace(self, tolerance=float(tolerance), p_tol=float(p_tol))
+
+    def bands(self, tol: float | None = None, p_tol: float | None = None) -> Bands:
+        """Each territory's tolerances: ``tol`` and ``p_tol`` (the problem's by default),
+        or its own ``territory_tolerance`` where that is wider."""
+        t = self.tolerance if tol is None else tol
+        tp = self.p_tol if p_tol is None else p_tol
+        f = self.floor
+        return Bands(
+            np.maximum(t, f[:, 0]),
+            np.maximum(t, f[:, 1]),
+            np.maximum(tp, f[:, 2]),
+            np.maximum(tp, f[:, 3]),
+        )
+
+    # ------------------------------------------------------------------ reach
+
+    def nth_nearest(self, rows: np.ndarray, q: int, chunk: int = 2_000_000) -> np.ndarray:
+        """Kilometres from accounts ``rows`` to their ``q``-th nearest rep home in their
+        region (of any region when moves may cross or the account's region has none)."""
+        m = self.m
+        q = min(q, m)
+        out = np.empty(len(rows))
+        per = max(1, chunk // m)
+        for start in range(0, len(rows), per):
+            r = rows[start : start + per]
+            rr, cc = np.repeat(r, m), np.tile(np.arange(m), len(r))
+            d = self.dist(rr, cc).reshape(len(r), m)
+            if self.acc_region is not None:
+                ar = self.acc_region[r][:, None]
+                other = (ar >= 0) & (ar != self.ter_region[None, :])
+                d = np.where(other & (other.sum(1, keepdims=True) < m), np.inf, d)
+            k = min(q, m) - 1
+            out[start : start + per] = np.partition(d, k, axis=1)[:, k]
+        return out
+
+    def radii(self, reach: float) -> np.ndarray:
+        """Each account's radius under ``reach``: the reach, or farther for an account that
+        is already farther from today's rep (it may go to a nearer one), or, with no
+        territory today, as far as its :data:`NEAREST_ONES` nearest homes."""
+        radius = np.full(self.n, float(reach))
+        if not np.isfinite(reach):
+            return radius
+        has = np.flatnonzero(self.current >= 0)
+        radius[has] = np.maximum(reach, self.dist(has, self.current[has]))
+        new = np.flatnonzero(self.current < 0)
+        if new.size:
+            radius[new] = np.maximum(reach, self.nth_nearest(new, NEAREST_ONES))
+        return radius * (1 + 1e-9)
 
     # ------------------------------------------------------------------ targets
 
@@ -210,7 +341,8 @@ class TerritoryProblem:
     # ------------------------------------------------------------------ arcs
 
     def dist(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Kilometres from accounts ``rows`` to the rep homes of territories ``cols``."""
+        """Kilometres from accounts ``rows`` to the rep homes of territories ``cols``: the
+        given ``distances``, or great circle times ``circuity`` (road against straight line)."""
         if self.distances is not None:
             return self.distances[rows, cols]
         # haversine_km with the radians and cosines worked out once (the same numbers)
@@ -220,17 +352,20 @@ class TerritoryProblem:
             np.sin((h_lat[cols] - lat[rows]) / 2) ** 2
             + cos[rows] * h_cos[cols] * np.sin((h_lon[cols] - lon[rows]) / 2) ** 2
         )
-        return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+        great = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+        return great * self.settings["circuity"]
 
     def allowed(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Arcs within ``max_distance_km`` of the rep home, to the current territory, or from
-        an account with no territory today and no home within reach."""
-        limit = self.settings["max_distance_km"]
-        if limit is None:
-            return np.ones(len(rows), bool)
-        return (
-            (cols == self.current[rows]) | self.unreachable[rows] | (self.dist(rows, cols) <= limit)
-        )
+        """Arcs a plan may use: to the account's current territory, or to a rep home within
+        the account's radius (:meth:`radii`) and in its region (unless moves may cross
+        regions)."""
+        ok = np.ones(len(rows), bool)
+        if np.isfinite(self.reach):
+            ok = self.dist(rows, cols) <= self.radius[rows]
+        if self.acc_region is not None:
+            ar = self.acc_region[rows]
+            ok &= (ar < 0) | (ar == self.ter_region[cols])
+        return ok | (cols == self.current[rows])
 
     def nearest(self, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Arcs from every account to its ``q`` nearest homes, nearest first."""
@@ -273,6 +408,14 @@ class TerritoryProblem:
         lk = np.flatnonzero(self.locked)
         return np.union1d(keys, lk * m + self.current[lk])
 
+    def valid_arcs(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each arc (key i * m + k) is one this request may use: allowed
+        (:meth:`allowed`), and to its current territory for a locked account."""
+        m = self.m
+        rows, cols = keys // m, keys % m
+        ok = self.allowed(rows, cols)
+        return ok & (~self.locked[rows] | (cols == self.current[rows]))
+
     def every_arc(self) -> np.ndarray:
         """Keys of every arc of the full problem: every territory within reach for a free
         account, the current one for a locked account."""
@@ -286,7 +429,7 @@ class TerritoryProblem:
     def arc_count(self) -> int:
         """How many arcs :meth:`every_arc` has, without listing them."""
         free = np.flatnonzero(~self.locked)
-        if self.settings["max_distance_km"] is None:
+        if not np.isfinite(self.reach) and self.acc_region is None:
             return int(len(free) * self.m + self.locked.sum())
         rows, cols = np.repeat(free, self.m), np.tile(np.arange(self.m), len(free))
         return int(self.allowed(rows, cols).sum() + self.locked.sum())
@@ -317,13 +460,17 @@ class TerritoryProblem:
         lim = self.max_accounts
         return None if lim is None else np.where(np.isfinite(lim), lim, np.inf)
 
-    def excess(self, hours, pot, count, h_t, p_t, lim=None) -> np.ndarray:
+    def excess(self, hours, pot, count, h_t, p_t, lim=None, ter=None) -> np.ndarray:
         """Each territory's relative breach of its bands (0 inside them); ``lim`` are the
-        account limits of the same territories."""
-        tol, p_tol = self.tolerance, self.p_tol
-        e = (np.maximum(hours - (1 + tol) * h_t, 0) + np.maximum((1 - tol) * h_t - hours, 0)) / h_t
+        account limits of the same territories, ``ter`` their positions (all by default)."""
+        b = self.bands()
+        if ter is not None:
+            b = Bands(*(x[ter] for x in b))
+        e = (
+            np.maximum(hours - (1 + b.w_hi) * h_t, 0) + np.maximum((1 - b.w_lo) * h_t - hours, 0)
+        ) / h_t
         e = e + (
-            np.maximum(pot - (1 + p_tol) * p_t, 0) + np.maximum((1 - p_tol) * p_t - pot, 0)
+            np.maximum(pot - (1 + b.p_hi) * p_t, 0) + np.maximum((1 - b.p_lo) * p_t - pot, 0)
         ) / np.maximum(p_t, 1e-12)
         if lim is not None:
             e = e + np.maximum(count - lim, 0) / np.maximum(lim, 1)
@@ -334,12 +481,12 @@ class TerritoryProblem:
         territory positions (0..m-1) per account; ``breach`` is 0 when every band holds."""
         assign = np.asarray(assign, int)
         v, hours, pot, count = self.loads(assign)
-        tol, p_tol = self.tolerance, self.p_tol
+        b = self.bands()
         h_t, p_t = self.targets(hours.sum(), pot.sum())
         breach = (
-            np.maximum(hours - (1 + tol) * h_t, 0) + np.maximum((1 - tol) * h_t - hours, 0)
+            np.maximum(hours - (1 + b.w_hi) * h_t, 0) + np.maximum((1 - b.w_lo) * h_t - hours, 0)
         ).sum() / h_t.mean() + (
-            np.maximum(pot - (1 + p_tol) * p_t, 0) + np.maximum((1 - p_tol) * p_t - pot, 0)
+            np.maximum(pot - (1 + b.p_hi) * p_t, 0) + np.maximum((1 - b.p_lo) * p_t - pot, 0)
         ).sum() / max(p_t.mean(), 1e-12)
         if self.max_accounts is not None:
             breach += np.maximum(count - self.max_accounts, 0).sum()

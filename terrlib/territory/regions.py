@@ -109,7 +109,7 @@ class RegionSolution(pipeline.Solution):
 def _side(problem: TerritoryProblem, acc: np.ndarray, ters: np.ndarray):
     """For accounts ``acc``: the cost and hours of the cheaper of their nearest home among
     ``ters`` and their current territory when it is among them, whether that arc is allowed
-    (``max_distance_km``), and whether the current territory is among ``ters``."""
+    (within reach and region), and whether the current territory is among ``ters``."""
     p = problem
     tree = cKDTree(unit_vectors(p.home_lat[ters], p.home_lon[ters]))
     _, j = tree.query(unit_vectors(p.lat[acc], p.lon[acc]), k=1)
@@ -213,6 +213,8 @@ def _sub(problem: TerritoryProblem, region: Region, margin: float) -> TerritoryP
     acc["territory_id"] = np.where(np.isin(cur, region.territories), p.ids[np.maximum(cur, 0)], "")
     share = p.share[region.territories].sum()
     ptol = p.settings["potential_tolerance"]
+    own = set(p.ids[region.territories])
+    floors = {t: v for t, v in (p.settings["territory_tolerance"] or {}).items() if t in own}
     return TerritoryProblem.build(
         acc,
         p.territories.iloc[region.territories],
@@ -221,6 +223,8 @@ def _sub(problem: TerritoryProblem, region: Region, margin: float) -> TerritoryP
             "tolerance": p.settings["tolerance"] * (1 - margin),
             "potential_tolerance": None if ptol is None else ptol * (1 - margin),
             "totals": (float(p.call_time.sum()) * share, float(p.potential.sum()) * share),
+            "reach_km": p.reach,
+            "territory_tolerance": floors or None,
         },
     )
 
@@ -433,12 +437,14 @@ class Lagrangian:
         opt, m, s = self.p, self.p.m, self.p.share
         a, b, g, d = (lam[j * m : (j + 1) * m] for j in range(4))
         z = lam[4 * m : 5 * m] if self.lim is not None else np.zeros(m)
-        t, tp = opt.tolerance, opt.p_tol
-        theta = float((s * ((1 + t) * a - (1 - t) * b)).sum())
+        bd = opt.bands()
+        theta = float((s * ((1 + bd.w_hi) * a - (1 - bd.w_lo) * b)).sum())
         ch = (a - b - theta) / self.h_bar
         cp = (g - d) / self.p_bar
         cn = z / self.n_bar
-        const = float((-(g * (1 + tp) * s) + d * (1 - tp) * s).sum() * self.p_tot / self.p_bar)
+        const = float(
+            (-(g * (1 + bd.p_hi) * s) + d * (1 - bd.p_lo) * s).sum() * self.p_tot / self.p_bar
+        )
         if self.lim is not None:
             const -= float((z * self.lim).sum()) / self.n_bar
         return ch, cp, cn, const
@@ -446,16 +452,16 @@ class Lagrangian:
     def _slopes(self, x: np.ndarray) -> np.ndarray:
         """The relaxed rows (normalised) at a soft assignment ``x``: the gradient."""
         opt, m, s = self.p, self.p.m, self.p.share
-        t, tp = opt.tolerance, opt.p_tol
+        bd = opt.bands()
         c = self.cols
         load = np.bincount(c, weights=x * self.hours, minlength=m)
         pot = np.bincount(c, weights=x * self.pot, minlength=m)
         tot = load.sum()
         parts = [
-            (load - (1 + t) * s * tot) / self.h_bar,
-            ((1 - t) * s * tot - load) / self.h_bar,
-            (pot - (1 + tp) * s * self.p_tot) / self.p_bar,
-            ((1 - tp) * s * self.p_tot - pot) / self.p_bar,
+            (load - (1 + bd.w_hi) * s * tot) / self.h_bar,
+            ((1 - bd.w_lo) * s * tot - load) / self.h_bar,
+            (pot - (1 + bd.p_hi) * s * self.p_tot) / self.p_bar,
+            ((1 - bd.p_lo) * s * self.p_tot - pot) / self.p_bar,
         ]
         if self.lim is not None:
             parts.append((np.bincount(c, weights=x, minlength=m) - self.lim) / self.n_bar)

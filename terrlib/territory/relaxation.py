@@ -53,20 +53,29 @@ def relax(
     tol: float,
     keys: np.ndarray | None = None,
     rel: float = 1e-5,
+    hard_cap: bool = False,
 ) -> Relaxation:
     """The LP relaxation with workload band ``tol`` by column generation. Pricing stops once
     the Lagrangian bound is within ``rel`` of the LP value; the bound returned is valid either
     way. Starts from ``keys``, else from the warm start, else from each account's nearest
-    homes."""
+    homes. With ``hard_cap`` only the territories' rows may take slack, not the cap on
+    moves (to see which territories cannot be balanced within it)."""
     basis = None
     warm = ws.warm_for(problem)
     if keys is None and warm is not None:
         keys, basis = warm[1], warm[2]  # the last solve's arcs, in its column order
+        valid = problem.valid_arcs(keys)
+        if not valid.all():  # another request (new locks, a shorter reach): its arcs only
+            keys, basis = np.union1d(keys[valid], problem.candidate_arcs(1)), None
     keys = problem.candidate_arcs(problem.settings["candidates"]) if keys is None else keys
     if ws.scales is None:
         ws.scales = lp.Scales.of(problem, keys)
     sc = ws.scales
     model = lp.build(problem, sc, keys, tol, elastic=True)
+    if hard_cap and np.isfinite(problem.cap):
+        side = model.base // 2  # slack columns: 1..side below, side+1..2 side above
+        for col in (side, 2 * side):  # the cap is the last row
+            model.highs.changeColBounds(col, 0.0, 0.0)
     keys = np.sort(keys)
     if (
         basis is not None

@@ -60,13 +60,15 @@ def tighten(problem: TerritoryProblem, sc: lp.Scales, model: lp.Model, factor: f
     width, warm-started, pricing in arcs while it needs slack; True when it is then
     feasible without slack."""
     p, hs, lay, m, s = problem, model.highs, model.layout, problem.m, problem.share
-    t, tp = p.tolerance * factor, min(p.p_tol, 10.0) * factor
+    # the plan's bands shrink; a territory's own wider tolerance (one the rules cannot
+    # balance) stays as it is
+    b = p.bands(p.tolerance * factor, min(p.p_tol, 10.0) * factor)
     for k in range(m):
-        hs.changeCoeff(lay.up + k, 0, -(1 + t) * s[k])
-        hs.changeCoeff(lay.lo + k, 0, -(1 - t) * s[k])
+        hs.changeCoeff(lay.up + k, 0, -(1 + b.w_hi[k]) * s[k])
+        hs.changeCoeff(lay.lo + k, 0, -(1 - b.w_lo[k]) * s[k])
     total_p = p.total(1, p.potential.sum()) / sc.potential
     idx = (lay.pot + np.arange(m)).astype(np.int32)
-    hs.changeRowsBounds(m, idx, (1 - tp) * s * total_p, (1 + tp) * s * total_p)
+    hs.changeRowsBounds(m, idx, (1 - b.p_lo) * s * total_p, (1 + b.p_hi) * s * total_p)
     if np.isfinite(p.cap):
         hs.changeRowBounds(lay.cap, -lp.INF, p.cap * (0.9 + 0.1 * factor))
     for _ in range(20):
@@ -173,7 +175,10 @@ def _polish(problem, sc, point: LPPoint, best, method, first, cheapest, size, li
     return best, method
 
 
-def _grow(problem, sc, ws, point: LPPoint, assign, method, feasible, cheapest, size, limit, quick):
+def _grow(
+    problem, sc, ws, point: LPPoint, assign, method, feasible, cheapest, size, limit, quick,
+    explain=True,
+):  # fmt: skip
     """MILPs over growing sets of accounts (all of them on ``exact``) from ``assign``, until
     one keeps every rule; the :class:`Rounded` plan. Raises :class:`InfeasibleRequest` when
     even the MILP over every account finds nothing."""
@@ -206,7 +211,9 @@ def _grow(problem, sc, ws, point: LPPoint, assign, method, feasible, cheapest, s
         if feasible:
             return Rounded(assign, method, bound)
         if size >= n:
-            message, tightest = diagnose(p, ws)
+            message, tightest = (
+                diagnose(p, ws) if explain else ("the balance rules cannot all hold", None)
+            )
             timed_out = (
                 f"no assignment was found within the {limit:g}-second limit (the LP "
                 "relaxation is feasible); "
@@ -223,17 +230,26 @@ def integer(
     limit: float,
     quick: bool = False,
     repair_arcs: np.ndarray | None = None,
+    rounding_only: bool = False,
+    explain: bool = True,
 ) -> Rounded:
     """An integer assignment from the LP (see the module notes). ``repair_arcs`` (from
     :func:`terrlib.territory.dual.dual_start`) widens the arcs single moves may use beyond
     the LP's, and there the MILP around the LP's rounding is skipped: on 20,000 accounts x
-    100 territories it took 17-26 s and never improved the plan, nor on 5,000 x 50."""
+    100 territories it took 17-26 s and never improved the plan, nor on 5,000 x 50.
+    ``rounding_only`` keeps the first rounding that meets every rule and raises
+    :class:`InfeasibleRequest` at once (without a diagnosis) when the schedule finds none: a
+    fast, deterministic test of whether a request can be met."""
     p, n, m, sc = problem, problem.n, problem.m, ws.scales
     keys = point.keys
     wide = keys if repair_arcs is None else np.union1d(keys, repair_arcs)
     arcs = (wide // m, wide % m)  # the arcs single moves may use
-    best, method, first = _schedule(p, sc, point, arcs, limit, quick)
+    best, method, first = _schedule(p, sc, point, arcs, limit, quick or rounding_only)
     feasible = best is not None
+    if rounding_only:
+        if not feasible:
+            raise InfeasibleRequest("no rounding of the LP meets every rule")
+        return Rounded(best, method, point.bound)
     # each account's cheapest alternative to its LP territory (reduced cost)
     alt = np.where(point.x > 1 - 1e-6, np.inf, point.red)
     cheapest = np.full(n, np.inf)
@@ -250,4 +266,4 @@ def integer(
         return Rounded(best, method, point.bound)
     assign = best if feasible else round_lp(p, point.model)
     size = n if exact else size
-    return _grow(p, sc, ws, point, assign, method, feasible, cheapest, size, limit, quick)
+    return _grow(p, sc, ws, point, assign, method, feasible, cheapest, size, limit, quick, explain)

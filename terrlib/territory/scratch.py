@@ -32,6 +32,7 @@ import pandas as pd
 from terrlib.geo import haversine_km
 from terrlib.territory.estimator import TerritoryOptimizer
 from terrlib.territory.problem import InfeasibleRequest
+from terrlib.territory.unbalanced import solve_balancing
 
 METRICS = ("haversine", "euclidean", "euclidean_floor")
 
@@ -124,7 +125,8 @@ def from_scratch(
 
     The request keeps ``opt``'s reps (and their capacities), tolerances and coverage
     model; nothing is locked, no account has a current owner to stay with (no disruption
-    cost, no cap on moves, no distance limit), and bases may sit at any account.
+    cost, no cap on moves; the request's reach and regions hold, the reach fixed at the
+    request's), and bases may sit at any account.
 
     Each round solves the balanced assignment quickly (``solve(quick=True)``: the first
     plan that meets every band, with its certified gap), then moves every base to the
@@ -167,19 +169,23 @@ def from_scratch(
     bases = None if points is None else np.asarray(start, int)
     if points is None:
         points = Points(acc[["latitude", "longitude"]].to_numpy(float))
-    trial = opt.with_params(
-        accounts=acc, disruption=0.0, max_moved_share=None, max_distance_km=None
+    reach = opt.problem().reach if opt.reach_km is None else opt.reach_km
+    request = opt.with_params(
+        accounts=acc, disruption=0.0, max_moved_share=None, reach_km=reach, territory_tolerance=None
     )
-    best, history = None, []
+    best, history, last = None, [], opt
     for k in range(max_rounds + 1):
         planar = {} if bases is None else {"distances": points.to(bases)}
-        trial = trial.with_params(territories=ter.copy(), **planar).warm_from(trial)
-        try:
-            trial.solve(quick=quick)
+        trial = request.with_params(territories=ter.copy(), **planar).warm_from(last)
+        try:  # territories these bases cannot balance within reach are held where they can be
+            trial = last = solve_balancing(trial, quick, explain=False)
         except InfeasibleRequest:
-            if best is None:  # the request itself cannot be met, whatever the bases
+            if best is None and hasattr(opt, "assign_idx_"):
+                trial = opt  # today's homes cannot be solved unlocked: start from the proposal
+            elif best is None:  # the request itself cannot be met, whatever the bases
                 raise
-            break  # these bases cannot carry the bands (their travel hours): keep the last
+            else:
+                break  # these bases cannot carry the bands (their travel hours): keep the last
         history.append({"round": k, "travel": trial.travel_, "gap": trial.gap_})
         if best is not None and trial.travel_ > best.travel_ * (1 - min_saving):
             if trial.travel_ < best.travel_:

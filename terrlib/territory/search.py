@@ -31,10 +31,10 @@ def repair(problem: TerritoryProblem, assign: np.ndarray, rows, cols) -> np.ndar
         i, a, k = rows[j], assign[rows[j]], cols[j]
         la, lk = (None, None) if lim is None else (lim[a], lim[k])
         d_v = (
-            p.excess(hours[a] - own_h[i], pot[a] - p_arc[j], count[a] - 1, h_t[a], p_t[a], la)
+            p.excess(hours[a] - own_h[i], pot[a] - p_arc[j], count[a] - 1, h_t[a], p_t[a], la, a)
             - e[a]
             + p.excess(
-                hours[k] + arc["hours"][j], pot[k] + p_arc[j], count[k] + 1, h_t[k], p_t[k], lk
+                hours[k] + arc["hours"][j], pot[k] + p_arc[j], count[k] + 1, h_t[k], p_t[k], lk, k
             )
             - e[k]
         )
@@ -63,7 +63,7 @@ def _allowed_moves(problem: TerritoryProblem, assign, rows, arc, p_arc, cost_sca
     a hair inside the tolerance): their arc positions, from and to territories, cost change,
     and the loads they were judged on."""
     p = problem
-    tol, p_tol = p.tolerance * 0.999, p.p_tol * 0.999
+    b = p.bands(p.tolerance * 0.999, p.p_tol * 0.999)
     cols = arc["cols"]
     own, hours, pot, count = p.loads(assign)
     moved = own["moved"].sum()
@@ -74,12 +74,12 @@ def _allowed_moves(problem: TerritoryProblem, assign, rows, arc, p_arc, cost_sca
     ha, hk = hours[a] - own["hours"][i], hours[k] + arc["hours"][j]
     pa, pk = pot[a] - p_arc[j], pot[k] + p_arc[j]
     ok = (
-        (ha >= (1 - tol) * h_t[a])
-        & (hk <= (1 + tol) * h_t[k])
-        & (ha <= (1 + tol) * h_t[a])
-        & (hk >= (1 - tol) * h_t[k])
-        & (pa >= (1 - p_tol) * p_t[a])
-        & (pk <= (1 + p_tol) * p_t[k])
+        (ha >= (1 - b.w_lo[a]) * h_t[a])
+        & (hk <= (1 + b.w_hi[k]) * h_t[k])
+        & (ha <= (1 + b.w_hi[a]) * h_t[a])
+        & (hk >= (1 - b.w_lo[k]) * h_t[k])
+        & (pa >= (1 - b.p_lo[a]) * p_t[a])
+        & (pk <= (1 + b.p_hi[k]) * p_t[k])
         & (moved + arc["moved"][j] - own["moved"][i] <= p.cap)
     )
     if p.max_accounts is not None:
