@@ -76,15 +76,36 @@ def territory_map(
     ax=None,
     title: str = "",
     homes_label: str = "rep home",
+    order=None,
+    marked=None,
+    by: str = "territory_id",
 ):
-    """Accounts as points coloured by territory, rep homes (labelled ``homes_label``) as
-    black crosses, state outlines."""
+    """Accounts as points coloured by territory (or by ``by``, a column of ``accounts``),
+    rep homes (labelled ``homes_label``) as black crosses, state outlines. ``order`` (the
+    territories' ids, or the values of ``by``) fixes each one's colour, so that a territory
+    keeps its colour from one map to the next; ``marked`` (booleans per account) rings the
+    accounts it marks, e.g. those that change rep."""
     ax = _ax(ax, (11, 6.5))
     state_lines(ax)
     ax.grid(False)
-    codes, _ = pd.factorize(accounts["territory_id"])
-    colours = plt.get_cmap(PALETTE)(codes % 20)
+    values = accounts[by].astype(str)
+    if order is None:
+        codes, _ = pd.factorize(values)
+    else:
+        codes = pd.Categorical(values, categories=[str(v) for v in order]).codes
+    colours = plt.get_cmap(PALETTE)(np.maximum(codes, 0) % 20)
     ax.scatter(accounts["longitude"], accounts["latitude"], c=colours, s=4, alpha=0.6, lw=0)
+    if marked is not None and np.asarray(marked).any():
+        m = np.asarray(marked, bool)
+        ax.scatter(
+            accounts["longitude"].to_numpy()[m],
+            accounts["latitude"].to_numpy()[m],
+            facecolors="none",
+            edgecolors="black",
+            s=16,
+            lw=0.5,
+            label="changes rep",
+        )
     ax.scatter(
         reps["home_longitude"],
         reps["home_latitude"],
@@ -389,11 +410,31 @@ def balance_before_after(
 
 @_needs_data
 def maps_before_after(accounts: pd.DataFrame, proposed: pd.Series, reps: pd.DataFrame):
-    """Two territory maps side by side: today and proposed."""
+    """Two territory maps side by side, today and proposed: each territory keeps its
+    colour in both, and the accounts that change rep are ringed on the proposed map."""
     fig, axes = plt.subplots(1, 2, figsize=(16, 5.5))
     after = accounts.assign(territory_id=proposed.to_numpy())
-    territory_map(accounts, reps, ax=axes[0], title="Today")
-    territory_map(after, reps, ax=axes[1], title="Proposed")
+    order = reps["territory_id"].astype(str).tolist()
+    today = accounts["territory_id"].astype(str).to_numpy()
+    moved = (today != after["territory_id"].astype(str).to_numpy()) & (today != "")
+    territory_map(accounts, reps, ax=axes[0], title="Today", order=order)
+    territory_map(
+        after, reps, ax=axes[1], title=f"Proposed ({moved.sum():,} accounts change rep, ringed)",
+        order=order, marked=moved,
+    )  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+@_needs_data
+def rollup_map(accounts: pd.DataFrame, proposed: pd.Series, reps: pd.DataFrame, level: str):
+    """The proposed alignment coloured by ``level`` (a column of ``reps``: district or
+    region), rep homes as crosses: whether the teams stay together on the map."""
+    fig, ax = plt.subplots(figsize=(11, 6.5))
+    team = reps.set_index(reps["territory_id"].astype(str))[level].astype(str)
+    after = accounts.assign(**{level: proposed.astype(str).map(team).to_numpy()})
+    order = list(dict.fromkeys(reps[level].astype(str)))
+    territory_map(after, reps, ax=ax, title=f"Proposed alignment by {level}", order=order, by=level)
     fig.tight_layout()
     return fig
 
@@ -419,20 +460,32 @@ def scratch_maps(opt, plan):
 
 @_needs_data
 def disruption_curve_plot(curve: pd.DataFrame, ax=None):
-    """Balance (worst workload deviation) and travel change against the share of accounts
-    allowed to move."""
+    """The tightest workload band found (and the LP's bound on it) and the travel change
+    against the cap on the share of accounts moved."""
     ax = _ax(ax, (8, 4))
-    ok = curve[curve["feasible"].astype(bool)]
+    ok = curve.dropna(subset=["workload_tolerance"])
     if ok.empty:
         ax.text(0.5, 0.5, "no cap in the list can be met", ha="center", transform=ax.transAxes)
         return ax
-    caps = ok["cap on accounts moved"]
-    ax.plot(caps, ok["workload CV"], "o-", color="#2c7fb8", label="workload CV")
-    ax.plot(caps, ok["travel vs today"], "s--", color="#e67e22", label="travel vs today")
+    caps = ok["max_moved_share"]
+    ax.plot(caps, ok["workload_tolerance"], "o-", color="#2c7fb8", label="workload band found ±")
+    ax.plot(
+        caps, ok["tightest_possible"], ":", color="#2c7fb8", label="no plan can be tighter than"
+    )
+    ax.plot(caps, ok["travel_vs_today"], "s--", color="#e67e22", label="travel vs today")
     ax.axhline(0, color="black", lw=0.6)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+.0%}"))
     ax.set_xlabel("cap on accounts moved (100% = no cap)")
-    ax.set_ylabel("value")
+    ax.set_ylabel("band (±) and travel change")
+    top = float(ok["workload_tolerance"].iloc[1:].max()) if len(ok) > 1 else 0.3
+    ax.set_ylim(min(-0.05, float(ok["travel_vs_today"].min()) - 0.05), max(0.3, top * 1.3))
+    if ok["workload_tolerance"].iloc[0] > max(0.3, top * 1.3):
+        first = ok.iloc[0]
+        ax.annotate(
+            f"{first['max_moved_share']:.0%} moved: ±{first['workload_tolerance']:.0%}",
+            (first["max_moved_share"], max(0.3, top * 1.3) * 0.97),
+            fontsize=8, ha="left", va="top",
+        )  # fmt: skip
     ax.legend(fontsize=8)
     return ax

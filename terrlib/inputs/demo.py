@@ -501,7 +501,20 @@ def _rep_homes(d: _Draft, n_reps: int) -> None:
     reps["territory_id"] = [f"T{i:02d}" for i in range(1, k + 1)]
     pairs = [f"{a} {b}" for a in FIRST for b in LAST]
     reps["rep_name"] = rng.choice(pairs, k, replace=False)  # unique names
+    reps["district"] = _districts(reps)
     d.reps = reps
+
+
+def _districts(reps: pd.DataFrame, most: int = 6) -> list[str]:
+    """A district for each rep (a first-line manager's team): each region's reps, west to
+    east, in as few districts of at most ``most`` as its number allows, of near equal size."""
+    out = pd.Series("", index=reps.index, dtype=object)
+    for region, team in reps.groupby("region", sort=False):
+        order = team.sort_values("home_longitude").index
+        parts = -(-len(order) // most)
+        for j, chunk in enumerate(np.array_split(order.to_numpy(), parts)):
+            out[chunk] = f"{region} {j + 1}"
+    return out.tolist()
 
 
 def _planted_load(d: _Draft) -> None:
@@ -805,6 +818,7 @@ _COLUMNS = {
         "rep_name",
         "territory_id",
         "region",
+        "district",
         "home_latitude",
         "home_longitude",
         "hire_date",
@@ -917,8 +931,11 @@ PLAN_HEADER = """\
 # coverage:   calls per year and minutes per call by size band; share of calls made in person,
 #             travel speed and a floor for short trips (one way)
 # balance:    tolerance (+-) on workload and potential per territory, objective weights,
-#             locked accounts, the largest share of accounts a realignment may move and
-#             (max_distance_km) the farthest a moved account may be from its new rep's home
+#             locked accounts, the largest share of accounts a realignment may move,
+#             (reach_km) the farthest a rep's home may be from an account given to it
+#             (null: where today's reps serve four in five of their accounts), road
+#             against straight-line distance (circuity), whether moves may cross regions,
+#             and whether to align by account or by postal code (align_by)
 # thresholds: utilization (demand / capacity) that flags under- and over-served territories
 # calendar:   first month of the fiscal year (1 = January)
 # columns:    map CRM export names to the contract, per table, e.g.

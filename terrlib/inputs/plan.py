@@ -18,7 +18,15 @@ from pathlib import Path, PurePath
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 TABLES = ("accounts", "reps", "opportunities", "activities")
 TableName = Literal["accounts", "reps", "opportunities", "activities"]
@@ -141,10 +149,31 @@ class Balance(_Strict):
     potential_tolerance: float | None = Field(
         None, gt=0, le=10, description="Allowed deviation of potential (default: tolerance)"
     )
-    max_distance_km: float | None = Field(
+    reach_km: float | None = Field(
         None,
         gt=0,
-        description="Farthest an account may be from its new rep's home (None: no limit)",
+        validation_alias=AliasChoices("reach_km", "max_distance_km"),
+        description="Farthest (road km) a rep's home may be from an account the proposal gives "
+        "it, unless nearer than today's rep (None: the distance within which today's reps "
+        "serve four in five of their accounts; max_distance_km is the same setting's old name)",
+    )
+    circuity: float = Field(
+        1.25, ge=1, le=3, description="Road distance against straight line (great circle)"
+    )
+    cross_regions: bool = Field(
+        False, description="Let the proposal move accounts to a territory of another region"
+    )
+    align_by: Literal["account", "postal_code"] = Field(
+        "account",
+        description="Align account by account, or by postal code: every account of a postal "
+        "code goes to one territory except named accounts (locked, or revenue of at least "
+        "named_account_revenue), as assignment rules in a CRM do",
+    )
+    named_account_revenue: float | None = Field(
+        None,
+        ge=0,
+        description="With align_by postal_code: revenue from which an account is "
+        "aligned on its own (None: only locked accounts are)",
     )
 
 

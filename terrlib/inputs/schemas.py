@@ -69,7 +69,7 @@ CONTRACT: dict[str, TableSpec] = {
         text=("rep_id", "rep_name", "territory_id", "region"),
         numbers=("capacity_hours", "quarterly_quota", "annual_cost"),
         dates=("hire_date",),
-        optional=("home_latitude", "home_longitude", "home_postal_code"),
+        optional=("home_latitude", "home_longitude", "home_postal_code", "district", "manager_id"),
     ),
     "opportunities": TableSpec(
         name="opportunities",

@@ -70,6 +70,13 @@ ARTIFACTS: dict[str, Artifact] = {
         Artifact("territory_workload", _S4, "each territory's hours against capacity"),
         Artifact("sizing", _S4, "reps needed by region and segment"),
         Artifact("proposed_alignment", _S4, "the proposed owner of every account"),
+        Artifact("territory_changes", _S4, "each territory today and proposed, with compactness"),
+        Artifact("disruption_curve", _S4, "the tightest balance each cap on moves allows"),
+        Artifact("staffing_changes", _S4, "staffing changes for territories out of balance"),
+        Artifact("territory_zip_codes", _S4, "postal code to territory, for assignment rules"),
+        Artifact(
+            "territory_associations", _S4, "the proposal as Salesforce territory associations"
+        ),
         Artifact("rep_scorecard", _S5, "each rep's attainment"),
         Artifact("rep_effects", _S5, "each rep's rating with its interval"),
         Artifact("rep_trends", _S5, "each rep's change on the year"),

@@ -8,6 +8,8 @@ tiers into its request.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -15,9 +17,14 @@ from terrlib.exports import write_excel
 from terrlib.geo import haversine_km
 from terrlib.inputs.coverage import coverage_calls
 from terrlib.results import Result
+from terrlib.territory.diagnose import tightest
 from terrlib.territory.estimator import TerritoryOptimizer
+from terrlib.territory.outcome import compactness
 from terrlib.territory.problem import InfeasibleRequest
+from terrlib.territory.relaxation import Workspace
 from terrlib.territory.scratch import ScratchPlan
+from terrlib.territory.unbalanced import opened as open_bands
+from terrlib.territory.unbalanced import solve_with_floors, unbalanced
 
 
 def from_dataset(
@@ -33,8 +40,10 @@ def from_dataset(
     ``tier_multipliers`` for stage 3's ICP tier when ``tiers`` (``account_id``, ``tier``) is
     given, times ``frequency`` (a what-if on the whole coverage model). Potential comes from
     stage 2's ``scores`` (account revenue otherwise); targets are in proportion to each
-    rep's capacity; tolerance, locks and the moved cap come from the plan, and any of them
-    can be overridden by ``options``.
+    rep's capacity; tolerance, locks, the moved cap, reach, circuity and regions come from
+    the plan, and any of them can be overridden by ``options``. With the plan's
+    ``align_by: postal_code`` the accounts of a postal code are grouped (they go to one
+    territory, :mod:`terrlib.territory.groups`) except the named accounts.
     """
 
     plan = data.plan
@@ -53,10 +62,21 @@ def from_dataset(
             "call_hours": calls * minutes / 60,
             "potential": potential.fillna(0.0).to_numpy(),
             "territory_id": acc["territory_id"],
+            "region": acc["region"],
             "revenue": acc["annual_revenue"].to_numpy(float),
             "locked": acc["account_id"].isin(plan.balance.locked_accounts).to_numpy(),
         }
     )
+    if "postal_code" in acc:
+        frame["postal_code"] = acc["postal_code"].astype("string").fillna("").to_numpy()
+    if plan.balance.align_by == "postal_code" and "postal_code" in frame:
+        # every account of a postal code goes with it, except the named accounts: locked
+        # ones and (when the plan sets it) those with at least named_account_revenue
+        floor = plan.balance.named_account_revenue
+        named = frame["locked"].to_numpy() | (
+            frame["revenue"].to_numpy() >= floor if floor is not None else False
+        )
+        frame["group"] = np.where(named, "", frame["postal_code"].to_numpy(dtype=object))
     reps = data.reps.drop_duplicates("territory_id")
     homes = pd.DataFrame(
         {
@@ -65,13 +85,20 @@ def from_dataset(
             "home_latitude": reps["home_latitude"],
             "home_longitude": reps["home_longitude"],
             "capacity": reps["capacity_hours"],
+            "region": reps["region"],
         }
     )
+    for col in ("district", "manager_id"):  # the level between territory and region
+        if col in reps and reps[col].notna().any():
+            homes["district"] = reps[col].astype("string").fillna("").to_numpy()
+            break
     settings = {
         "tolerance": plan.balance.tolerance,
         "potential_tolerance": plan.balance.potential_tolerance,
         "max_moved_share": plan.balance.max_moved_share,
-        "max_distance_km": plan.balance.max_distance_km,
+        "reach_km": plan.balance.reach_km,
+        "circuity": plan.balance.circuity,
+        "cross_regions": plan.balance.cross_regions,
         "visits_per_call": plan.coverage.visit_share,
         "travel_speed_kmh": plan.coverage.travel_speed_kmh,
         "min_travel_minutes": plan.coverage.min_travel_minutes,
@@ -114,12 +141,20 @@ def travel_change(opt: TerritoryOptimizer, travel: float) -> float:
     return travel / opt.travel_before_ - 1 if opt.travel_before_ > 0 else np.nan
 
 
-def solve_or_widen(opt: TerritoryOptimizer, tries: int = 3) -> TerritoryOptimizer:
-    """Solve ``opt``; when its tolerance cannot be met under the other rules (the cap on
-    moves, locks, the distance limit), solve a copy at the tightest tolerance the diagnosis
-    found can be met (a little wider each time it still cannot) and keep in ``widened_`` the
-    tolerance asked for and why it could not hold. The plan's request is never met silently
-    wider: :func:`headline` says so.
+def solve_or_widen(
+    opt: TerritoryOptimizer, tries: int = 4, quick: bool = False
+) -> TerritoryOptimizer:
+    """Solve ``opt``, balancing every territory the rules allow.
+
+    When its bands cannot all hold under the other rules (reach, regions, locks, the cap on
+    moves), the territories that cannot be balanced are found
+    (:func:`terrlib.territory.unbalanced.unbalanced`) and the request is solved again with
+    only those held to what they can reach (``territory_tolerance``), a little wider each
+    time that still cannot be met; ``unbalanced_`` on the result keeps them, with why. Only
+    when that fails too is the whole tolerance widened (to the tightest the diagnosis finds
+    can be met), keeping in ``widened_`` the tolerance asked for and why it could not hold.
+    The plan's request is never met silently wider: :func:`headline` says so. ``quick``
+    solves as the what-if panel does.
 
     Raises
     ------
@@ -127,7 +162,26 @@ def solve_or_widen(opt: TerritoryOptimizer, tries: int = 3) -> TerritoryOptimize
         When no tolerance up to ±100% can be met.
     """
     try:
-        return opt.solve()
+        return opt.solve(quick=quick, explain=False)  # the diagnosis only if needed below
+    except InfeasibleRequest:
+        pass
+    found = unbalanced(opt.problem())
+    trial = solve_with_floors(opt, found.floors, tries, quick) if found.floors else None
+    if trial is not None:
+        trial.unbalanced_ = found
+        return trial
+    # the integer plan may need more room than the LP: those territories without limits
+    opened = open_bands(found.floors)
+    if opened:
+        trial = solve_with_floors(opt, opened, 1, quick)
+        if trial is not None:
+            trial.unbalanced_ = found
+            return trial
+    # only when that fails too: the whole tolerance widened (those territories kept open),
+    # to what the diagnosis names
+    base = opt.with_params(territory_tolerance=(opt.territory_tolerance or {}) | opened)
+    try:
+        return base.warm_from(opt).solve(quick=quick)
     except InfeasibleRequest as err:
         first, tolerance = err, err.tolerance
     for _ in range(tries):
@@ -135,17 +189,42 @@ def solve_or_widen(opt: TerritoryOptimizer, tries: int = 3) -> TerritoryOptimize
             break
         widened = min(1.0, tolerance)
         ptol = opt.potential_tolerance
-        trial = opt.with_params(
+        trial = base.with_params(
             tolerance=widened, potential_tolerance=None if ptol is None else max(ptol, widened)
         ).warm_from(opt)
         try:
-            trial.solve()
+            trial.solve(quick=quick)
         except InfeasibleRequest:
             tolerance = None if tolerance >= 1.0 else min(1.0, tolerance * 1.25)
             continue
         trial.widened_ = (opt.tolerance, str(first))
+        if opened:
+            trial.unbalanced_ = found
         return trial
     raise first
+
+
+def unbalanced_text(opt: TerritoryOptimizer, names: int = 4) -> str:
+    """One sentence on the territories the rules cannot balance (empty when there are
+    none): how many, the worst ``names`` of them with where they can get to, and why."""
+    found = getattr(opt, "unbalanced_", None)
+    if found is None or found.table.empty:
+        return ""
+    t = found.table
+    rules = t["rule"].value_counts()
+    worst = "; ".join(
+        f"{r.territory_id} ({r.measure} at best {r.best:.0%} of target)"
+        for r in t.head(names).itertuples()
+    )
+    why = " and ".join(
+        f"{'the ' if rule != 'locks' else ''}{rule} ({count})" for rule, count in rules.items()
+    )
+    return (
+        f"{len(t)} of {opt.problem_.m} territories cannot be balanced under the plan's rules "
+        f"(binding: {why}): {worst}{'; ...' if len(t) > names else ''}. They are brought as "
+        "close as the rules allow and the rest are kept within the band; the staffing "
+        "section says what would fix each. "
+    )
 
 
 def headline(opt: TerritoryOptimizer) -> str:
@@ -157,20 +236,24 @@ def headline(opt: TerritoryOptimizer) -> str:
     widened = getattr(opt, "widened_", None)
     asked = (
         f"The plan's ±{widened[0]:.0%} cannot be met under its other rules (cap on accounts "
-        f"moved, locks, distance), so this proposal balances to ±{opt.tolerance:.0%}, the "
+        f"moved, locks, reach), so this proposal balances to ±{opt.tolerance:.0%}, the "
         "tightest that can be met. "
         if widened
-        else ""
+        else unbalanced_text(opt)
     )
+    bad = set(getattr(opt, "unbalanced_", None) and opt.unbalanced_.floors or ())
+    within = s["territory_id"].isin(bad).to_numpy()
+    w1 = w1[~within] if within.any() and not within.all() else w1
     unaligned = int((opt.problem_.current < 0).sum())
     if unaligned == n:  # a green field: nothing today to compare with
-        return asked + (
+        return (
             f"No account has a territory yet: the proposal assigns all {n:,} accounts to "
-            f"{m} territories with every territory's workload and potential within "
-            f"±{opt.tolerance:.0%} of its target (worst {(w1 - 1).abs().max():.0%} off); it is "
-            f"within {opt.gap_:.1%} of the best possible under these rules (certified lower "
-            "bound)."
-        )
+            f"{m} territories with "
+            + ("every other" if bad else "every")
+            + f" territory's workload and potential within ±{opt.tolerance:.0%} of its target "
+            f"(worst {(w1 - 1).abs().max():.0%} off); it is within {opt.gap_:.1%} of the best "
+            "possible under these rules (certified lower bound). " + asked
+        ).strip()
     change = travel_change(opt, opt.travel_)
     travel = (
         f"Call-weighted travel changes by {change:+.0%}"
@@ -184,10 +267,13 @@ def headline(opt: TerritoryOptimizer) -> str:
     )
     return asked + (
         f"The proposed alignment moves {len(opt.moves_):,} of {n:,} accounts "
-        f"({len(opt.moves_) / n:.0%}) and brings every territory's workload and potential "
-        f"within ±{opt.tolerance:.0%} of its target (today {out0} of {m} territories are "
-        f"outside on workload; the worst is {(w0 - 1).abs().max():.0%} off, after "
-        f"{(w1 - 1).abs().max():.0%}). {travel}; the proposal is within "
+        f"({len(opt.moves_) / n:.0%}) and brings "
+        + ("every other" if bad else "every")
+        + f" territory's workload and potential within ±{opt.tolerance:.0%} of its target "
+        f"(today {out0} of {m} territories are outside on workload; the worst is "
+        f"{(w0 - 1).abs().max():.0%} off, after "
+        f"{(w1 - 1).abs().max():.0%}{' among them' if bad else ''}). {travel}; the proposal "
+        "is within "
         f"{opt.gap_:.1%} of the best possible under these rules (certified lower bound)."
         + newcomers
     )
@@ -197,6 +283,8 @@ def balance_table(opt: TerritoryOptimizer) -> Result:
     """Before/after spread of workload and potential across territories: coefficient of
     variation, max/min, territories outside the tolerance, travel and accounts moved."""
     s, p_tol = opt.summary_, opt.problem_.p_tol
+    found = getattr(opt, "unbalanced_", None)
+    held = 0 if found is None else len(found.floors)
     rows = []
     for when in ("today", "proposed"):
         key = "before" if when == "today" else "after"
@@ -210,6 +298,7 @@ def balance_table(opt: TerritoryOptimizer) -> Result:
                 "potential CV": p.std() / p.mean(),
                 "potential max/min": p.max() / max(p.min(), 1e-12),
                 "potential outside band": int(((p - 1).abs() > p_tol + 1e-9).sum()),
+                "cannot be balanced": np.nan if when == "today" else held,
                 "travel (call-hour km)": opt.travel_before_ if when == "today" else opt.travel_,
                 "accounts moved": 0 if when == "today" else len(opt.moves_),
             }
@@ -225,12 +314,220 @@ def balance_table(opt: TerritoryOptimizer) -> Result:
             "potential max/min": "{:.2f}",
             "travel (call-hour km)": "{:,.0f}",
             "accounts moved": "{:,}",
+            "cannot be balanced": "{:,.0f}",
         },
         notes=f"CV: standard deviation / mean of each territory's value against its target. "
+        "Cannot be balanced: territories no plan under the rules can bring within the band "
+        "(see below). "
         f"Band: ±{opt.tolerance:.0%} of target for workload, ±{min(p_tol, 10):.0%} for "
         "potential. Travel: distance to the rep's home weighted by call hours. Method: "
         f"{opt.method_}; lower bound {opt.lower_bound_:,.0f} against objective "
         f"{opt.objective_:,.0f} (gap {opt.gap_:.2%}).",
+    )
+
+
+def rules_result(opt: TerritoryOptimizer) -> Result:
+    """The rules the proposal keeps, in business words: the bands, reach, regions, the cap
+    on moves and locks, and how distance is measured."""
+    p = opt.problem_
+    derived = opt.reach_km is None
+    rows = [
+        ("workload band", f"±{opt.tolerance:.0%} of each territory's target"),
+        ("potential band", "not balanced" if p.p_tol >= 1e5 else f"±{p.p_tol:.0%} of target"),
+        (
+            "reach",
+            "no limit"
+            if not np.isfinite(p.reach)
+            else f"{p.reach:,.0f} km by road"
+            + (" (where today's reps serve four in five of their accounts)" if derived else "")
+            + "; an account farther from today's rep may only go nearer",
+        ),
+        ("distance", f"road = straight line x {opt.circuity:g}"),
+        (
+            "regions",
+            "accounts may move to another region"
+            if opt.cross_regions or p.acc_region is None
+            else "no account leaves its region",
+        ),
+        (
+            "cap on moves",
+            "none"
+            if opt.max_moved_share is None
+            else f"at most {opt.max_moved_share:.0%} of {opt.cap_by} change rep",
+        ),
+        ("locked accounts", f"{int(p.locked.sum()):,} stay with today's rep"),
+        (
+            "aligned by",
+            "postal code (all of a code's accounts together, named accounts on their own)"
+            if "group" in opt.accounts
+            else "account",
+        ),
+    ]
+    return Result(
+        "The rules of the proposal",
+        f"No account is given to a rep more than {p.reach:,.0f} km away by road unless it is "
+        "nearer than today's"
+        + ("" if opt.cross_regions or p.acc_region is None else ", and none leaves its region")
+        + ".",
+        pd.DataFrame(rows, columns=["rule", "setting"]),
+        notes="Set in plan.yaml under balance: tolerance, potential_tolerance, reach_km, "
+        "circuity, cross_regions, max_moved_share, locked_accounts, align_by.",
+    )
+
+
+def unbalanced_result(opt: TerritoryOptimizer) -> Result:
+    """The territories the rules cannot balance, in business words: which way, how close
+    they can get, the rule that stops them, the work within reach and the accounts no
+    other rep may take."""
+    found = getattr(opt, "unbalanced_", None)
+    if found is None or found.table.empty:
+        return Result(
+            "Territories that cannot be balanced",
+            "Every territory can be balanced under the plan's rules.",
+            pd.DataFrame(),
+        )
+    t = found.table
+    s = opt.summary_.set_index("territory_id")
+    table = pd.DataFrame(
+        {
+            "territory": t["territory_id"],
+            "problem": np.where(t["side"] == "over", "too much ", "too little ") + t["measure"],
+            "best possible vs target": t["best"],
+            "proposed vs target": [
+                s.loc[k, f"{m}_vs_target_after"]
+                for k, m in zip(t["territory_id"], t["measure"], strict=True)
+            ],
+            "binding rule": t["rule"],
+            "hours within reach": t["in_reach_hours"],
+            "hours only it can serve": t["only_here_hours"],
+            "accounts only it can serve (largest)": t["only_here"],
+        }
+    )
+    return Result(
+        "Territories that cannot be balanced",
+        unbalanced_text(opt, names=3).strip(),
+        table,
+        formats={
+            "best possible vs target": "{:.0%}",
+            "proposed vs target": "{:.0%}",
+            "hours within reach": "{:,.0f}",
+            "hours only it can serve": "{:,.0f}",
+        },
+        notes="Best possible: the closest to target the LP relaxation can bring it under every "
+        "rule (an integer plan can do a little worse). Binding rule: the rule whose lifting "
+        "alone would let it be balanced. Hours within reach: the workload of every account "
+        "its rep may be given. Only it can serve: accounts no other rep may take (beyond "
+        "reach of every other home in the region).",
+    )
+
+
+def territory_table(opt: TerritoryOptimizer) -> Result:
+    """Per territory, today and proposed: accounts (and how many come in and go out),
+    workload and potential against target, call-weighted travel, the farthest account, and
+    compactness (:func:`terrlib.territory.outcome.compactness`: the share of its accounts
+    whose nearest rep is its own, and the share inside a neighbour's outline)."""
+    p, s = opt.problem_, opt.summary_
+    cur = np.where(p.current >= 0, p.current, opt.assign_idx_)
+    before, after = compactness(p, cur), compactness(p, opt.assign_idx_)
+    moved = (p.current >= 0) & (opt.assign_idx_ != p.current)
+    travel = {}
+    for label, a in (("today", cur), ("proposed", opt.assign_idx_)):
+        v = p.arc_values(np.arange(p.n), a)
+        travel[label] = np.bincount(a, weights=v["travel"], minlength=p.m)
+    ter = opt.territories.reset_index(drop=True)
+    table = pd.DataFrame(
+        {
+            "territory": p.ids,
+            "rep": ter["rep_name"].to_numpy() if "rep_name" in ter else p.ids,
+            "accounts today": s["accounts_before"].to_numpy(),
+            "in": np.bincount(opt.assign_idx_[moved], minlength=p.m),
+            "out": np.bincount(p.current[moved], minlength=p.m),
+            "accounts proposed": s["accounts_after"].to_numpy(),
+            "workload today": s["workload_vs_target_before"].to_numpy(),
+            "workload proposed": s["workload_vs_target_after"].to_numpy(),
+            "potential today": s["potential_vs_target_before"].to_numpy(),
+            "potential proposed": s["potential_vs_target_after"].to_numpy(),
+            "travel change": travel["proposed"] / np.maximum(travel["today"], 1e-12) - 1,
+            "farthest km today": before["farthest_km"].to_numpy(),
+            "farthest km proposed": after["farthest_km"].to_numpy(),
+            "with nearest rep today": before["nearest_share"].to_numpy(),
+            "with nearest rep proposed": after["nearest_share"].to_numpy(),
+            "overlap today": before["overlap"].to_numpy(),
+            "overlap proposed": after["overlap"].to_numpy(),
+        }
+    )
+    for col in ("district", "region"):
+        if col in ter:
+            table.insert(2, col, ter[col].to_numpy())
+    share = lambda c: float((c["nearest_share"] * c["accounts"]).sum() / c["accounts"].sum())  # noqa: E731
+    pct = {c: "{:.0%}" for c in table if c.startswith(("workload", "potential", "with", "overlap"))}
+    return Result(
+        "Each territory, today and proposed",
+        f"Accounts served by their nearest rep: {share(before):.0%} today, {share(after):.0%} "
+        f"proposed. The farthest account of any territory is {before['farthest_km'].max():,.0f}"
+        f" km from its rep today and {after['farthest_km'].max():,.0f} km proposed.",
+        table,
+        formats=pct
+        | {"travel change": "{:+.0%}", "farthest km today": "{:,.0f}"}
+        | {"farthest km proposed": "{:,.0f}"},
+        notes="Workload and potential against the territory's target (100% is on target). In "
+        "and out: accounts that change rep. Travel change: the territory's call-weighted "
+        "distance to its rep's home. Farthest: its account farthest from the rep's home, by "
+        f"road (straight line x {opt.circuity:g}). With nearest rep: share of its accounts "
+        "whose nearest rep home is this one. Overlap: share of its accounts inside the outline "
+        "of a neighbouring territory (lower is cleaner).",
+    )
+
+
+def rollup(opt: TerritoryOptimizer, level: str = "region") -> Result:
+    """Balance rolled up to ``level`` ("region" or "district"), today and proposed: its
+    territories, accounts, workload against its target (its territories' together) and its
+    worst territory's, and call-weighted travel."""
+    p, s = opt.problem_, opt.summary_
+    ter = opt.territories.reset_index(drop=True)
+    if level not in ter:
+        return Result(f"By {level}", f"The reps have no {level}.", pd.DataFrame())
+    cur = np.where(p.current >= 0, p.current, opt.assign_idx_)
+    frame = pd.DataFrame({level: ter[level].astype(str).to_numpy()})
+    for label, key, a in (("today", "before", cur), ("proposed", "after", opt.assign_idx_)):
+        v = p.arc_values(np.arange(p.n), a)
+        frame[f"travel {label}"] = np.bincount(a, weights=v["travel"], minlength=p.m)
+        frame[f"hours {label}"] = s[f"hours_{key}"].to_numpy()
+        hours = s[f"hours_{key}"].to_numpy()
+        frame[f"target {label}"] = hours / s[f"workload_vs_target_{key}"].to_numpy()
+        frame[f"worst {label}"] = (s[f"workload_vs_target_{key}"] - 1).abs().to_numpy()
+    frame["territories"] = 1
+    frame["accounts"] = s["accounts_after"].to_numpy()
+    g = frame.groupby(level, sort=True).agg("sum")
+    worst = frame.groupby(level)[["worst today", "worst proposed"]].max()
+    table = pd.DataFrame(
+        {
+            "territories": g["territories"],
+            "accounts": g["accounts"],
+            "workload vs target today": g["hours today"] / g["target today"],
+            "workload vs target proposed": g["hours proposed"] / g["target proposed"],
+            "worst territory today": worst["worst today"],
+            "worst territory proposed": worst["worst proposed"],
+            "travel change": g["travel proposed"] / g["travel today"].clip(lower=1e-12) - 1,
+        }
+    ).reset_index()
+    short = table.loc[table["workload vs target proposed"].idxmax()]
+    return Result(
+        f"Balance by {level}",
+        f"{short[level]} carries the most work for its reps: "
+        f"{short['workload vs target proposed']:.0%} of its target after the proposal"
+        + (
+            " (no move crosses a region, so a region's total is set by its accounts and its "
+            "reps: only staffing changes it)."
+            if level == "region" and not opt.cross_regions
+            else "."
+        ),
+        table,
+        formats={c: "{:.0%}" for c in table if "workload" in c or "worst" in c}
+        | {"travel change": "{:+.0%}"},
+        notes="Workload against target: the hours of the level's territories over their "
+        "targets together. Worst territory: the largest deviation of one of its territories "
+        "from its own target.",
     )
 
 
@@ -247,9 +544,8 @@ def moves_result(
     far = int((km > far_km).sum())
     far_text = (
         f" {far:,} of them end up more than {far_km:,.0f} km from their new rep's home "
-        f"(the farthest {km.max():,.0f} km). To forbid such moves, set "
-        "balance.max_distance_km in the plan; if the bands then cannot be met, the optimizer "
-        "says the tightest tolerance that can."
+        f"(the farthest {km.max():,.0f} km), each nearer its new rep than its rep today (no "
+        f"move takes an account beyond the reach of {opt.problem_.reach:,.0f} km otherwise)."
         if far
         else ""
     )
@@ -266,80 +562,247 @@ def moves_result(
     )
 
 
+#: the caps on the share of accounts moved the trade-off curve is drawn at (None: no cap)
+CURVE_CAPS: tuple[float | None, ...] = (0.0, 0.05, 0.10, 0.15, 0.25, None)
+
+
 def disruption_curve(
-    opt: TerritoryOptimizer, caps: list[float | None], quick: bool = False
+    opt: TerritoryOptimizer, caps=CURVE_CAPS, steps: int = 3, lp_steps: int = 6
 ) -> Result:
-    """Re-solve copies of a solved request with each cap on the share of accounts moved
-    (``None``: no cap), warm-started from its LP, and report the balance, travel and gap each
-    buys; a cap that cannot be met shows as infeasible with the reason. ``quick`` solves
-    each point as the what-if panel does (``solve(quick=True)``); its gap is still shown.
-    A cap equal to the solved request's own is that solve, not solved again; repeated caps
-    are dropped. No cap is solved as a cap of 100%, which keeps the model's shape; each
-    re-solve starts from the basis of the previous point."""
-    out = []
-    last = opt
-    for cap in dict.fromkeys(caps):
-        row = {"cap on accounts moved": 1.0 if cap is None else cap}
-        if cap == opt.max_moved_share and hasattr(opt, "summary_"):
-            trial = last = opt
-        else:
-            trial = opt.with_params(max_moved_share=1.0 if cap is None else cap)
-            trial.warm_from(opt).warm_from(last)
-            last = trial
-            try:
-                trial.solve(quick=quick)
-            except InfeasibleRequest as err:
-                out.append(row | {"feasible": False, "note": str(err)})
+    """The trade-off between disruption and balance: for each cap on the share of accounts
+    moved (``None``: no cap), the tightest workload tolerance found that the cap allows
+    under the plan's other rules (reach, regions, locks, potential's band, never tighter
+    than workload's, and the territories ``opt`` could not balance held where it holds
+    them), with the travel and certified gap of that plan.
+
+    Caps are taken in increasing order. Each starts from what the previous one reached (a
+    plan under a tighter cap keeps a looser one too, so a looser cap is never worse; from
+    the plan's own cap on, the proposal ``opt`` is such a plan too) and
+    from the LP's tightest tolerance (:func:`terrlib.territory.diagnose.tightest`, in
+    ``lp_steps`` halvings: no plan can do better), and halves the interval ``steps`` times
+    (at its geometric middle: the ends can be a factor of 30 apart) with quick solves that
+    take the LP's first rounding meeting every rule (``solve(rounding_only=True)``:
+    deterministic and fast). A cap of 0 with every account aligned today is today's
+    alignment, whose tolerance is read off directly.
+
+    Returns
+    -------
+    Result
+        One row per cap: ``max_moved_share`` (1.0 for no cap), ``accounts_moved``,
+        ``workload_tolerance``, ``travel_vs_today``, ``gap``, ``tightest_possible`` (the LP's
+        bound on the tolerance) and a ``note``: what ``disruption_curve.csv`` holds.
+    """
+    order = sorted(dict.fromkeys(caps), key=lambda c: 1.0 if c is None else c)
+    floors = opt.territory_tolerance
+    base = opt.with_params(territory_tolerance=floors)
+    ws = Workspace()
+    out: list[dict] = []
+    best, hi = None, None  # the plan so far and its tolerance
+    for cap in order:
+        share = 1.0 if cap is None else float(cap)
+        trial = base.with_params(max_moved_share=share)
+        problem = trial.problem()
+        if share == 0 and (problem.current >= 0).all():
+            best, hi, why = _today(trial, problem)
+            out.append(_point(share, best, hi, hi, f"today's alignment: nothing may move; {why}"))
+            continue
+        lo = tightest(problem, ws, 1.0 if hi is None else hi, lp_steps, lp_only=True)
+        if lo is None:
+            out.append({"max_moved_share": share, "note": "cannot be met under the other rules"})
+            continue
+        found, top, low, kept = None, hi, lo, "the tighter cap's plan"
+        if opt.max_moved_share is not None and opt.max_moved_share <= share + 1e-12:
+            if top is None or opt.tolerance < top:  # the proposal itself keeps this cap
+                best = opt.with_params(max_moved_share=share).adopt(
+                    opt.assign_idx_, opt.method_, opt.lower_bound_
+                )
+                top, kept = opt.tolerance, "the proposal"
+        if top is None:  # no plan yet: search up from the LP's tolerance for a first one
+            tol = lo
+            for _ in range(steps + 1):
+                found = _attempt(trial, tol, opt)
+                if found is not None:
+                    top = tol
+                    break
+                low, tol = tol, min(1.0, max(2 * tol, tol + 0.05))
+            if found is None:
+                out.append({"max_moved_share": share, "note": "no plan was found"})
                 continue
-        w = trial.summary_["workload_vs_target_after"]
-        out.append(
-            row
-            | {
-                "accounts moved": len(trial.moves_),
-                "workload CV": w.std() / w.mean(),
-                "worst workload vs target": float((w - 1).abs().max()),
-                "travel vs today": travel_change(trial, trial.travel_),
-                "gap to bound": trial.gap_,
-                "feasible": True,
-                "note": "",
-            }
-        )
-    table = pd.DataFrame(out).reindex(
-        columns=[
-            "cap on accounts moved",
-            "accounts moved",
-            "workload CV",
-            "worst workload vs target",
-            "travel vs today",
-            "gap to bound",
-            "feasible",
-            "note",
-        ]
-    )
-    ok = table[table["feasible"]]
-    text = (
-        "No cap in the list can be met."
-        if ok.empty
-        else f"Allowing {ok['cap on accounts moved'].iloc[0]:.0%} of accounts to move gives a "
-        f"workload CV of {ok['workload CV'].iloc[0]:.1%}; allowing "
-        f"{ok['cap on accounts moved'].iloc[-1]:.0%} gives {ok['workload CV'].iloc[-1]:.1%} "
-        f"with travel {ok['travel vs today'].iloc[-1]:+.0%} against today."
-    )
+        for _ in range(steps):  # halve [low, top] (geometrically) with quick solves
+            mid = float(np.sqrt(max(low, 1e-3) * top))
+            plan = _attempt(trial, mid, found or best)
+            if plan is not None:
+                found, top = plan, mid
+            else:
+                low = mid
+        if top > 2 * max(lo, 1e-3):  # roundings alone stayed far from the LP: one full try
+            mid = float(np.sqrt(max(lo, 1e-3) * top))
+            plan = _attempt(trial, mid, found or best, rounding_only=False)
+            if plan is not None:
+                found, top = plan, mid
+        note = "" if found is not None else f"{kept} (no tighter plan was found)"
+        best, hi = found or best, top
+        point = _point(share, best, hi, min(lo, hi), note)
+        if found is None and not (kept == "the proposal" and share == opt.max_moved_share):
+            point["gap"] = np.nan  # its bound is for a tighter cap, not this one
+        out.append(point)
+    columns = [
+        "max_moved_share", "accounts_moved", "workload_tolerance", "travel_vs_today", "gap",
+        "tightest_possible", "note",
+    ]  # fmt: skip
+    table = pd.DataFrame(out).reindex(columns=columns)
     return Result(
         "Disruption against balance",
-        text,
+        _curve_text(table),
         table,
-        formats={
-            "cap on accounts moved": "{:.0%}",
-            "accounts moved": "{:,.0f}",
-            "workload CV": "{:.1%}",
-            "worst workload vs target": "{:.1%}",
-            "travel vs today": "{:+.1%}",
-            "gap to bound": "{:.1%}",
-        },
-        notes="Each row is a solve with the same tolerance (a cap equal to the plan's is the "
-        "proposal itself); 100% means no cap. Gap to bound: how far that proposal could at "
-        "most be from the best one.",
+        formats=CURVE_FORMATS,
+        notes="Each row is a plan found at the tightest workload tolerance its cap allowed "
+        "(potential's band at the plan's or that tolerance, whichever is wider); 100% means "
+        "no cap. A row that keeps a tighter cap's plan (or the proposal) shows no gap: its "
+        "bound was for the tighter cap. Tightest possible: no plan under that cap can have "
+        "a tighter band (from the LP). Travel: call-weighted, against today's alignment. "
+        "Gap: how far that plan could at most be from the cheapest one at its tolerance and "
+        "cap.",
+    )
+
+
+def _attempt(
+    trial: TerritoryOptimizer, tol: float, warm: TerritoryOptimizer, rounding_only: bool = True
+):
+    """``trial`` solved quickly (its first rounding, or with ``rounding_only`` False the
+    quick solve, MILPs included) at workload tolerance ``tol``, potential at the plan's or
+    ``tol``; None when that finds no plan."""
+    ptol = trial.potential_tolerance
+    attempt = trial.with_params(
+        tolerance=tol, potential_tolerance=None if ptol is None else max(ptol, tol)
+    ).warm_from(warm)
+    try:
+        return attempt.solve(quick=True, rounding_only=rounding_only, explain=False)
+    except InfeasibleRequest:
+        return None
+
+
+def _today(trial: TerritoryOptimizer, problem) -> tuple[TerritoryOptimizer, float, str]:
+    """Today's alignment as a solved plan of ``trial`` (nothing moves), the tightest
+    workload tolerance it meets (potential at the plan's band or that tolerance) and which
+    territory and measure set it."""
+    cur = problem.current
+    _, hours, pot, _ = problem.loads(cur)
+    h_t, p_t = problem.targets(hours.sum(), pot.sum())
+    w, p = np.abs(hours / h_t - 1), np.abs(pot / np.maximum(p_t, 1e-12) - 1)
+    hi, lo = hours > h_t, pot > p_t
+    f = problem.floor
+    fw, fp = np.where(hi, f[:, 1], f[:, 0]), np.where(lo, f[:, 3], f[:, 2])
+    need_w = np.where(w > fw, w, 0.0)
+    need_p = np.where(p > np.maximum(problem.p_tol, fp), p, 0.0)
+    need = np.maximum(need_w, need_p)
+    tol = float(max(need.max(), 1e-6)) * (1 + 1e-9)
+    k = int(np.argmax(need))
+    which = "workload" if need_w[k] >= need_p[k] else "potential"
+    why = f"set by {problem.ids[k]}'s {which}, {need[k]:.0%} off its target today"
+    ptol = trial.potential_tolerance
+    today = trial.with_params(
+        tolerance=tol, potential_tolerance=None if ptol is None else max(ptol, tol)
+    )
+    # nothing else may be chosen when no account may move: its bound is its own cost
+    return today.adopt(cur, "today's alignment"), tol, why
+
+
+def _point(share: float, plan: TerritoryOptimizer, tol: float, bound: float, note: str):
+    return {
+        "max_moved_share": share,
+        "accounts_moved": len(plan.moves_),
+        "workload_tolerance": tol,
+        "travel_vs_today": travel_change(plan, plan.travel_),
+        "gap": plan.gap_,
+        "tightest_possible": bound,
+        "note": note,
+    }
+
+
+CURVE_FORMATS = {
+    "max_moved_share": "{:.0%}",
+    "accounts_moved": "{:,.0f}",
+    "workload_tolerance": "±{:.1%}",
+    "travel_vs_today": "{:+.1%}",
+    "gap": "{:.1%}",
+    "tightest_possible": "±{:.1%}",
+}
+
+
+def _curve_text(table: pd.DataFrame) -> str:
+    """What the trade-off curve shows, in a sentence or two."""
+    ok = table.dropna(subset=["workload_tolerance"])
+    if ok.empty:
+        return "No cap in the list can be met under the plan's other rules."
+    first, end = ok.iloc[0], ok.iloc[-1]
+    knee = ok[ok["workload_tolerance"] <= end["workload_tolerance"] + 0.01].iloc[0]
+    cap = lambda v: "no cap" if v >= 1 else f"a cap of {v:.0%}"  # noqa: E731
+    text = (
+        f"With {cap(first['max_moved_share'])} on accounts moved, the tightest workload "
+        f"band that can be met is ±{first['workload_tolerance']:.0%}; with "
+        f"{cap(end['max_moved_share'])} it is ±{end['workload_tolerance']:.0%} "
+        f"(travel {end['travel_vs_today']:+.0%} against today)."
+    )
+    if first["workload_tolerance"] - end["workload_tolerance"] < 0.01:
+        return text + " Moving more accounts buys no better balance here."
+    if knee.name == end.name:
+        return text + " Each looser cap still buys a tighter band."
+    return text + (
+        f" Most of that is reached by {cap(knee['max_moved_share'])} "
+        f"({knee['accounts_moved']:,.0f} accounts moved, ±{knee['workload_tolerance']:.0%}): "
+        "moving more buys little more balance."
+    )
+
+
+def territory_zip_codes(opt: TerritoryOptimizer) -> pd.DataFrame:
+    """Postal code to territory, for a CRM's assignment rules: per postal code, the
+    territory its accounts go to (aligned by postal code: all but the named accounts; by
+    account: the territory most of them go to), how many accounts that rule aligns and how
+    many of the code's accounts are aligned elsewhere (named accounts, or split codes when
+    aligning by account), which need a manual assignment. Empty without postal codes."""
+    acc = opt.accounts
+    columns = ["postal_code", "territory_id", "accounts", "accounts_elsewhere"]
+    if "postal_code" not in acc:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(
+        {
+            "postal_code": acc["postal_code"].astype("string").fillna("").to_numpy(),
+            "territory_id": opt.assignment_.to_numpy(),
+            "ruled": acc["group"].astype("string").fillna("").ne("").to_numpy()
+            if "group" in acc
+            else np.ones(len(acc), bool),
+        }
+    )
+    frame = frame[frame["postal_code"] != ""]
+    ruled = frame[frame["ruled"]]
+    counts = ruled.groupby(["postal_code", "territory_id"]).size().rename("accounts")
+    top = counts.reset_index().sort_values(["postal_code", "accounts"], ascending=[True, False])
+    top = top.drop_duplicates("postal_code").set_index("postal_code")
+    total = frame.groupby("postal_code").size()
+    top["accounts_elsewhere"] = (total.reindex(top.index) - top["accounts"]).astype(int)
+    return top.reset_index()[columns]
+
+
+def developer_name(territory_id: str) -> str:
+    """A territory id as a Salesforce developer name: letters, digits and single
+    underscores, starting with a letter."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", str(territory_id)).strip("_") or "Territory"
+    return name if name[0].isalpha() else f"T_{name}"
+
+
+def territory_associations(opt: TerritoryOptimizer) -> pd.DataFrame:
+    """The proposal as Salesforce Enterprise Territory Management's
+    ObjectTerritory2Association rows, one per account: ``ObjectId`` (the account id),
+    ``Territory2DeveloperName`` (:func:`developer_name` of the territory; Data Loader needs
+    the territory's ``Territory2Id``, looked up from an export of Territory2 by developer
+    name) and ``AssociationCause`` (``Territory2Manual``)."""
+    return pd.DataFrame(
+        {
+            "ObjectId": opt.accounts["account_id"].astype(str).to_numpy(),
+            "Territory2DeveloperName": [developer_name(t) for t in opt.assignment_],
+            "AssociationCause": "Territory2Manual",
+        }
     )
 
 
@@ -442,7 +905,8 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
         notes="Travel: distance from each account to its rep's home (or base) weighted by "
         "its call hours a year. Worst vs target: the largest deviation of a territory's "
         "workload (call and travel hours) or potential from its target; every plan but "
-        "today's keeps both within the plan's tolerance. From scratch, nothing is locked and "
+        "today's keeps both within the plan's tolerance except in the territories the rules "
+        "cannot balance (held as close as they allow). From scratch, nothing is locked and "
         "moves are not limited or charged. Certified gap: how far the assignment can be, at "
         "most, from the best one with the same homes (or bases); the bases themselves come "
         "from location-allocation, which finds good bases without proving them best.",

@@ -34,7 +34,7 @@ def with_reps(opt: TerritoryOptimizer, count: int) -> TerritoryOptimizer:
     """The same request with ``count`` territories. Fewer: the territories with the least
     call time close and their accounts are reassigned without a disruption charge. More: each
     new rep is based at the heaviest account of the territory with the most call time per
-    unit of capacity, with the median capacity."""
+    unit of capacity, with the median capacity, in that territory's region and district."""
     acc = opt.accounts.copy()
     ter = opt.territories.copy()
     load = acc.groupby("territory_id")["call_hours"].sum().reindex(ter["territory_id"]).fillna(0)
@@ -57,6 +57,9 @@ def with_reps(opt: TerritoryOptimizer, count: int) -> TerritoryOptimizer:
         }
         if "rep_name" in ter:
             new["rep_name"] = f"New rep {added}"
+        for col in ("region", "district"):  # the new rep joins the busiest one's team
+            if col in ter:
+                new[col] = ter.loc[ter["territory_id"] == busiest, col].iloc[0]
         ter = pd.concat([ter, pd.DataFrame([new])], ignore_index=True)
         per = np.r_[per, 0.0]
         per[int(np.argmax(per))] /= 2
@@ -66,8 +69,10 @@ def with_reps(opt: TerritoryOptimizer, count: int) -> TerritoryOptimizer:
 def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None = None):
     """An ipywidgets panel for analysts: sliders for tolerance, disruption cap, number of
     reps and coverage frequency, a box for locked account ids, and a button that re-solves
-    (warm-started from the last solve when the territories are the same) and redraws the
-    balance table and chart in place."""
+    (:meth:`~terrlib.territory.estimator.TerritoryOptimizer.resolve`, warm from the last
+    solve; a new request when the frequency or the number of reps changed) and redraws the
+    balance table and chart in place. Territories the rules cannot balance are brought as
+    close as they allow, as in the proposal (:func:`balancing.solve_or_widen`)."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -128,29 +133,35 @@ def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None =
 
     def solve(_=None) -> None:
         ids = [a.strip() for a in locked.value.split(",") if a.strip()]
-        opt = balancing.from_dataset(
-            data,
-            scores,
-            tiers=tiers,
-            frequency=freq.value,
-            tolerance=tol.value,
-            max_moved_share=None if cap.value >= 1 else cap.value,
-        )
-        opt.accounts["locked"] = opt.accounts["account_id"].isin(ids)
-        if reps.value != m:
-            opt = with_reps(opt, reps.value)
+        rules = {
+            "tolerance": tol.value,
+            "max_moved_share": None if cap.value >= 1 else cap.value,
+            "locked_accounts": ids,
+            "territory_tolerance": None,
+        }
         previous = state.get("opt")
-        if previous is not None:
-            opt.warm_from(previous)
+        shape = (freq.value, reps.value)
+        if previous is None or state.get("shape") != shape:
+            base = balancing.from_dataset(data, scores, tiers=tiers, frequency=freq.value)
+            if reps.value != m:
+                base = with_reps(base, reps.value)
+            if previous is not None:
+                base.warm_from(previous)
+        else:
+            base = previous
         began = time.perf_counter()
         with out:
             out.clear_output(wait=True)
             try:
-                opt.solve(quick=True)
-            except InfeasibleRequest as err:
-                print(f"Cannot be met: {err}")
-                return
-            state["opt"] = opt
+                opt = base.resolve(**rules)
+            except InfeasibleRequest:
+                # balance every territory that can be, as the proposal does
+                try:
+                    opt = balancing.solve_or_widen(base.changed(**rules), quick=True)
+                except InfeasibleRequest as err:
+                    print(f"Cannot be met: {err}")
+                    return
+            state["opt"], state["shape"] = opt, shape
             print(
                 f"Solved in {time.perf_counter() - began:.1f} s; within {opt.gap_:.1%} of the "
                 "best possible travel and disruption cost (a quick solve: the notebook's "
