@@ -881,6 +881,15 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
         plan.bases["home_latitude"].to_numpy(float),
         plan.bases["home_longitude"].to_numpy(float),
     )
+    if len(plan.rounds) <= 1 and float(np.max(moved_km, initial=0.0)) < 1e-6:
+        headline = (
+            "The bases could not be moved: from any other bases tried, the plan's rules (the "
+            "bands within reach and regions) could not be met. Shown instead: today's homes "
+            f"with nothing locked, no cap on moves and no charge for them, which needs "
+            f"{saving:.0%} less call-weighted travel than today (the proposal saves "
+            f"{proposed:.0%})."
+        )
+        return Result("Drawn from scratch", headline, table, formats=_SCRATCH_FORMATS)
     headline = (
         f"Drawn from scratch, with each of the {opt.problem_.m} reps based where the territory's "
         f"travel is least, the same accounts would need {saving:.0%} less call-weighted "
@@ -894,14 +903,7 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
         "Drawn from scratch",
         headline,
         table,
-        formats={
-            "travel (call-hour km)": "{:,.0f}",
-            "travel vs today": "{:+.0%}",
-            "workload, worst vs target": "{:.0%}",
-            "potential, worst vs target": "{:.0%}",
-            "accounts changing rep": "{:,.0f}",
-            "certified gap": "{:.1%}",
-        },
+        formats=_SCRATCH_FORMATS,
         notes="Travel: distance from each account to its rep's home (or base) weighted by "
         "its call hours a year. Worst vs target: the largest deviation of a territory's "
         "workload (call and travel hours) or potential from its target; every plan but "
@@ -911,3 +913,13 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
         "most, from the best one with the same homes (or bases); the bases themselves come "
         "from location-allocation, which finds good bases without proving them best.",
     )
+
+
+_SCRATCH_FORMATS = {
+    "travel (call-hour km)": "{:,.0f}",
+    "travel vs today": "{:+.0%}",
+    "workload, worst vs target": "{:.0%}",
+    "potential, worst vs target": "{:.0%}",
+    "accounts changing rep": "{:,.0f}",
+    "certified gap": "{:.1%}",
+}
