@@ -24,7 +24,7 @@ from terrlib.territory.problem import InfeasibleRequest
 from terrlib.territory.relaxation import Workspace
 from terrlib.territory.scratch import ScratchPlan
 from terrlib.territory.unbalanced import opened as open_bands
-from terrlib.territory.unbalanced import solve_with_floors, unbalanced
+from terrlib.territory.unbalanced import solve_balancing
 
 
 def from_dataset(
@@ -162,21 +162,10 @@ def solve_or_widen(
         When no tolerance up to ±100% can be met.
     """
     try:
-        return opt.solve(quick=quick, explain=False)  # the diagnosis only if needed below
-    except InfeasibleRequest:
-        pass
-    found = unbalanced(opt.problem())
-    trial = solve_with_floors(opt, found.floors, tries, quick) if found.floors else None
-    if trial is not None:
-        trial.unbalanced_ = found
-        return trial
-    # the integer plan may need more room than the LP: those territories without limits
+        return solve_balancing(opt, quick, explain=True, tries=tries)
+    except InfeasibleRequest as err:
+        found = err.unbalanced
     opened = open_bands(found.floors)
-    if opened:
-        trial = solve_with_floors(opt, opened, 1, quick)
-        if trial is not None:
-            trial.unbalanced_ = found
-            return trial
     # only when that fails too: the whole tolerance widened (those territories kept open),
     # to what the diagnosis names
     base = opt.with_params(territory_tolerance=(opt.territory_tolerance or {}) | opened)

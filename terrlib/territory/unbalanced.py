@@ -236,7 +236,7 @@ def solve_with_floors(opt, floors: dict, tries: int = 4, quick: bool = False, **
     return None
 
 
-def solve_balancing(opt, quick: bool = False, explain: bool = True):
+def solve_balancing(opt, quick: bool = False, explain: bool = True, tries: int = 4):
     """Solve ``opt``; when its bands cannot all hold, hold the territories the rules cannot
     balance to what they can reach (:func:`unbalanced`) and balance the rest. Returns the
     solved optimizer with ``unbalanced_`` set (None when every band held).
@@ -247,7 +247,8 @@ def solve_balancing(opt, quick: bool = False, explain: bool = True):
     Raises
     ------
     InfeasibleRequest
-        The first solve's, when even with those territories left open no plan is found.
+        The first solve's, when even with those territories left open no plan is found;
+        its ``unbalanced`` is what :func:`unbalanced` found.
     """
     try:
         solved = opt.solve(quick=quick, explain=False)
@@ -256,10 +257,11 @@ def solve_balancing(opt, quick: bool = False, explain: bool = True):
     except InfeasibleRequest as err:
         first = err
     found = unbalanced(opt.problem(), explain)
-    solved = solve_with_floors(opt, found.floors, quick=quick) if found.floors else None
+    solved = solve_with_floors(opt, found.floors, tries, quick) if found.floors else None
     if solved is None and found.floors:  # the integer plan needs more room: no limits on them
         solved = solve_with_floors(opt, opened(found.floors), 1, quick)
     if solved is None:
+        first.unbalanced = found  # for a caller that goes on (stage 4 widens the rest)
         raise first
     solved.unbalanced_ = found
     return solved
