@@ -79,13 +79,18 @@ def test_effort_gap_planted(stage1, small_truth, small_data):
     assert hits >= 2
 
 
-def test_servedness_top_coverage_by_hand(small_data):
-    """A territory whose top accounts had no activity in the quarter is under-served."""
+def test_servedness_top_coverage_is_its_own_finding(stage1, small_data):
+    """A half-idle territory whose top accounts had no activity in the quarter stays
+    over-served (its rep has the hours); the untouched top accounts are a separate finding,
+    in ``top_short``, the headline and the verdict."""
     from dataclasses import replace
 
-    scores = measures.account_potential(small_data, "2026Q3").table
+    scores = stage1["scores"]
+    before = stage1["served"].table.set_index("territory_id")
+    spare = before[before["status"] == "over-served"]
+    terr = spare["top_accounts"].idxmax()  # a half-idle territory with top accounts
+    assert spare.loc[terr, "top_accounts"] > 0
     top = alignment.top_tier(small_data, scores)
-    terr = small_data.reps["territory_id"].iloc[0]
     acc = small_data.accounts.set_index("account_id")
     silenced = acc.index[(acc["territory_id"] == terr) & top]
     quiet = replace(
@@ -97,8 +102,64 @@ def test_servedness_top_coverage_by_hand(small_data):
             )
         ],
     )
-    row = alignment.servedness(quiet, "2026Q3", scores).table.set_index("territory_id").loc[terr]
-    assert row["top_touched"] == 0 and row["status"] == "under-served"
+    served = alignment.servedness(quiet, "2026Q3", scores)
+    table = served.table.set_index("territory_id")
+    row = table.loc[terr]
+    assert row["top_touched"] == 0 and row["top_short"]
+    assert row["status"] == "over-served"
+    assert (table["status"] == before.loc[table.index, "status"]).all()
+    short = table["top_short"]
+    assert f"Separately, {int(short.sum())} territor" in served.headline
+    spare = int((short & (table["status"] == "over-served")).sum())
+    assert spare >= 1 and f"({spare} of them over-served" in served.headline
+    verdict = alignment.realignment_verdict(
+        quiet,
+        alignment.territory_balance(quiet, "2026Q3", scores),
+        served,
+        alignment.effort_vs_strategy(quiet, "2026Q3", scores),
+    )
+    findings = verdict.table.set_index("territory_id").loc[terr, "findings"]
+    assert "overstaffed" in findings and "top accounts untouched" in findings
+
+
+SEEDS = (11, 12, 13, 14, 15)
+
+
+@pytest.fixture(scope="module")
+def served_over_seeds(tmp_path_factory) -> pd.DataFrame:
+    """Served-ness of five small demo companies with their planted utilization."""
+    import json
+
+    from terrlib.inputs import dataset, demo
+
+    frames = []
+    for seed in SEEDS:
+        folder = tmp_path_factory.mktemp(f"demo_{seed}")
+        demo.generate(folder, n_accounts=900, n_reps=20, seed=seed)
+        truth = json.loads((folder / "truth.json").read_text())
+        data = dataset.load_dataset(folder).as_of("2026Q3")
+        scores = measures.account_potential(data, "2026Q3").table
+        table = alignment.servedness(data, "2026Q3", scores).table
+        planted = table["territory_id"].map(truth["territory_utilization"])
+        frames.append(table.assign(seed=seed, planted=planted))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_half_idle_territories_are_never_under_served(served_over_seeds, small_data):
+    """Over five seeds: no territory whose planted demand is below the plan's
+    under-utilization (half idle) is called under-served, most of them are over-served, and
+    the territories planted above over-utilization are under-served."""
+    th = small_data.plan.thresholds
+    t = served_over_seeds
+    assert t["planted"].notna().all()
+    idle = t["planted"] < th.under_utilization
+    busy = t["planted"] > th.over_utilization
+    assert idle.sum() >= len(SEEDS) and busy.sum() >= len(SEEDS)  # each seed plants some
+    assert (t.loc[idle, "status"] == "under-served").mean() == 0
+    assert (t.loc[idle, "status"] == "over-served").mean() >= 0.8
+    assert (t.loc[busy, "status"] == "under-served").mean() >= 0.9
+    under = t["status"] == "under-served"
+    assert (t.loc[under, "utilization"] > th.over_utilization).all()
 
 
 def test_verdict_follows_plan_thresholds(stage1, small_data):

@@ -7,8 +7,9 @@ Measures
   in the plan (0 when not a priority, 1 for a top priority);
 * balance of territories: share of total, index against the mean, coefficient of variation,
   Gini and max/min for accounts, potential (or market revenue), bookings and workload;
-* served-ness: workload demand against rep capacity, and the share of top-tier accounts
-  touched in the quarter;
+* served-ness: workload demand against rep capacity (under-served when the coverage model
+  asks more hours than the rep can give, over-served when it asks well under them), and, as a
+  separate finding, the share of top-tier accounts touched in the quarter;
 * effort against strategy: share of activity minutes on priority industries against their
   share of potential; the effort index is the ratio of the two (1 = time in proportion to
   potential), and a rep is off strategy when the index falls well below the company's own;
@@ -157,10 +158,14 @@ def top_tier(data: Dataset, scores: pd.DataFrame | None = None) -> pd.Series:
 def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) -> Result:
     """Is each territory served as the coverage model asks?
 
-    Under-served: demand above ``thresholds.over_utilization`` of capacity, or fewer than
-    ``thresholds.top_account_coverage`` of its top-tier accounts touched in the quarter.
-    Over-served: demand below ``thresholds.under_utilization`` of capacity (the evidence also
-    gives conversion against the company).
+    ``status`` compares demand (the coverage model's hours) with the rep's capacity only:
+    under-served above ``thresholds.over_utilization`` of capacity (the rep cannot cover the
+    territory), over-served below ``thresholds.under_utilization`` (the rep has hours to
+    spare), served between. A territory with spare hours is therefore never under-served.
+    ``top_short`` is a separate finding: fewer than ``thresholds.top_account_coverage`` of the
+    territory's top-tier accounts touched in the quarter (missing without activity data). A
+    rep with hours to spare who leaves top accounts untouched has a call-plan problem, not a
+    capacity one. The evidence also gives conversion against the company.
     """
     _needs_territories(data)
     th = data.plan.thresholds
@@ -187,23 +192,26 @@ def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) 
     table["top_accounts"] = top_n.reindex(table.index).fillna(0).astype(int)
     table["top_touched"] = top_cov.reindex(table.index)
     table["win_rate_4q"] = win.reindex(table.index)
-    under = (table["utilization"] > th.over_utilization) | (
-        table["top_touched"] < th.top_account_coverage
-    )
-    over = ~under & (table["utilization"] < th.under_utilization)
+    under = table["utilization"] > th.over_utilization
+    over = table["utilization"] < th.under_utilization
     table["status"] = np.select([under, over], ["under-served", "over-served"], "served")
+    table["top_short"] = table["top_touched"] < th.top_account_coverage  # False when unknown
     table["evidence"] = [_evidence(row, th, company_win) for row in table.itertuples()]
     n_under, n_over = int(under.sum()), int(over.sum())
+    n_short, n_spare = int(table["top_short"].sum()), int((table["top_short"] & over).sum())
+    one = n_short == 1
     headline = (
         f"{n_under} of {len(table)} territories are under-served (demand above "
-        f"{th.over_utilization:.0%} of the rep's capacity or under {th.top_account_coverage:.0%} "
-        f"of top-tier accounts touched in {quarter}) and {n_over} over-served (demand below "
-        f"{th.under_utilization:.0%} of capacity). "
+        f"{th.over_utilization:.0%} of the rep's capacity) and {n_over} over-served (demand "
+        f"below {th.under_utilization:.0%} of capacity). "
         + (
             "There is no activity data, so coverage of top accounts is not judged."
             if no_activity
-            else f"Company-wide {tops['touched'].mean():.0%} of top-tier accounts were touched "
-            "in the quarter."
+            else f"Separately, {n_short} {'territory' if one else 'territories'} touched fewer "
+            f"than {th.top_account_coverage:.0%} of {'its' if one else 'their'} top-tier "
+            f"accounts in {quarter}"
+            + (f" ({n_spare} of them over-served, so not for want of hours)" if n_spare else "")
+            + f"; company-wide {tops['touched'].mean():.0%} of top-tier accounts were touched."
         )
     )
     order = {"under-served": 0, "over-served": 1, "served": 2}
@@ -221,9 +229,13 @@ def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) 
             "top_touched": "{:.0%}",
             "win_rate_4q": "{:.0%}",
         },
-        notes="top-tier accounts: the top share of accounts by potential set in the plan "
+        notes="status: demand against capacity only (under-served above "
+        f"{th.over_utilization:.0%}, over-served below {th.under_utilization:.0%}); top-tier "
+        "accounts: the top share of accounts by potential set in the plan "
         "(thresholds.top_tier_share); top_touched: share of them with at least one activity in "
-        "the quarter; win_rate_4q: won / (won + lost) over the last four quarters.",
+        f"the quarter; top_short: under {th.top_account_coverage:.0%} of them touched, a "
+        "separate finding from status; win_rate_4q: won / (won + lost) over the last four "
+        "quarters.",
     )
 
 
@@ -453,6 +465,12 @@ def summary(
     if len(over):
         idle = over.loc[over["utilization"].idxmin()]
         first += f", {idle['territory_id']} only {idle['utilization']:.0%}"
+    short = s[s["top_short"]]
+    if len(short):
+        spare = int((short["status"] == "over-served").sum())
+        first += f". Separately, {len(short)} left too many top-tier accounts untouched" + (
+            f" ({spare} of them over-served)" if spare else ""
+        )
     fit = None if missing(effort) else effort.fit
     spread = balance.spread
     if missing(effort):
