@@ -21,9 +21,11 @@ import pandas as pd
 from terrlib.territory.problem import TerritoryProblem
 
 
-def cdnow_path() -> Path:
+def cdnow_path(sample: bool = False) -> Path:
     """Where the CDNOW master file (Fader & Hardie's 23,570 customers who first bought in
-    early 1997, with every purchase to June 1998) sits inside the ``lifetimes`` package.
+    early 1997, with every purchase to June 1998) sits inside the ``lifetimes`` package, or
+    with ``sample`` the 1/10th sample of those customers (2,357) that Fader, Hardie and Lee
+    (2005) fitted the BG/NBD model on.
 
     The file is read directly: the package's own loader needs an old setuptools.
 
@@ -32,8 +34,9 @@ def cdnow_path() -> Path:
     FileNotFoundError
         When ``lifetimes`` (a development dependency) is not installed.
     """
+    name = "CDNOW_sample.txt" if sample else "CDNOW_master.txt"
     try:
-        path = Path(distribution("lifetimes").locate_file("lifetimes/datasets/CDNOW_master.txt"))
+        path = Path(distribution("lifetimes").locate_file(f"lifetimes/datasets/{name}"))
     except PackageNotFoundError:
         raise FileNotFoundError(
             "the CDNOW data ships with the lifetimes package: "
@@ -44,9 +47,29 @@ def cdnow_path() -> Path:
     return path
 
 
-def cdnow_transactions() -> pd.DataFrame:
-    """CDNOW purchases as ``customer``, ``date``, ``amount`` (one row per purchase line)."""
-    raw = pd.read_csv(cdnow_path(), sep=r"\s+", dtype={"customer_id": str, "date": str})
+def cdnow_transactions(sample: bool = False) -> pd.DataFrame:
+    """CDNOW purchases as ``customer``, ``date``, ``amount`` (one row per purchase line; a
+    customer may have several lines on one day), for the whole cohort or, with ``sample``,
+    the published 2,357-customer sample (its rows are the master file's rows for those
+    customers, under the same master ``customer`` ids).
+
+    Examples
+    --------
+    >>> sample = cdnow_transactions(sample=True)
+    >>> sample["customer"].nunique(), len(sample)
+    (2357, 6919)
+    """
+    if sample:
+        names = ["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"]
+        raw = pd.read_csv(
+            cdnow_path(sample=True),
+            sep=r"\s+",
+            header=None,
+            names=names,
+            dtype={"customer_id": str, "date": str},
+        )
+    else:
+        raw = pd.read_csv(cdnow_path(), sep=r"\s+", dtype={"customer_id": str, "date": str})
     return pd.DataFrame(
         {
             "customer": raw["customer_id"],
