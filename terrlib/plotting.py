@@ -263,29 +263,33 @@ def affinity_heatmap(lift: pd.DataFrame, ax=None):
 
 def _log_multiplier_axis(axis, set_scale) -> None:
     set_scale("log")
-    axis.set_major_locator(matplotlib.ticker.FixedLocator([0.25, 0.5, 1, 2, 4]))
+    axis.set_major_locator(matplotlib.ticker.FixedLocator([0.25, 0.5, 0.75, 1, 1.5, 2, 4]))
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 @_needs_data
 def rating_intervals(effects: pd.DataFrame, ax=None):
-    """Each rep's adjusted rating (x what the territory predicts) with its 95% interval; green
-    when the interval is above 1, red when below, grey when it cannot be told apart."""
+    """Each rep's adjusted rating (bookings per decided deal against a typical rep on the same
+    deals) with its 95% interval; blue for reps rated above the team, orange for those rated
+    below, grey for those who cannot be told apart (colour-blind safe)."""
     data = effects.dropna(subset=["multiplier"]).sort_values("multiplier")
     ax = _ax(ax, (8, 0.22 * len(data) + 1.5))
     y = np.arange(len(data))
-    colours = np.where(
-        data["multiplier_low"] > 1,
-        "#27ae60",
-        np.where(data["multiplier_high"] < 1, "#c0392b", "#7f8c8d"),
+    colours = (
+        data["rating"]
+        .map({"top performer": "#0072B2", "needs help": "#D55E00"})
+        .fillna("#7f8c8d")
+        .to_numpy()
     )
     ax.hlines(y, data["multiplier_low"], data["multiplier_high"], color=colours, lw=2)
     ax.scatter(data["multiplier"], y, color=colours, zorder=3, s=18)
     ax.axvline(1.0, color="black", lw=0.8)
     _log_multiplier_axis(ax.xaxis, ax.set_xscale)
     ax.set_yticks(y, data["rep_name"], fontsize=7)
-    ax.set_xlabel("bookings against what the territory predicts (95% interval)")
+    ax.set_xlabel(
+        "bookings per decided deal, against a typical rep on the same deals (95% interval)"
+    )
     return ax
 
 

@@ -3,13 +3,16 @@ planted strong, weak and misleading reps."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
 
+from terrlib.inputs import demo
+from terrlib.inputs.dataset import load_dataset
+from terrlib.inputs.truth import rating_recovery
 from terrlib.stages import measures, performance
 
 
@@ -21,8 +24,33 @@ def stage5(small_data):
         "scores": scores,
         "panel": panel,
         "card": performance.rep_scorecard(small_data, "2026Q3"),
-        "effects": performance.rep_effects(panel, "2026Q3"),
+        "effects": performance.rep_effects(small_data, "2026Q3", panel),
     }
+
+
+SEEDS = (1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def rated_companies(tmp_path_factory) -> list[dict]:
+    """Five small companies (900 accounts, 20 reps, seeds 1-5), each rated as of 2026Q3, with
+    their planted truth: planted-truth tests assert rates over these, not one seed's numbers."""
+    out = []
+    for seed in SEEDS:
+        folder = tmp_path_factory.mktemp(f"rated{seed}")
+        demo.generate(folder, n_accounts=900, n_reps=20, seed=seed)
+        truth = json.loads((folder / "truth.json").read_text())
+        data = load_dataset(folder).as_of("2026Q3")
+        panel = performance.rep_quarter_panel(data, "2026Q3")
+        effects = performance.rep_effects(data, "2026Q3", panel)
+        out.append(
+            {
+                "truth": truth,
+                "effects": effects.table.set_index("rep_id"),
+                "recovery": rating_recovery(effects.table, truth),
+            }
+        )
+    return out
 
 
 def tiny(small_data) -> object:
@@ -87,31 +115,42 @@ def test_bookings_change_adds_up():
     assert parts.loc[1, "win_rate"] == pytest.approx(np.log((10 / 25) / (5 / 20)))
 
 
-def test_effects_recover_planted_reps(stage5, small_truth):
-    eff = stage5["effects"].table.set_index("rep_id")
-    truth = pd.Series(small_truth["rep_skill_logit"])
-    rated = eff["effect"].dropna()
-    rho = spearmanr(rated, truth.reindex(rated.index)).statistic
-    # Only the planted reps differ much (skill +-0.75 to 0.95 on the win logit); the others
-    # differ by +-0.12, which eleven quarters cannot rank. With 20 reps, rho >= 0.4 has a
-    # one-sided p of about 0.04 under no association; we measured 0.81 on this company.
-    assert rho >= 0.4
-    strong = eff.loc[small_truth["strong_reps"], "multiplier"]
-    weak = eff.loc[small_truth["weak_reps"], "multiplier"]
-    assert strong.min() > weak.max()
-    assert (strong > 1).all() and (weak < 1).all()
+def test_ratings_recover_planted_skill_over_seeds(rated_companies):
+    rec = pd.DataFrame([c["recovery"] for c in rated_companies])
+    # Planted skill: four strong and four weak reps at +-0.75 to 0.95 on the win log-odds, the
+    # rest +-0.12, which eleven quarters cannot rank. Measured over seeds 1-8 (benchmarks/
+    # recovery.py --sizes 900x20): Spearman 0.78-0.93 (mean 0.86), 94% of reps' skill inside
+    # their interval, no flag on the wrong side.
+    assert rec["spearman"].mean() >= 0.7
+    assert (rec["spearman"] >= 0.6).sum() >= 4
+    pooled = (rec["coverage"] * rec["rated"]).sum() / rec["rated"].sum()
+    assert pooled >= 0.85  # 95% intervals: at most 90 of 95 reps' skill inside is a miss
+    assert rec["false_tops"].sum() + rec["false_helps"].sum() <= 1
+    assert rec["strong_above_weak"].sum() >= 4
+    assert (rec["tops"] > 0).sum() >= 4 and (rec["helps"] > 0).sum() >= 4  # flags do happen
 
 
-def test_misleading_attainment_flagged(stage5, small_truth):
-    eff = stage5["effects"].table.set_index("rep_id")
-    flattered = small_truth["misleading_weak_rep_rich_territory"]
-    hidden = small_truth["misleading_strong_rep_poor_territory"]
-    assert eff.loc[flattered, "attainment_4q"] >= 1
-    assert eff.loc[flattered, "raw_attainment_says"] == "flattered by the territory"
-    assert eff.loc[flattered, "adjusted_rank"] > eff.loc[flattered, "raw_rank"] + 5
-    # the strong rep in a poor territory: rated above the team, higher than raw attainment
-    assert eff.loc[hidden, "multiplier"] > 1
-    assert eff.loc[hidden, "adjusted_rank"] < eff.loc[hidden, "raw_rank"]
+def test_misleading_attainment_flagged_over_seeds(rated_companies):
+    flattered_ok, hidden = 0, []
+    for company in rated_companies:
+        eff, truth = company["effects"], company["truth"]
+        flattered = eff.loc[truth["misleading_weak_rep_rich_territory"]]
+        # the weak rep in a rich territory: at quota, yet rated below the team
+        flattered_ok += bool(
+            flattered["raw_attainment_says"] == "flattered by the territory"
+            and flattered["adjusted_rank"] > flattered["raw_rank"] + 5
+        )
+        # the strong rep in a poor territory (which may bring too few deals for a rating):
+        # rated above the team; when below quota, ranked higher than raw attainment ranks them
+        strong = eff.loc[truth["misleading_strong_rep_poor_territory"]]
+        if pd.notna(strong["multiplier"]):
+            below_quota = strong["attainment_4q"] < 1
+            hidden.append(
+                strong["multiplier"] > 1
+                and (not below_quota or strong["adjusted_rank"] < strong["raw_rank"])
+            )
+    assert flattered_ok >= 4
+    assert len(hidden) >= 3 and sum(hidden) >= 0.8 * len(hidden)
 
 
 def test_intervals_and_probabilities_are_coherent(stage5):
@@ -122,7 +161,10 @@ def test_intervals_and_probabilities_are_coherent(stage5):
     # expected count of top-quartile reps equals the size of the top quartile
     assert eff["p_top_quartile"].sum() == pytest.approx(round(len(eff) / 4), abs=0.05)
     top = eff[eff["rating"] == "top performer"]
-    assert (top["multiplier_low"] > 1).all()
+    helps = eff[eff["rating"] == "needs help"]
+    assert (top["multiplier_low"] >= 1).all() and (helps["multiplier_high"] <= 1).all()
+    assert (eff.loc[eff["rating"].str.contains("performer|help"), "false_sign"] <= 0.025).all()
+    assert set(eff["rating"]) <= {"top performer", "needs help", "within the range of the team"}
 
 
 def test_new_rep_with_one_quarter(small_data, small_truth):
@@ -132,7 +174,7 @@ def test_new_rep_with_one_quarter(small_data, small_truth):
     assert hires[newest] >= pd.Timestamp("2026-04-01")  # hired in 2026Q2
     scores = measures.account_potential(data, "2026Q2").table
     panel = performance.rep_quarter_panel(data, "2026Q2", scores)
-    eff = performance.rep_effects(panel, "2026Q2").table.set_index("rep_id")
+    eff = performance.rep_effects(data, "2026Q2", panel).table.set_index("rep_id")
     assert eff.loc[newest, "rating"].startswith("too little history")
     assert pd.isna(eff.loc[newest, "multiplier"])
     card = performance.rep_scorecard(data, "2026Q2").table.set_index("rep_id")
@@ -148,15 +190,15 @@ def test_quarter_without_closed_deals(small_data):
     panel = performance.rep_quarter_panel(data, "2026Q3")
     change = performance.trends(panel, "2026Q3")
     assert "cannot be split" in change.headline
-    effects = performance.rep_effects(panel, "2026Q3")
+    effects = performance.rep_effects(data, "2026Q3", panel)
     assert effects.table["multiplier"].notna().any()
 
 
-def test_too_few_reps_refused(stage5):
+def test_too_few_reps_refused(stage5, small_data):
     panel = stage5["panel"]
     few = panel[panel["rep_id"].isin(panel["rep_id"].unique()[:3])]
     with pytest.raises(ValueError, match="at least 5 reps"):
-        performance.rep_effects(few, "2026Q3")
+        performance.rep_effects(small_data, "2026Q3", few)
 
 
 def test_summary_and_territory_return(stage5, small_data):

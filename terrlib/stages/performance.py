@@ -3,17 +3,26 @@
 
 Method for the adjusted rating
 ------------------------------
-For every rep and every quarter they held their territory (up to the quarter reviewed), the
-log of bookings per unit of territory potential (stage 2's potential, so a territory with
-twice the potential is expected to book twice as much) is modelled on workload against capacity
-and tenure, with a fixed effect per calendar quarter. Single deals are capped at the 95th
-percentile of deal size for the rating (not for attainment) so one jumbo deal does not decide
-it, and a small constant lets quarters without a deal count. The rep enters as a random
-intercept (statsmodels MixedLM), so each rep's effect is shrunk towards the team in proportion
-to how little history supports it. ``exp(effect)`` is the factor by which the rep books more
-(or less) than the territory allows. Intervals are 95% intervals of the conditional (BLUP)
-distribution; the probability of being in the top quartile is computed by drawing every rep's
-effect from it.
+A rep is rated on the deals their territory brings, not on how rich it is. Every deal won or
+lost in the last :data:`RATING_QUARTERS` quarters enters a logistic model of winning with what
+the rep could not choose: the account's industry and size (log employees), the product,
+whether the account already owned something (a won deal that closed before this one was
+created) and the quarter it closed, all estimated from the data, plus one intercept per rep.
+Won deals enter a second, linear model of log deal size with the same terms. Each rep's two
+intercepts are then shrunk towards the team by empirical Bayes (:mod:`terrlib.shrinkage`):
+the less data behind a rep, the closer to the team. Intervals are 95% intervals of the
+posterior mixed over a parametric bootstrap of the team's spread, so they carry the
+uncertainty of the fixed terms (in each intercept's standard error) and of the spread.
+
+``effect`` is the rep's shift of the log-odds of winning; ``multiplier`` combines it with the
+deal-size effect into bookings per decided deal against a typical rep on the same deals
+(1.5x: half as much again). Reps are flagged above or below the team when the sign of their
+multiplier is credible: their false-sign rate (the probability that they are on the other
+side of the team's middle) is at most :data:`FALSE_SIGN_RATE`, so their interval leaves out
+1x; the page gives the expected number of wrong flags, the sum of the flagged reps' rates.
+What is not rated: how many deals a rep creates (volume depends on the territory in ways the
+data cannot separate from the rep). Reps with fewer than :data:`MIN_DEALS` decided deals are listed
+without a rating.
 
 Examples
 --------
@@ -27,20 +36,63 @@ Examples
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
+from terrlib.fitting import estimable_terms
 from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import InsufficientData, Result, missing
+from terrlib.shrinkage import Shrunk, false_sign_flags, false_sign_rate, shrink
 from terrlib.stages.measures import territory_workload
 
-MIN_QUARTERS = 2
-DEAL_CAP = 0.95
 MIN_REPS = 5
 ACTIVITY_TYPES = ("call", "visit", "meeting", "email")
+#: Quarters of decided deals a rating reads (skill can change; older deals say less).
+RATING_QUARTERS = 12
+#: Decided deals a rep needs for a rating of their own (the small-sample line of every rate).
+MIN_DEALS = 30
+#: Won deals a rep needs for a deal-size effect of their own (else the team's spread).
+MIN_WON = 10
+#: Largest false-sign rate of a rep flagged above or below the team (0.025: the rep's 95%
+#: interval leaves out the team's middle).
+FALSE_SIGN_RATE = 0.025
+#: Deals of reps without enough of their own share one intercept.
+POOLED = "(pooled)"
+#: What the rep could not choose, in the win model and the deal-size model.
+DEAL_TERMS = "C(industry) + log_employees + prior_owner + C(product) + C(quarter)"
+
+
+@dataclass
+class RatingModel:
+    """What the rating model read and found, for the page's text.
+
+    Attributes
+    ----------
+    deals, reps : int
+        Decided deals read and reps rated.
+    spread, size_spread : float
+        Estimated spread (standard deviation) of the reps' true effects on the log-odds of
+        winning and on log deal size.
+    expected_false : float
+        Expected number of flagged reps whose true effect has the other sign.
+    alpha : float
+        The false-sign rate the flags are held to.
+    dropped : str
+        Terms the data could not estimate (left out).
+    """
+
+    deals: int
+    reps: int
+    spread: float
+    size_spread: float
+    expected_false: float
+    alpha: float
+    dropped: str
 
 
 def _quarters_held(hire: pd.Series, q_end: pd.Timestamp, cap: int) -> pd.Series:
@@ -179,13 +231,10 @@ def rep_quarter_panel(
     closed["quarter"] = closed["close_date"].dt.to_period(q.freq)
     closed["won"] = closed["stage"].eq("won")
     closed["won_amount"] = closed["amount"].where(closed["won"], 0.0)
-    cap = closed.loc[closed["won"], "amount"].quantile(DEAL_CAP) if closed["won"].any() else 0.0
-    closed["capped"] = closed["won_amount"].clip(upper=cap)
     per = closed.groupby(["rep_id", "quarter"]).agg(
         decided=("won", "size"),
         won=("won", "sum"),
         bookings=("won_amount", "sum"),
-        bookings_capped=("capped", "sum"),
     )
     first = min(data.opportunities["created_date"].min(), data.activities["activity_date"].min())
     quarters = pd.period_range(first, q.end_time, freq=q.freq)
@@ -211,86 +260,226 @@ def rep_quarter_panel(
     if panel.empty:
         return panel
     panel = panel.join(per, on=["rep_id", "quarter"]).fillna(
-        {"decided": 0, "won": 0, "bookings": 0.0, "bookings_capped": 0.0}
+        {"decided": 0, "won": 0, "bookings": 0.0}
     )
     return panel
 
 
-def rep_effects(panel: pd.DataFrame, quarter: str, draws: int = 4000, seed: int = 7) -> Result:
-    """Adjusted rep ratings with shrinkage and intervals (see the module text).
+def decided_deals(data: Dataset, quarter: str, quarters: int = RATING_QUARTERS) -> pd.DataFrame:
+    """Deals won or lost in the ``quarters`` up to ``quarter``, with what the rep could not
+    choose: the account's industry and size, the product, whether the account already owned
+    something (a won deal that closed before this deal was created) and the quarter it closed.
 
-    Reps with fewer than two quarters of history keep their row but get no rating, and say so.
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> day = pd.Timestamp
+    >>> opps = pd.DataFrame({"opportunity_id": ["o1", "o2", "o3"], "account_id": ["a"] * 3,
+    ...     "rep_id": ["r"] * 3, "product": ["X", "Y", "X"], "stage": ["won", "lost", "won"],
+    ...     "amount": [10.0, 20.0, 30.0],
+    ...     "created_date": [day("2024-01-05"), day("2024-01-10"), day("2024-03-01")],
+    ...     "close_date": [day("2024-02-01"), day("2024-02-10"), day("2024-03-20")]})
+    >>> acc = pd.DataFrame({"account_id": ["a"], "industry": ["Retail"], "employees": [50]})
+    >>> data = SimpleNamespace(opportunities=opps, accounts=acc, fiscal_start=1,
+    ...                        quarter=lambda q: pd.Period(q, "Q"))
+    >>> decided_deals(data, "2024Q1")["prior_owner"].tolist()
+    [0, 0, 1]
+    """
+    q = data.quarter(quarter)
+    start = (q - (quarters - 1)).start_time
+    opps = data.opportunities
+    deals = opps[
+        opps["stage"].isin(["won", "lost"]) & opps["close_date"].between(start, q.end_time)
+    ].copy()
+    acc = data.accounts.set_index("account_id")
+    deals["industry"] = deals["account_id"].map(acc["industry"]).fillna("unknown")
+    deals["log_employees"] = np.log(
+        deals["account_id"].map(acc["employees"]).fillna(acc["employees"].median()).clip(lower=1)
+    )
+    deals["won"] = deals["stage"].eq("won").astype(int)
+    deals["quarter"] = deals["close_date"].dt.to_period(q.freq).astype(str)
+    won = opps[opps["stage"].eq("won") & opps["close_date"].notna()]
+    first_win = won.groupby("account_id")["close_date"].min()
+    deals["prior_owner"] = deals["account_id"].map(first_win).lt(deals["created_date"]).astype(int)
+    return deals.reset_index(drop=True)
+
+
+def _rep_fit(
+    outcome: str, frame: pd.DataFrame, family: str
+) -> tuple[pd.Series, pd.Series, str, np.ndarray]:
+    """Each rep's own intercept and its standard error from a fit of ``outcome`` on
+    :data:`DEAL_TERMS` with one intercept per rep (``rep`` column), the terms the data could
+    not estimate (left out), and each row's fitted linear predictor."""
+    kept, dropped = estimable_terms(f"{outcome} ~ C(rep) + {DEAL_TERMS}", frame)
+    others = [t for t in kept if t != "C(rep)"]
+    reduced = f"{outcome} ~ 0 + C(rep)" + "".join(f" + {t}" for t in others)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if family == "binomial":
+                model = smf.glm(reduced, frame, family=sm.families.Binomial()).fit()
+            else:
+                model = smf.ols(reduced, frame).fit()
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise InsufficientData(
+            "deals whose outcomes the kinds of deal do not separate perfectly",
+            f"a fit that fails ({type(exc).__name__})",
+            "more decided deals",
+        ) from None
+    names = [c for c in model.params.index if c.startswith("C(rep)[") and c != f"C(rep)[{POOLED}]"]
+    reps = [c[len("C(rep)[") : -1] for c in names]
+    # Each intercept is the rep at the reference industry, product and quarter, so all share
+    # those estimates' error; deviations from the rated reps' mean do not, and are what is
+    # rated (the pooled reps' shared intercept is left out of the mean).
+    centre = np.eye(len(names)) - 1.0 / len(names)
+    cov = centre @ model.cov_params().loc[names, names].to_numpy() @ centre.T
+    b = pd.Series(centre @ model.params[names].to_numpy(), index=reps)
+    se = pd.Series(np.sqrt(np.clip(np.diag(cov), 0, None)), index=reps)
+    se = se.where(np.isfinite(b) & np.isfinite(se) & (se > 0), np.inf)  # no estimate: the prior
+    rows = model.model.data.row_labels  # the rows the fit kept
+    eta = pd.Series(model.model.exog @ model.params.to_numpy(), index=rows).reindex(frame.index)
+    return b, se, ", ".join(t for t in dropped if t != "C(rep)"), eta.to_numpy(float)
+
+
+def _own_or_pooled(deals: pd.DataFrame, enough: pd.Index) -> pd.Series:
+    return deals["rep_id"].where(deals["rep_id"].isin(enough), POOLED)
+
+
+def rep_effects(
+    data: Dataset,
+    quarter: str,
+    panel: pd.DataFrame,
+    draws: int = 2000,
+    seed: int = 7,
+    alpha: float = FALSE_SIGN_RATE,
+) -> Result:
+    """Adjusted rep ratings from a deal-level model, shrunk by empirical Bayes (see the
+    module text).
+
+    Parameters
+    ----------
+    data : Dataset
+        The company as of ``quarter``.
+    quarter : str
+        The quarter reviewed; deals that closed in the :data:`RATING_QUARTERS` up to it count.
+    panel : pandas.DataFrame
+        :func:`rep_quarter_panel`, for names, quarters held and raw attainment.
+    draws, seed : int
+        Posterior draws and their seed (the same data give the same ratings).
+    alpha : float
+        The largest false-sign rate of a rep flagged above or below the team.
 
     Raises
     ------
     InsufficientData
-        With fewer than five reps holding two or more quarters (no honest model fits).
+        With fewer than five reps with :data:`MIN_DEALS` decided deals (no honest model fits).
     """
-    counts = panel.groupby("rep_id").size()
-    enough = counts[counts >= MIN_QUARTERS].index
-    fit = panel[panel["rep_id"].isin(enough)].copy()
-    if fit["rep_id"].nunique() < MIN_REPS:
+    deals = decided_deals(data, quarter)
+    deals = deals[deals["rep_id"].isin(panel["rep_id"])]
+    per_rep = deals.groupby("rep_id")["won"].agg(["size", "sum"])
+    enough = per_rep[
+        (per_rep["size"] >= MIN_DEALS) & (per_rep["sum"] > 0) & (per_rep["sum"] < per_rep["size"])
+    ].index
+    if len(enough) < MIN_REPS:
         raise InsufficientData(
-            f"at least {MIN_REPS} reps with {MIN_QUARTERS} or more quarters of history",
-            f"{fit['rep_id'].nunique()}",
-            "Ratings start once enough reps have that much history.",
+            f"at least {MIN_REPS} reps with {MIN_DEALS} or more decided deals (won and lost) "
+            f"in the last {RATING_QUARTERS} quarters",
+            f"{len(enough)}",
+            "Ratings start once enough reps have that many decided deals.",
         )
-    positive = fit.loc[fit["bookings_capped"] > 0, "bookings_capped"]
-    offset = max(float(positive.median()) * 0.2 if len(positive) else 1.0, 1.0)
-    fit = fit.assign(
-        y=np.log(fit["bookings_capped"] + offset) - np.log(fit["potential"].clip(lower=1.0) / 4),
-        log_tenure=np.log1p(fit["tenure_years"].clip(lower=0)),
-        q=fit["quarter"].astype(str),
+    deals = deals.assign(rep=_own_or_pooled(deals, enough))
+    b, se, dropped, eta = _rep_fit("won", deals, "binomial")
+    b, se = b.reindex(enough), se.reindex(enough)
+    win = shrink(b.to_numpy(), se.to_numpy(), draws=draws, seed=seed, mean=0.0)
+    won = deals[deals["won"].eq(1) & deals["amount"].gt(0)].assign(
+        log_amount=lambda f: np.log(f["amount"])
     )
-    terms = [t for t in ("utilization", "log_tenure") if fit[t].nunique() > 1]
-    if fit["q"].nunique() > 1:
-        terms.append("C(q)")
-    formula = "y ~ " + (" + ".join(terms) or "1")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = smf.mixedlm(formula, fit, groups=fit["rep_id"]).fit(reml=True)
-    effect = pd.Series({k: float(v.iloc[0]) for k, v in model.random_effects.items()})
-    se = pd.Series({k: float(np.sqrt(v.iloc[0, 0])) for k, v in model.random_effects_cov.items()})
-    rng = np.random.default_rng(seed)
-    sims = rng.normal(effect.to_numpy(), se.to_numpy(), size=(draws, len(effect)))
-    ranks = sims.argsort(axis=1).argsort(axis=1)  # 0 = lowest
-    cut = len(effect) - max(1, round(len(effect) / 4))
-    median = np.median(sims, axis=1, keepdims=True)
+    won_per = won.groupby("rep_id").size()
+    sized = won_per[won_per >= MIN_WON].index.intersection(enough)
+    if len(sized) >= MIN_REPS:
+        won = won.assign(rep=_own_or_pooled(won, sized))
+        sb, sse, _, _ = _rep_fit("log_amount", won, "gaussian")
+        sb, sse = sb.reindex(enough), sse.reindex(enough).fillna(np.inf)
+        size = shrink(
+            sb.fillna(0.0).to_numpy(), sse.to_numpy(), draws=draws, seed=seed + 1, mean=0.0
+        )
+        size_draws = size.draws
+    else:
+        size, size_draws = None, np.zeros_like(win.draws)
+    combined = _bookings_effect(deals["rep"].to_numpy(), eta, enough, b, win, size_draws)
+    flags, expected_false = false_sign_flags(combined, alpha)
     table = pd.DataFrame(
         {
-            "effect": effect,
-            "se": se,
-            "ci_low": effect - 1.96 * se,
-            "ci_high": effect + 1.96 * se,
-            "p_top_quartile": (ranks >= cut).mean(axis=0),
-            "p_above_median": (sims > median).mean(axis=0),
-        }
+            "effect": win.mean,
+            "ci_low": win.low,
+            "ci_high": win.high,
+            "size_effect": size.mean if size is not None else np.nan,
+            "size_low": size.low if size is not None else np.nan,
+            "size_high": size.high if size is not None else np.nan,
+            "multiplier": np.exp(combined.mean(axis=0)),
+            "multiplier_low": np.exp(np.quantile(combined, 0.025, axis=0)),
+            "multiplier_high": np.exp(np.quantile(combined, 0.975, axis=0)),
+            "false_sign": false_sign_rate(combined),
+            "flag": flags,
+        },
+        index=enough,
     )
-    table["multiplier"] = np.exp(table["effect"])
-    table["multiplier_low"] = np.exp(table["ci_low"])
-    table["multiplier_high"] = np.exp(table["ci_high"])
+    ranks = combined.argsort(axis=1).argsort(axis=1)  # 0 = lowest
+    cut = len(enough) - max(1, round(len(enough) / 4))
+    table["p_top_quartile"] = (ranks >= cut).mean(axis=0)
+    table["p_above_median"] = (combined > np.median(combined, axis=1, keepdims=True)).mean(0)
     names = panel.drop_duplicates("rep_id").set_index("rep_id")
     table = table.reindex(names.index)
     table.insert(0, "rep_name", names["rep_name"])
     table.insert(1, "territory_id", names["territory_id"])
-    table["quarters"] = counts.reindex(table.index).astype(int)
-    table.attrs["model"] = model
+    table["decided_deals"] = per_rep["size"].reindex(table.index).fillna(0).astype(int)
+    table["quarters"] = panel.groupby("rep_id").size().reindex(table.index).astype(int)
+    model = RatingModel(
+        deals=len(deals),
+        reps=len(enough),
+        spread=win.tau,
+        size_spread=size.tau if size is not None else float("nan"),
+        expected_false=expected_false,
+        alpha=alpha,
+        dropped=dropped,
+    )
     return _rate(table, panel, quarter, model)
 
 
-def _rate(table: pd.DataFrame, panel: pd.DataFrame, quarter: str, model) -> Result:
+def _bookings_effect(
+    rep_of: np.ndarray,
+    eta: np.ndarray,
+    reps: pd.Index,
+    b: pd.Series,
+    win: Shrunk,
+    size_draws: np.ndarray,
+) -> np.ndarray:
+    """Draws of each rep's log bookings per decided deal against a typical rep on the same
+    deals: the shrunk win effect applied to the odds of each of the rep's deals (their fitted
+    log-odds with the rep's own intercept replaced by the team's), plus the deal-size effect."""
+    out = np.empty_like(win.draws)
+    for i, rep in enumerate(reps):
+        typical = eta[(rep_of == rep) & np.isfinite(eta)] - (b[rep] - win.mu)
+        p0 = 1 / (1 + np.exp(-typical))
+        shifted = 1 / (1 + np.exp(-(typical[None, :] + win.draws[:, [i]])))
+        out[:, i] = np.log(shifted.mean(axis=1) / p0.mean()) + size_draws[:, i]
+    return out
+
+
+def _rate(table: pd.DataFrame, panel: pd.DataFrame, quarter: str, model: RatingModel) -> Result:
     last4 = panel[panel["quarter"] > panel["quarter"].max() - 4]
     raw = last4.groupby("rep_id")["bookings"].sum() / last4.groupby("rep_id")["quota"].sum()
     table["attainment_4q"] = raw.reindex(table.index)
     table["raw_rank"] = table["attainment_4q"].rank(ascending=False, method="min")
-    table["adjusted_rank"] = table["effect"].rank(ascending=False, method="min")
+    table["adjusted_rank"] = table["multiplier"].rank(ascending=False, method="min")
     rated = table["effect"].notna()
-    rating = np.select(
-        [~rated, table["ci_low"] > 0, table["ci_high"] < 0],
-        [f"too little history (under {MIN_QUARTERS} quarters)", "top performer", "needs help"],
+    too_few = f"too little history (under {MIN_DEALS} decided deals in {RATING_QUARTERS} quarters)"
+    table["rating"] = np.select(
+        [~rated, table["flag"] > 0, table["flag"] < 0],
+        [too_few, "top performer", "needs help"],
         "within the range of the team",
     )
-    table["rating"] = rating
+    table = table.drop(columns="flag")
     flattered = rated & (table["attainment_4q"] >= 1) & (table["p_above_median"] <= 0.25)
     hidden = rated & (table["attainment_4q"] < 1) & (table["p_above_median"] >= 0.75)
     table["raw_attainment_says"] = np.select(
@@ -298,22 +487,34 @@ def _rate(table: pd.DataFrame, panel: pd.DataFrame, quarter: str, model) -> Resu
     )
     tops = table[table["rating"] == "top performer"]
     helps = table[table["rating"] == "needs help"]
+    flagged = len(tops) + len(helps)
     headline = (
-        f"After allowing for what each territory offers, {len(tops)} reps are credibly above "
-        f"the team (95% interval above 1x) and {len(helps)} credibly below; the rest cannot be "
-        f"told apart from the middle with {panel['quarter'].nunique()} quarters of data. "
-        f"{int(flattered.sum())} reps at or above quota are flattered by their territory and "
+        f"On the same kinds of deals (industry, size, product, existing customer or not, "
+        f"quarter), {len(tops)} reps convert deals into bookings credibly better than the team "
+        f"and {len(helps)} credibly worse; the other {model.reps - flagged} rated reps cannot "
+        f"be told apart from the middle with {model.deals:,} decided deals. "
+        + (
+            f"Of the {flagged} flagged, about {model.expected_false:.1f} would be expected on "
+            f"the wrong side by chance (each flag is at least {1 - model.alpha:.1%} sure of its "
+            "side). "
+            if flagged
+            else ""
+        )
+        + f"{int(flattered.sum())} reps at or above quota are flattered by their territory and "
         f"{int(hidden.sum())} below quota are held back by theirs."
     )
     result = Result(
-        f"Adjusted rep ratings (performance against what the territory allows), {quarter}",
+        f"Adjusted rep ratings (how each rep converts the deals their territory brings), {quarter}",
         headline,
-        table.sort_values("effect", ascending=False).reset_index(names="rep_id"),
+        table.sort_values("multiplier", ascending=False).reset_index(names="rep_id"),
         formats={
             "effect": "{:+.2f}",
-            "se": "{:.2f}",
             "ci_low": "{:+.2f}",
             "ci_high": "{:+.2f}",
+            "size_effect": "{:+.2f}",
+            "size_low": "{:+.2f}",
+            "size_high": "{:+.2f}",
+            "false_sign": "{:.0%}",
             "p_top_quartile": "{:.0%}",
             "p_above_median": "{:.0%}",
             "multiplier": "{:.2f}x",
@@ -322,13 +523,17 @@ def _rate(table: pd.DataFrame, panel: pd.DataFrame, quarter: str, model) -> Resu
             "attainment_4q": "{:.0%}",
             "raw_rank": "{:.0f}",
             "adjusted_rank": "{:.0f}",
+            "decided_deals": "{:,.0f}",
         },
-        hidden=["effect", "se", "ci_low", "ci_high"],
-        notes="multiplier: how many times what the territory predicts the rep books (1.00x = "
-        "as predicted), with its 95% interval; p_top_quartile: probability the rep belongs in "
+        hidden=["effect", "ci_low", "ci_high", "size_effect", "size_low", "size_high"],
+        notes="multiplier: the rep's bookings per decided deal against a typical rep on the "
+        "same deals (1.00x = the team's typical rep), with its 95% interval, from the rep's "
+        "effect on the odds of winning (effect, log-odds) and on deal size (size_effect, log); "
+        "false_sign: the probability that the rep is on the other side of the team's middle "
+        "from where the estimate puts them; p_top_quartile: probability the rep belongs in "
         "the team's top quarter; raw_rank: rank by quota attainment over four quarters; "
-        "adjusted_rank: rank by the adjusted rating. Flattered: at or above quota with at most "
-        "25% probability of being above the team median; hidden: below quota with at least 75%.",
+        "adjusted_rank: rank by the multiplier. Flattered: at or above quota with at most 25% "
+        "probability of being above the team median; hidden: below quota with at least 75%.",
     )
     result.model = model
     return result
@@ -485,17 +690,24 @@ def summary(card: Result, effects: Result, change: Result) -> list[str]:
     eff = effects.table
     rated = eff[eff["effect"].notna()]
     best = rated.iloc[0]
+    tops = int((rated["rating"] == "top performer").sum())
+    helps = int((rated["rating"] == "needs help").sum())
     flattered = eff[eff["raw_attainment_says"] == "flattered by the territory"]
     hidden = eff[eff["raw_attainment_says"] == "hidden by the territory"]
-    sentences = [
-        attained,
-        f"Allowing for territory potential and workload, {best['rep_name']} books "
-        f"{best['multiplier']:.2f}x what the territory predicts (95% interval "
-        f"{best['multiplier_low']:.2f}x to {best['multiplier_high']:.2f}x, "
-        f"{best['p_top_quartile']:.0%} likely top quartile); "
-        f"{(rated['rating'] == 'top performer').sum()} reps are credibly above the team "
-        f"and {(rated['rating'] == 'needs help').sum()} credibly below.",
-    ]
+    counts = (
+        f"{tops} reps are credibly above the team and {helps} credibly below (about "
+        f"{effects.model.expected_false:.1f} of those {tops + helps} may be on the wrong side)."
+    )
+    if best["rating"] == "top performer":
+        lead = (
+            f"On the same kinds of deals, {best['rep_name']} books {best['multiplier']:.2f}x "
+            f"what a typical rep would per decided deal (95% interval "
+            f"{best['multiplier_low']:.2f}x to {best['multiplier_high']:.2f}x, "
+            f"{best['p_top_quartile']:.0%} likely top quartile); "
+        )
+        sentences = [attained, lead + counts]
+    else:
+        sentences = [attained, "On the same kinds of deals, " + counts]
     if len(flattered) or len(hidden):
         worst = pd.concat([flattered.nsmallest(2, "multiplier"), hidden.nlargest(2, "multiplier")])
         sentences.append(
