@@ -47,3 +47,27 @@ def demo_copy(small_demo, tmp_path) -> Path:
     for f in small_demo.iterdir():
         (target / f.name).write_bytes(f.read_bytes())
     return target
+
+
+#: Seeds of the small companies that planted-truth tests assert rates over.
+SEEDS = (1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="session")
+def seeded_companies(tmp_path_factory) -> list[dict]:
+    """Five small demo companies (900 accounts, 20 reps, seeds 1-5), generated once: each a
+    dict with its ``seed``, ``folder``, ``truth`` and ``data`` (as of 2026Q3). A planted truth
+    is tested as a rate over these, not on one seed's numbers."""
+    out = []
+    for seed in SEEDS:
+        folder = tmp_path_factory.mktemp(f"seed{seed}")
+        demo.generate(folder, n_accounts=SMALL["n_accounts"], n_reps=SMALL["n_reps"], seed=seed)
+        out.append(
+            {
+                "seed": seed,
+                "folder": folder,
+                "truth": json.loads((folder / "truth.json").read_text()),
+                "data": io.load_dataset(folder).as_of("2026Q3"),
+            }
+        )
+    return out

@@ -54,29 +54,64 @@ def test_balance_shares_and_spread(stage1, small_data):
     assert sorted(stage1["balance"].outside) == sorted(outside)
 
 
-def test_planted_over_and_under_served(stage1, small_truth):
-    status = stage1["served"].table.set_index("territory_id")["status"]
-    for t in small_truth["overloaded_territories"]:
-        assert status[t] == "under-served", t
-    for t in small_truth["underloaded_territories"]:
-        assert status[t] == "over-served", t
-    verdict = stage1["verdict"].table.set_index("territory_id")["findings"]
-    for t in small_truth["overloaded_territories"]:
-        assert "understaffed" in verdict[t]
+@pytest.fixture(scope="module")
+def stage1_over_seeds(seeded_companies) -> list[dict]:
+    """Stage 1 on each of the five seeded companies, with its planted truth."""
+    out = []
+    for company in seeded_companies:
+        data = company["data"]
+        scores = measures.account_potential(data, "2026Q3").table
+        balance = alignment.territory_balance(data, "2026Q3", scores)
+        served = alignment.servedness(data, "2026Q3", scores)
+        effort = alignment.effort_vs_strategy(data, "2026Q3", scores)
+        verdict = alignment.realignment_verdict(data, balance, served, effort)
+        out.append(
+            {
+                "truth": company["truth"],
+                "data": data,
+                "served": served,
+                "effort": effort,
+                "verdict": verdict,
+            }
+        )
+    return out
 
 
-def test_effort_gap_planted(stage1, small_truth, small_data):
-    fit = stage1["effort"].fit
-    # rep time goes to priority industries far less than their share of potential
-    assert fit["effort_share"] < 0.6 * fit["market_share"]
-    assert fit["time"] < fit["market"]
-    reps = small_data.reps.set_index("rep_id")
-    terr = reps.loc[small_truth["priority_neglecting_reps"], "territory_id"]
-    by_terr = stage1["effort"].by_territory.set_index("territory_id")
-    assert by_terr.loc[terr, "vs_company"].mean() < 0.7
-    flagged = stage1["verdict"].table.set_index("territory_id")["findings"]
-    hits = sum("effort off strategy" in flagged.get(t, "") for t in terr)
-    assert hits >= 2
+def test_planted_over_and_under_served(stage1_over_seeds):
+    """Over five seeds (three overloaded and three underloaded territories planted in each):
+    measured over seeds 1-8, 96% of the overloaded are under-served and flagged understaffed,
+    88% of the underloaded over-served."""
+    over = under = understaffed = planted = 0
+    for run in stage1_over_seeds:
+        truth = run["truth"]
+        status = run["served"].table.set_index("territory_id")["status"]
+        findings = run["verdict"].table.set_index("territory_id")["findings"]
+        over += sum(status[t] == "under-served" for t in truth["overloaded_territories"])
+        understaffed += sum("understaffed" in findings[t] for t in truth["overloaded_territories"])
+        under += sum(status[t] == "over-served" for t in truth["underloaded_territories"])
+        planted += len(truth["overloaded_territories"])
+    assert over >= 0.85 * planted and understaffed >= 0.85 * planted
+    assert under >= 0.8 * planted
+
+
+def test_effort_gap_planted(stage1_over_seeds):
+    """Rep time goes to priority industries far less than their share of potential in every
+    seed; the three reps planted to neglect them fall well below the company (measured over
+    seeds 1-8: 0.30-0.79 of it, mean 0.48) and most are flagged off strategy."""
+    vs_company, hits, planted = [], 0, 0
+    for run in stage1_over_seeds:
+        fit = run["effort"].fit
+        assert fit["effort_share"] < 0.6 * fit["market_share"]
+        assert fit["time"] < fit["market"]
+        reps = run["data"].reps.set_index("rep_id")
+        terr = reps.loc[run["truth"]["priority_neglecting_reps"], "territory_id"]
+        by_terr = run["effort"].by_territory.set_index("territory_id")
+        vs_company.append(by_terr.loc[terr, "vs_company"].mean())
+        flagged = run["verdict"].table.set_index("territory_id")["findings"]
+        hits += sum("effort off strategy" in flagged.get(t, "") for t in terr)
+        planted += len(terr)
+    assert np.mean(vs_company) < 0.7 and sum(v < 0.7 for v in vs_company) >= 3
+    assert hits >= 0.5 * planted
 
 
 def test_servedness_top_coverage_is_its_own_finding(stage1, small_data):
@@ -122,26 +157,16 @@ def test_servedness_top_coverage_is_its_own_finding(stage1, small_data):
     assert "overstaffed" in findings and "top accounts untouched" in findings
 
 
-SEEDS = (11, 12, 13, 14, 15)
-
-
 @pytest.fixture(scope="module")
-def served_over_seeds(tmp_path_factory) -> pd.DataFrame:
-    """Served-ness of five small demo companies with their planted utilization."""
-    import json
-
-    from terrlib.inputs import dataset, demo
-
+def served_over_seeds(seeded_companies) -> pd.DataFrame:
+    """Served-ness of the five seeded companies with their planted utilization."""
     frames = []
-    for seed in SEEDS:
-        folder = tmp_path_factory.mktemp(f"demo_{seed}")
-        demo.generate(folder, n_accounts=900, n_reps=20, seed=seed)
-        truth = json.loads((folder / "truth.json").read_text())
-        data = dataset.load_dataset(folder).as_of("2026Q3")
+    for company in seeded_companies:
+        data, truth = company["data"], company["truth"]
         scores = measures.account_potential(data, "2026Q3").table
         table = alignment.servedness(data, "2026Q3", scores).table
         planted = table["territory_id"].map(truth["territory_utilization"])
-        frames.append(table.assign(seed=seed, planted=planted))
+        frames.append(table.assign(seed=company["seed"], planted=planted))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -154,7 +179,8 @@ def test_half_idle_territories_are_never_under_served(served_over_seeds, small_d
     assert t["planted"].notna().all()
     idle = t["planted"] < th.under_utilization
     busy = t["planted"] > th.over_utilization
-    assert idle.sum() >= len(SEEDS) and busy.sum() >= len(SEEDS)  # each seed plants some
+    seeds = t["seed"].nunique()
+    assert idle.sum() >= seeds and busy.sum() >= seeds  # each seed plants some
     assert (t.loc[idle, "status"] == "under-served").mean() == 0
     assert (t.loc[idle, "status"] == "over-served").mean() >= 0.8
     assert (t.loc[busy, "status"] == "under-served").mean() >= 0.9

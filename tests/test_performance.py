@@ -3,15 +3,12 @@ planted strong, weak and misleading reps."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from terrlib.inputs import demo
-from terrlib.inputs.dataset import load_dataset
 from terrlib.inputs.truth import rating_recovery
 from terrlib.stages import measures, performance
 
@@ -28,19 +25,13 @@ def stage5(small_data):
     }
 
 
-SEEDS = (1, 2, 3, 4, 5)
-
-
 @pytest.fixture(scope="module")
-def rated_companies(tmp_path_factory) -> list[dict]:
-    """Five small companies (900 accounts, 20 reps, seeds 1-5), each rated as of 2026Q3, with
-    their planted truth: planted-truth tests assert rates over these, not one seed's numbers."""
+def rated_companies(seeded_companies) -> list[dict]:
+    """The five seeded companies rated as of 2026Q3, with their planted truth: planted-truth
+    tests assert rates over these, not one seed's numbers."""
     out = []
-    for seed in SEEDS:
-        folder = tmp_path_factory.mktemp(f"rated{seed}")
-        demo.generate(folder, n_accounts=900, n_reps=20, seed=seed)
-        truth = json.loads((folder / "truth.json").read_text())
-        data = load_dataset(folder).as_of("2026Q3")
+    for company in seeded_companies:
+        data, truth = company["data"], company["truth"]
         panel = performance.rep_quarter_panel(data, "2026Q3")
         effects = performance.rep_effects(data, "2026Q3", panel)
         out.append(

@@ -110,10 +110,20 @@ def test_territory_targets(stage2, small_data):
     assert terr["goal_quarter"].to_numpy() == pytest.approx(terr["bookings_4q"] * goal / 4)
 
 
-def test_white_space_concentrates_where_planted(stage2, small_truth):
-    ranked = stage2["territories"].table.sort_values("uncovered_share", ascending=False)
-    top_quarter = set(ranked["territory_id"].head(max(1, len(ranked) // 4)))
-    assert set(small_truth["white_space_territories"]) <= top_quarter
+def test_white_space_concentrates_where_planted(seeded_companies):
+    """The territories planted with white space rank in the top quarter by uncovered share:
+    79% of them over seeds 1-8 (a quarter would by chance)."""
+    inside = planted = 0
+    for company in seeded_companies:
+        data = company["data"]
+        potential = measures.account_potential(data, "2026Q3")
+        scores = segmentation.account_scores(data, "2026Q3", potential.table)
+        table = segmentation.territory_economics(data, "2026Q3", scores).table
+        ranked = table.sort_values("uncovered_share", ascending=False)
+        top_quarter = set(ranked["territory_id"].head(max(1, len(ranked) // 4)))
+        inside += len(set(company["truth"]["white_space_territories"]) & top_quarter)
+        planted += len(company["truth"]["white_space_territories"])
+    assert inside >= 0.7 * planted
 
 
 def test_planted_product_pairs_have_top_lift(stage2, small_truth):
