@@ -145,6 +145,70 @@ class Summary:
         return f'<div class="terrlib-summary">{body}</div>'
 
 
+#: The kinds of decision the report's index opens with, in its order.
+DECISION_TOPICS = (
+    "Territories to realign",
+    "Hires and reductions",
+    "Quotas for next quarter",
+    "Reps to recognise or coach",
+    "What to watch",
+)
+
+
+@dataclass
+class Decision:
+    """One line of the report's Decisions: what to decide, and where its evidence is.
+
+    Attributes
+    ----------
+    topic : str
+        One of :data:`DECISION_TOPICS`.
+    text : str
+        The decision in business words, with its numbers.
+    section : str
+        The heading, on the stage's page, of the section that holds the evidence.
+
+    Examples
+    --------
+    >>> Decision("What to watch", "T33 cannot be balanced.", "Proposed alignment").anchor()
+    'Proposed-alignment'
+    """
+
+    topic: str
+    text: str
+    section: str
+
+    def __post_init__(self) -> None:
+        if self.topic not in DECISION_TOPICS:
+            raise ValueError(f"unknown decision topic {self.topic!r}: one of {DECISION_TOPICS}")
+
+    def anchor(self) -> str:
+        """The section's id on the rendered page (nbconvert's: spaces become hyphens)."""
+        return self.section.replace(" ", "-")
+
+
+class Decisions(list):
+    """A stage's decisions, shown on its page as a list under their topics.
+
+    Examples
+    --------
+    >>> d = Decisions([Decision("What to watch", "T33 <b>", "Proposed alignment")])
+    >>> "T33 &lt;b&gt;" in d._repr_html_()
+    True
+    """
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return ""
+        items = "".join(
+            f"<li><strong>{html.escape(d.topic)}</strong>: {html.escape(d.text)} "
+            f'(<a href="#{html.escape(d.anchor())}">{html.escape(d.section)}</a>)</li>'
+            for d in self
+        )
+        head = "<p>Decisions from this stage:</p>"
+        return f'<div class="terrlib-summary">{head}<ul>{items}</ul></div>'
+
+
 class InsufficientData(ValueError):
     """Too little data for an analysis to be honest: not bad input. The stage says what the
     section needs and goes on.

@@ -198,3 +198,15 @@ def test_summary_and_territory_return(stage5, small_data):
     assert 3 <= len(sentences) <= 4 and all(any(c.isdigit() for c in s) for s in sentences)
     ret = performance.territory_return(stage5["card"], stage5["effects"], None, stage5["scores"])
     assert ret.table["penetration"].notna().all()
+
+
+def test_decisions_name_only_credible_reps(stage5):
+    eff = stage5["effects"].table
+    lines = performance.decisions(stage5["effects"])
+    flagged = eff[eff["rating"].isin(["top performer", "needs help"])]
+    assert len(lines) == max(1, len(flagged))
+    for line in lines:
+        assert line.topic == "Reps to recognise or coach"
+        assert line.text.startswith(("Recognise", "Coach", "No rep"))
+    named = {n for n in eff["rep_name"] if any(n in line.text for line in lines)}
+    assert named == set(flagged["rep_name"])

@@ -182,6 +182,27 @@ def test_staffing_changes_are_tried_and_reported():
     assert len(result.table) >= 1
     assert result.table["change"].str.contains("rep|merge|relocate").all()
     assert {"balanced", "territories still outside the band"} <= set(result.table)
+    # the Decisions: the territories that move, headcount by region, and each territory the
+    # rules cannot balance with the change tried for it
+    sizing = pd.DataFrame(
+        {
+            "region": ["West", "East"],
+            "reps_needed": [6.2, 3.1],
+            "fte_today": [5.0, 4.0],
+            "reps_today": [5, 4],
+            "gap": [1.2, -0.9],
+        }
+    )
+    lines = staffing.decisions(solved, sizing, result)
+    topics = {d.topic for d in lines}
+    assert {"Hires and reductions", "What to watch"} <= topics
+    hires = [d.text for d in lines if d.topic == "Hires and reductions"]
+    assert hires[0].startswith("West: hire 1.2 FTE") and hires[1].startswith("East: reduce by")
+    watch = [d.text for d in lines if d.topic == "What to watch"]
+    assert len(watch) == len(solved.unbalanced_.table)
+    realign = [d for d in lines if d.topic == "Territories to realign"]
+    moved = solved.moves_["account_id"].nunique()
+    assert (len(realign) > 0) == (moved > 0)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

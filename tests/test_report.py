@@ -9,6 +9,7 @@ import re
 import shutil
 
 import nbformat
+import pandas as pd
 import pytest
 
 from terrlib import cli, config
@@ -70,6 +71,58 @@ def test_report_pages(built):
         assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', page)  # opens offline
         assert "stage.start(" not in page  # code hidden
     assert "data:image/png;base64" in (folder / "01-strategic-alignment.html").read_text()
+
+
+def test_index_opens_with_decisions_linked_to_evidence(built):
+    """The index's first section is Decisions, with a line under every topic the stages
+    decide on; each line's link goes to a heading that exists on the stage's page."""
+    folder = built / "reports" / "2026Q3"
+    index = (folder / "index.html").read_text()
+    body = index.split("<body>")[1]
+    assert body.index('<h2 id="decisions">Decisions</h2>') < body.index("Stage by stage")
+    for topic in (
+        "Territories to realign",
+        "Hires and reductions",
+        "Quotas for next quarter",
+        "Reps to recognise or coach",
+    ):
+        assert f"<h3>{topic}</h3>" in index, topic
+    links = re.findall(r'href="(0\d-[\w-]+\.html)#([^"]+)">evidence</a>', index)
+    assert len(links) >= 5
+    for page, anchor in set(links):
+        assert f'id="{anchor}"' in (folder / page).read_text(), (page, anchor)
+
+
+def test_downloads_sit_beside_the_report_and_are_linked(built):
+    folder = built / "reports" / "2026Q3"
+    index = (folder / "index.html").read_text()
+    for name in (
+        "proposed_alignment.xlsx",
+        "proposed_alignment.csv",
+        "account_moves.csv",
+        "next_quarter_quotas.csv",
+        "rep_scorecard.csv",
+        "cross_sell_leads.csv",
+    ):
+        assert (folder / "downloads" / name).is_file(), name
+        assert f'href="downloads/{name}"' in index, name
+    assert (
+        'href="downloads/next_quarter_quotas.csv"' in (folder / "02-segmentation.html").read_text()
+    )
+    moves = pd.read_csv(folder / "downloads" / "account_moves.csv")
+    assert moves["moved"].all()
+
+
+def test_stages_agree_on_each_territory(built):
+    """One workload model: stage 1's utilization of each territory today is stage 4's, and
+    next quarter's quotas add up to the team's number."""
+    processed = built / "processed" / "2026Q3"
+    one = pd.read_csv(processed / "territory_servedness.csv").set_index("territory_id")
+    four = pd.read_csv(processed / "territory_workload.csv").set_index("territory_id")
+    diff = (one["utilization"] - four["utilization"].reindex(one.index)).abs()
+    assert diff.max() <= 0.02, diff.sort_values().tail()
+    quotas = pd.read_csv(processed / "next_quarter_quotas.csv")
+    assert quotas["quota_next"].notna().all() and (quotas["quota_next"] > 0).all()
 
 
 def test_run_manifest(built, small_demo):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -130,3 +131,27 @@ def test_planted_product_pairs_have_top_lift(stage2, small_truth):
     pairs = stage2["affinity"].table
     top = {frozenset(p) for p in pairs.head(4)[["product", "also_buys"]].to_numpy()}
     assert {frozenset(p) for p in small_truth["product_pairs"]} == top
+
+
+def test_next_quarter_quotas(stage2, small_data):
+    econ = stage2["territories"]
+    quotas = segmentation.next_quarter_quotas(small_data, "2026Q3", econ)
+    t = quotas.table.set_index("territory_id")
+    e = econ.table.set_index("territory_id")
+    goal = small_data.plan.strategy.growth_goal
+    reps = small_data.reps.set_index("territory_id")
+    held = measures.quarters_held(reps["hire_date"], pd.Timestamp("2026-09-30"), 4)
+    yearly = (e["bookings_4q"] * 4 / held.reindex(e.index).replace(0, np.nan)).sum()
+    assert held.min() < 4  # a rep hired within the year: their bookings count per quarter held
+    assert quotas.team_number == pytest.approx(yearly * (1 + goal) / 4)
+    assert t["quota_next"].sum() == pytest.approx(quotas.team_number)
+    assert (t["quota_next"] > 0).all()
+    # all weight on potential: quotas in proportion to the realistic targets
+    only = segmentation.next_quarter_quotas(small_data, "2026Q3", econ, weight=1.0).table
+    only = only.set_index("territory_id")["quota_next"]
+    share = e["target_annual"] / e["target_annual"].sum()
+    assert (only / only.sum()).to_numpy() == pytest.approx(share.reindex(only.index).to_numpy())
+    line = segmentation.quota_decision(quotas)
+    assert (
+        line.topic == "Quotas for next quarter" and f"{quotas.team_number / 1e6:,.2f}M" in line.text
+    )

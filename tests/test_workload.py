@@ -19,8 +19,12 @@ def test_sizing_splits_by_segment_and_follows_the_tiers(small_data):
     assert plain["hours"].sum() == pytest.approx(work["hours"].sum())
     reps = small_data.reps.drop_duplicates("territory_id")
     assert plain["reps_today"].sum() == len(reps)
+    # the gap is in full-time reps on both sides: a part-time rep counts for less than one
     assert plain["gap"].to_numpy() == pytest.approx(
-        (plain["reps_needed"] - plain["reps_today"]).to_numpy()
+        (plain["reps_needed"] - plain["fte_today"]).to_numpy()
+    )
+    assert plain["fte_today"].to_numpy() == pytest.approx(
+        (plain["capacity"] / (plain["hours"] / plain["reps_needed"])).to_numpy()
     )
     # every account in tier A: calls (and the travel that goes with them) x the plan's 1.5
     ids = small_data.accounts["account_id"]

@@ -10,6 +10,8 @@ Examples
 --------
 >>> sorted(stage_needs()["04-workload-balancing"])
 ['02-segmentation', '03-ideal-customer-profile']
+>>> sorted(stage_needs()["01-strategic-alignment"])
+['03-ideal-customer-profile']
 >>> ARTIFACTS["icp_scores"].stage
 '03-ideal-customer-profile'
 """
@@ -56,6 +58,7 @@ ARTIFACTS: dict[str, Artifact] = {
         Artifact("segments", _S2, "segments by industry and size"),
         Artifact("segments_geography", _S2, "segments by metro and rural"),
         Artifact("territory_scorecard", _S2, "each territory's cost to serve against potential"),
+        Artifact("next_quarter_quotas", _S2, "next quarter's quota per rep"),
         Artifact("product_affinity", _S2, "which products sell together"),
         Artifact("cross_sell_leads", _S2, "accounts to offer a second product"),
         Artifact(
@@ -70,6 +73,7 @@ ARTIFACTS: dict[str, Artifact] = {
         Artifact("territory_workload", _S4, "each territory's hours against capacity"),
         Artifact("sizing", _S4, "reps needed by region and segment"),
         Artifact("proposed_alignment", _S4, "the proposed owner of every account"),
+        Artifact("account_moves", _S4, "the accounts the proposal moves, with why"),
         Artifact("territory_changes", _S4, "each territory today and proposed, with compactness"),
         Artifact("disruption_curve", _S4, "the tightest balance each cap on moves allows"),
         Artifact("staffing_changes", _S4, "staffing changes for territories out of balance"),
@@ -86,7 +90,7 @@ ARTIFACTS: dict[str, Artifact] = {
 
 #: The artifacts each stage loads (from earlier stages).
 LOADS: dict[str, tuple[str, ...]] = {
-    _S1: (),
+    _S1: ("icp_scores",),
     _S2: (),
     _S3: (),
     _S4: ("account_scores", "icp_scores"),
@@ -103,8 +107,10 @@ def stage_needs() -> dict[str, set[str]]:
     """The stages each stage must wait for: those that save an artifact it loads.
 
     Stages that load nothing another stage saves run as soon as a worker is free; any
-    order that respects these gives the same pages and artifacts as running the stages in
-    :data:`config.STAGE_NOTEBOOKS` order (no stage saves what an earlier one loads).
+    order that respects these gives the same pages and artifacts. Stage 1 loads stage 3's ICP
+    tiers (so that stages 1, 4 and 5 give each territory one workload), so the report runs
+    stage 3 first; run in JupyterLab before stage 3, stage 1 says that its calls follow the
+    plan's size bands instead.
     """
     return {stage: {ARTIFACTS[name].stage for name in LOADS[stage]} for stage in LOADS}
 

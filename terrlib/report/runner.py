@@ -27,7 +27,7 @@ from jupyter_client.manager import KernelManager
 from terrlib import config
 from terrlib.inputs.dataset import load_dataset
 from terrlib.inputs.plan import DEFAULT_PLAN
-from terrlib.report import artifacts, index, stage, swap
+from terrlib.report import artifacts, downloads, index, page, stage, swap
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -52,12 +52,16 @@ class ReportError(RuntimeError):
     """A report could not be built; the message says which notebook and cell failed."""
 
 
-def render_html(notebook: Path, destination: Path) -> None:
-    """Render an executed notebook to a self-contained HTML page with code cells hidden."""
+def render_html(notebook: Path, destination: Path, company: str = "", quarter: str = "") -> None:
+    """Render an executed notebook to a self-contained HTML page with code cells hidden,
+    titled with its stage, ``company`` and ``quarter`` (:func:`terrlib.report.page.page_title`),
+    its headings in order (:func:`~terrlib.report.page.ordered_headings`) and each figure's
+    description as the image's alternative text (the template reads it from the output)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["title"] = page.page_title(nb, company, quarter)
     remover = TagRemovePreprocessor(remove_cell_tags=REMOVE_TAGS, enabled=True)
     nb, _ = remover.preprocess(nb, {})
     exporter = HTMLExporter(
@@ -69,7 +73,7 @@ def render_html(notebook: Path, destination: Path) -> None:
         embed_images=True,
     )
     body, _ = exporter.from_notebook_node(nb)
-    destination.write_text(body, encoding="utf-8")
+    destination.write_text(page.ordered_headings(body), encoding="utf-8")
 
 
 def _with_reset(source: Path) -> nbformat.NotebookNode:
@@ -150,8 +154,10 @@ def _run_notebooks(
     reports: Path,
     workers: int,
     say: Callable[[str], None],
+    company: str = "",
 ) -> dict[str, float]:
-    """Execute and render every stage notebook, ``workers`` at a time, each worker with one
+    """Execute and render every stage notebook (its page titled with ``company`` and the
+    quarter), ``workers`` at a time, each worker with one
     kernel that serves its notebooks in turn (its namespace reset before each), so the
     scientific stack is imported once per worker; a ready stage with the longest chain
     after it goes first (see :func:`_priorities`, from the runs in ``reports``). Returns
@@ -217,7 +223,7 @@ def _run_notebooks(
                 f"{failed_dir / target.name}; the previous report and processed data were "
                 "left as they were."
             ) from None
-        render_html(target, pages / f"{stem}.html")
+        render_html(target, pages / f"{stem}.html", company, parameters["quarter"])
         timings[stem] = time.perf_counter() - began
 
     def fail(exc: ReportError) -> None:
@@ -340,7 +346,9 @@ def _build(
         "seed": seed,
     }
     try:
-        timings = _run_notebooks(notebooks_dir, executed, pages, parameters, out_dir, workers, say)
+        timings = _run_notebooks(
+            notebooks_dir, executed, pages, parameters, out_dir, workers, say, data.plan.company
+        )
         headlines_path = processed / stage.HEADLINES
         headlines = json.loads(headlines_path.read_text()) if headlines_path.is_file() else {}
         skipped_path = processed / stage.SKIPPED
@@ -366,8 +374,12 @@ def _build(
             ),
         }
         (pages / "run.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        decisions_path = processed / stage.DECISIONS
+        decisions = json.loads(decisions_path.read_text()) if decisions_path.is_file() else {}
+        files = downloads.copy_downloads(processed, pages)
         (pages / "index.html").write_text(
-            index.index_html(q, data.plan.company, headlines, timings, manifest), encoding="utf-8"
+            index.index_html(q, data.plan.company, headlines, timings, manifest, decisions, files),
+            encoding="utf-8",
         )
         swap.install(
             [(processed, processed_root / q), (pages, out_dir / q)], swap.journal(out_dir, q)

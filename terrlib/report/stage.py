@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -31,7 +32,7 @@ from terrlib.exports import read_csv, read_typed, write_csv, write_typed
 from terrlib.inputs.dataset import Dataset, load_dataset
 from terrlib.report import artifacts
 from terrlib.report.artifacts import ArtifactError
-from terrlib.results import InsufficientData, NotEnoughData, Summary
+from terrlib.results import Decision, Decisions, InsufficientData, NotEnoughData, Summary
 
 try:
     import fcntl
@@ -39,6 +40,7 @@ except ImportError:  # Windows: no lock, so the report runs stages there one at 
     fcntl = None
 
 HEADLINES = "headlines.json"
+DECISIONS = "decisions.json"  # what each stage asks the reader to decide, for the index
 SKIPPED = "skipped.json"  # sections without enough data, per stage
 UNSAVED = "unsaved.json"  # artifacts a stage had too little data for, per stage, with why
 #: set (to "1") in the environment of the report's notebook kernels: there a declared
@@ -158,6 +160,13 @@ class Stage:
         ]
         self._record(HEADLINES, list(sentences))
         return Summary(list(sentences))
+
+    def decide(self, *decisions: Decision) -> Decisions:
+        """Record the stage's decisions for the Decisions at the top of the report's index
+        (each links to its evidence on this stage's page) and return them for display."""
+        kept = Decisions(d for d in decisions if d is not None)
+        self._record(DECISIONS, [dataclasses.asdict(d) for d in kept])
+        return kept
 
     def attempt(self, title: str, analysis: Callable[..., T], *args, **kwargs) -> T | NotEnoughData:
         """Run ``analysis(*args, **kwargs)``; when the data is too thin for it

@@ -78,9 +78,15 @@ def unaligned_sentence(data: Dataset) -> str:
     )
 
 
-def territory_balance(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) -> Result:
+def territory_balance(
+    data: Dataset,
+    quarter: str,
+    scores: pd.DataFrame | None = None,
+    tiers: pd.DataFrame | None = None,
+) -> Result:
     """Accounts, potential (or market revenue), bookings over the last four quarters and
     workload per territory: values, shares of the total and indices against the mean.
+    Workload follows stage 3's ICP ``tiers`` when given, as in stages 4 and 5.
 
     ``result.spread`` gives each measure's coefficient of variation, Gini and max/min;
     ``result.outside`` the territories whose workload is outside the plan's tolerance.
@@ -90,7 +96,7 @@ def territory_balance(data: Dataset, quarter: str, scores: pd.DataFrame | None =
     acc = data.accounts
     terr_of = acc.set_index("account_id")["territory_id"]
     market, market_name = _market(data, scores)
-    work = account_workload(data)
+    work = account_workload(data, tiers)
     won = bookings(data, start, end)
     per = pd.DataFrame(
         {
@@ -155,8 +161,15 @@ def top_tier(data: Dataset, scores: pd.DataFrame | None = None) -> pd.Series:
     return (size_bands(data.plan, acc["employees"]) == largest).rename("top_tier")
 
 
-def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) -> Result:
-    """Is each territory served as the coverage model asks?
+def servedness(
+    data: Dataset,
+    quarter: str,
+    scores: pd.DataFrame | None = None,
+    tiers: pd.DataFrame | None = None,
+) -> Result:
+    """Is each territory served as the coverage model asks? Demand follows stage 3's ICP
+    ``tiers`` when given (:func:`~terrlib.stages.measures.territory_workload`), the same hours
+    as stage 4's workload table, so both stages give each territory one utilization.
 
     ``status`` compares demand (the coverage model's hours) with the rep's capacity only:
     under-served above ``thresholds.over_utilization`` of capacity (the rep cannot cover the
@@ -171,7 +184,7 @@ def servedness(data: Dataset, quarter: str, scores: pd.DataFrame | None = None) 
     th = data.plan.thresholds
     q_start, q_end = quarter_bounds(quarter, data.fiscal_start)
     start, _ = trailing_bounds(quarter, 4, data.fiscal_start)
-    load = territory_workload(data).table.set_index("territory_id")
+    load = territory_workload(data, tiers).table.set_index("territory_id")
     top = top_tier(data, scores)
     acc = data.accounts.set_index("account_id")
     acts = data.activities[data.activities["activity_date"].between(q_start, q_end)]

@@ -234,13 +234,19 @@ def headline(opt: TerritoryOptimizer) -> str:
     within = s["territory_id"].isin(bad).to_numpy()
     w1 = w1[~within] if within.any() and not within.all() else w1
     unaligned = int((opt.problem_.current < 0).sum())
+    p_tol = opt.problem_.p_tol
+    bands = (
+        f"workload and potential within ±{opt.tolerance:.0%}"
+        if abs(p_tol - opt.tolerance) < 1e-9
+        else f"workload within ±{opt.tolerance:.0%} and potential within ±{p_tol:.0%}"
+    )
     if unaligned == n:  # a green field: nothing today to compare with
         return (
             f"No account has a territory yet: the proposal assigns all {n:,} accounts to "
             f"{m} territories with "
             + ("every other" if bad else "every")
-            + f" territory's workload and potential within ±{opt.tolerance:.0%} of its target "
-            f"(worst {(w1 - 1).abs().max():.0%} off); it is within {opt.gap_:.1%} of the best "
+            + f" territory's {bands} of its target (worst workload {(w1 - 1).abs().max():.0%} "
+            f"off); it is within {opt.gap_:.1%} of the best "
             "possible under these rules (certified lower bound). " + asked
         ).strip()
     change = travel_change(opt, opt.travel_)
@@ -258,7 +264,7 @@ def headline(opt: TerritoryOptimizer) -> str:
         f"The proposed alignment moves {len(opt.moves_):,} of {n:,} accounts "
         f"({len(opt.moves_) / n:.0%}) and brings "
         + ("every other" if bad else "every")
-        + f" territory's workload and potential within ±{opt.tolerance:.0%} of its target "
+        + f" territory's {bands} of its target "
         f"(today {out0} of {m} territories are outside on workload; the worst is "
         f"{(w0 - 1).abs().max():.0%} off, after "
         f"{(w1 - 1).abs().max():.0%}{' among them' if bad else ''}). {travel}; the proposal "

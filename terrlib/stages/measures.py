@@ -1,8 +1,8 @@
 """What more than one stage measures, in one place, so that no stage imports another: an
 account's workload under the coverage model and each territory's against its rep's capacity
 (stages 1, 2, 4 and 5), won bookings and strategic fit (stages 1 and 2), metro or rural (stages
-2 and 3), and account potential (stages 1 and 2: stage 1 runs first, so it works potential out
-itself rather than wait for stage 2's scores)."""
+2 and 3), quarters a rep has held their territory (stages 2 and 5), and account potential
+(stages 1 and 2: stage 1 does not wait for stage 2, so it works potential out itself)."""
 
 from __future__ import annotations
 
@@ -245,3 +245,16 @@ def account_potential(data: Dataset, quarter: str, q: float = 0.8) -> Result:
     )
     result.model = model
     return result
+
+
+def quarters_held(hire: pd.Series, q_end: pd.Timestamp, cap: int) -> pd.Series:
+    """Quarters (of 91.3 days, started ones counted) from each hire date to ``q_end``, between
+    0 and ``cap``.
+
+    Examples
+    --------
+    >>> hire = pd.Series(pd.to_datetime(["2020-01-01", "2026-08-15", "2026-12-01"]))
+    >>> quarters_held(hire, pd.Timestamp("2026-09-30"), 4).tolist()
+    [4, 1, 0]
+    """
+    return np.clip(((q_end - hire).dt.days / 91.3).apply(np.ceil), 0, cap).astype(int)

@@ -46,9 +46,9 @@ import statsmodels.formula.api as smf
 from terrlib.fitting import estimable_terms
 from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
-from terrlib.results import InsufficientData, Result, missing
+from terrlib.results import Decision, InsufficientData, Result, missing
 from terrlib.shrinkage import Shrunk, false_sign_flags, false_sign_rate, shrink
-from terrlib.stages.measures import territory_workload
+from terrlib.stages.measures import quarters_held, territory_workload
 
 MIN_REPS = 5
 ACTIVITY_TYPES = ("call", "visit", "meeting", "email")
@@ -95,10 +95,6 @@ class RatingModel:
     dropped: str
 
 
-def _quarters_held(hire: pd.Series, q_end: pd.Timestamp, cap: int) -> pd.Series:
-    return np.clip(((q_end - hire).dt.days / 91.3).apply(np.ceil), 0, cap).astype(int)
-
-
 def rep_scorecard(data: Dataset, quarter: str) -> Result:
     """Per rep (and so per territory): bookings, attainment, pipeline, conversion, activity and
     return for the quarter and the trailing four quarters. See ``result.notes`` for each
@@ -116,7 +112,7 @@ def rep_scorecard(data: Dataset, quarter: str) -> Result:
     open_now = opps[opps["stage"] == "open"]
     acts = data.activities[data.activities["activity_date"].between(q_start, q_end)]
     acts_4q = data.activities[data.activities["activity_date"].between(t_start, q_end)]
-    held = _quarters_held(reps["hire_date"], q_end, 4)
+    held = quarters_held(reps["hire_date"], q_end, 4)
 
     def per_rep(series: pd.Series, fill=0.0) -> pd.Series:
         return series.reindex(reps.index).fillna(fill)
@@ -720,3 +716,39 @@ def summary(card: Result, effects: Result, change: Result) -> list[str]:
         )
     sentences.append(change.headline.split("; ")[0] + ".")
     return sentences
+
+
+def decisions(effects: Result) -> list[Decision]:
+    """Stage 5's lines for the report's Decisions: the reps to recognise and to coach, only
+    those whose rating is credible (see :func:`rep_effects`), each with how sure it is."""
+    section = "Performance against what the territory allows"
+    if missing(effects):
+        return [Decision("Reps to recognise or coach", effects.headline, section)]
+    t = effects.table
+    out = []
+    for rating, verb, side in (
+        ("top performer", "Recognise", "more"),
+        ("needs help", "Coach", "less"),
+    ):
+        for r in t[t["rating"] == rating].itertuples():
+            sure = "over 99.9%" if r.false_sign < 0.001 else f"{1 - r.false_sign:.1%}"
+            out.append(
+                Decision(
+                    "Reps to recognise or coach",
+                    f"{verb} {r.rep_name} ({r.territory_id}): books {r.multiplier:.2f}x what a "
+                    f"typical rep would on the same deals (95% interval {r.multiplier_low:.2f}x "
+                    f"to {r.multiplier_high:.2f}x; {sure} likely to book {side} than a typical "
+                    f"rep, from {r.decided_deals:,} decided deals).",
+                    section,
+                )
+            )
+    if not out:
+        out.append(
+            Decision(
+                "Reps to recognise or coach",
+                "No rep is credibly above or below the team on the deals their territory "
+                "brings: recognise or coach on other grounds than these numbers.",
+                section,
+            )
+        )
+    return out

@@ -41,12 +41,13 @@ from scipy.stats import spearmanr
 
 from terrlib import fitting
 from terrlib.inputs.dataset import Dataset
-from terrlib.periods import trailing_bounds
-from terrlib.results import InsufficientData, Result
+from terrlib.periods import quarter_bounds, trailing_bounds
+from terrlib.results import Decision, InsufficientData, Result
 from terrlib.stages.measures import (
     account_workload,
     density_segment,
     fit_potential,
+    quarters_held,
     strategic_fit,
 )
 
@@ -313,6 +314,139 @@ def territory_economics(
     )
     result.attainable_penetration = attainable
     return result
+
+
+#: Weight of the territory's attainable potential in next quarter's quota (the rest is its
+#: bookings of the last four quarters).
+QUOTA_POTENTIAL_WEIGHT = 0.5
+#: A quota that moves by more than this share is named in the decision.
+QUOTA_BIG_CHANGE = 0.25
+
+
+def next_quarter_quotas(
+    data: Dataset, quarter: str, economics: Result, weight: float = QUOTA_POTENTIAL_WEIGHT
+) -> Result:
+    """Next quarter's quota per rep: the team's number split by potential and by history.
+
+    The team's number is the last four quarters' bookings grown by the plan's growth goal, a
+    quarter of it. Each territory's share of it is ``weight`` times its share of realistic
+    targets (potential x attainable penetration, never below what it booked: see
+    :func:`territory_economics`) plus ``1 - weight`` times its share of bookings (per quarter
+    held, for reps hired within the year; a rep hired after the quarter has no history, so
+    only potential counts). Last quarter's attainment is shown beside it.
+
+    Parameters
+    ----------
+    data : Dataset
+    quarter : str
+        The quarter reviewed; quotas are for the one after it.
+    economics : Result
+        :func:`territory_economics` for ``quarter``.
+    weight : float
+        Weight of potential against history, between 0 and 1.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> econ = SimpleNamespace(table=pd.DataFrame({"territory_id": ["T1", "T2"],
+    ...     "target_annual": [300.0, 100.0], "bookings_4q": [100.0, 100.0],
+    ...     "potential": [1000.0, 200.0]}))
+    >>> reps = pd.DataFrame({"rep_id": ["R1", "R2"], "rep_name": ["A", "B"],
+    ...     "territory_id": ["T1", "T2"], "quarterly_quota": [50.0, 50.0],
+    ...     "hire_date": pd.to_datetime(["2020-01-01", "2020-01-01"])})
+    >>> opps = pd.DataFrame({"rep_id": ["R1"], "stage": ["won"], "amount": [40.0],
+    ...     "close_date": pd.to_datetime(["2024-08-01"])})
+    >>> data = SimpleNamespace(reps=reps, opportunities=opps, fiscal_start=1,
+    ...     plan=SimpleNamespace(strategy=SimpleNamespace(growth_goal=0.2)))
+    >>> q = next_quarter_quotas(data, "2024Q3", econ).table.set_index("rep_id")
+    >>> q["quota_next"].round(2).tolist()  # 60 in all: 0.5 x (3/4, 1/4) + 0.5 x (1/2, 1/2)
+    [37.5, 22.5]
+    """
+    q_start, q_end = quarter_bounds(quarter, data.fiscal_start)
+    reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")
+    econ = economics.table.set_index("territory_id").reindex(reps.index)
+    held = quarters_held(reps["hire_date"], q_end, 4)
+    history = (econ["bookings_4q"] * 4 / held.replace(0, np.nan)).fillna(0.0)
+    goal = data.plan.strategy.growth_goal
+    team = float(history.sum()) * (1 + goal) / 4
+    target_share = econ["target_annual"] / econ["target_annual"].sum()
+    history_share = history / history.sum() if history.sum() > 0 else target_share
+    share = np.where(held > 0, weight * target_share + (1 - weight) * history_share, np.nan)
+    share = pd.Series(share, index=reps.index)
+    share = share.fillna(target_share * weight)  # no history: potential's part only
+    share = share / share.sum()
+    opps = data.opportunities
+    won_q = opps[opps["stage"].eq("won") & opps["close_date"].between(q_start, q_end)]
+    booked_q = won_q.groupby("rep_id")["amount"].sum().reindex(reps["rep_id"]).fillna(0.0)
+    table = pd.DataFrame(
+        {
+            "rep_id": reps["rep_id"],
+            "rep_name": reps["rep_name"],
+            "quota_today": reps["quarterly_quota"],
+            "attainment_last_quarter": booked_q.to_numpy()
+            / reps["quarterly_quota"].replace(0, np.nan).to_numpy(),
+            "bookings_4q": econ["bookings_4q"],
+            "potential": econ["potential"],
+            "quota_next": team * share,
+        },
+        index=reps.index,
+    )
+    table["change"] = table["quota_next"] / table["quota_today"].replace(0, np.nan) - 1
+    table = table.reset_index(names="territory_id").sort_values("change", ascending=False)
+    up = table[table["change"] > QUOTA_BIG_CHANGE]
+    down = table[table["change"] < -QUOTA_BIG_CHANGE]
+    headline = (
+        f"Next quarter's number is {team / 1e6:,.2f}M (the last four quarters' bookings grown "
+        f"by the plan's {goal:.0%} goal, a quarter of it) against "
+        f"{reps['quarterly_quota'].sum() / 1e6:,.2f}M of quota today, split {weight:.0%} on "
+        "each territory's realistic target and "
+        f"{1 - weight:.0%} on its bookings: {len(up)} quotas rise by more than "
+        f"{QUOTA_BIG_CHANGE:.0%} and {len(down)} fall by more than that."
+    )
+    result = Result(
+        "Quotas for next quarter",
+        headline,
+        table.reset_index(drop=True),
+        formats={
+            "quota_today": "{:,.0f}",
+            "attainment_last_quarter": "{:.0%}",
+            "bookings_4q": "{:,.0f}",
+            "potential": "{:,.0f}",
+            "quota_next": "{:,.0f}",
+            "change": "{:+.0%}",
+        },
+        notes="quota_next: the team's number x the territory's share (half its share of "
+        "realistic targets, half its share of bookings per quarter held); change: against "
+        "today's quota; attainment_last_quarter: bookings closed in the quarter reviewed / "
+        "today's quota.",
+    )
+    result.team_number = team
+    return result
+
+
+def quota_decision(quotas: Result) -> Decision:
+    """The Decisions line for next quarter's quotas, with the largest moves named."""
+    t = quotas.table
+    big = (
+        t[t["change"].abs() > QUOTA_BIG_CHANGE]
+        .reindex(t["change"].abs().sort_values(ascending=False).index)
+        .dropna(subset=["change"])
+    )
+    named = "; ".join(
+        f"{r.rep_name} ({r.territory_id}) {r.quota_today:,.0f} to {r.quota_next:,.0f}"
+        for r in big.head(3).itertuples()
+    )
+    text = (
+        f"Set next quarter's quotas to {quotas.team_number / 1e6:,.2f}M in all, per rep from "
+        "each territory's realistic target and its bookings"
+        + (
+            f"; the largest changes: {named}"
+            if named
+            else "; no quota moves by more than a quarter"
+        )
+        + "."
+    )
+    return Decision("Quotas for next quarter", text, "Quotas for next quarter")
 
 
 def product_ownership(data: Dataset) -> pd.DataFrame:

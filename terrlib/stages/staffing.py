@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from terrlib.geo import haversine_km
-from terrlib.results import Result
+from terrlib.results import Decision, Result
 from terrlib.territory.estimator import TerritoryOptimizer
 from terrlib.territory.problem import InfeasibleRequest
 from terrlib.territory.scratch import weighted_medoid
@@ -47,7 +47,8 @@ def split_base(opt: TerritoryOptimizer, territory: str) -> tuple[float, float, s
 
 
 def _region_gap(opt: TerritoryOptimizer, sizing: pd.DataFrame | None, territory: str) -> float:
-    """Sizing's gap (reps needed less today) in the territory's region; 0 without sizing."""
+    """Sizing's gap (full-time reps needed less today's, FTE) in the territory's region; 0
+    without sizing."""
     ter = opt.territories.set_index("territory_id")
     if sizing is None or "region" not in ter:
         return 0.0
@@ -222,3 +223,121 @@ def remedies(opt: TerritoryOptimizer, sizing: pd.DataFrame | None = None, limit:
         "target are theirs after the change, in the order listed; travel is call-weighted, "
         "against the proposal's.",
     )
+
+
+#: Territories to realign named one by one in the Decisions (the rest are counted).
+NAMED_TERRITORIES = 8
+#: A region whose FTE gap is at least this (either way) gets a hire or reduction line.
+FTE_STEP = 0.5
+
+
+def decisions(
+    opt: TerritoryOptimizer,
+    sizing: pd.DataFrame | None,
+    changes: Result | None = None,
+    named: int = NAMED_TERRITORIES,
+) -> list[Decision]:
+    """Stage 4's lines for the report's Decisions: the territories to realign (furthest from
+    their workload target today first, with what the proposal does to them), hires and
+    reductions by region in full-time reps, and the territories to watch because the plan's
+    rules cannot balance them (with the staffing change tried for each).
+
+    Parameters
+    ----------
+    opt : TerritoryOptimizer
+        The solved proposal (:func:`terrlib.stages.balancing.solve_or_widen`).
+    sizing : DataFrame, optional
+        :func:`terrlib.stages.workload.sizing`'s table (``region``, ``reps_needed``,
+        ``fte_today``, ``reps_today``, ``gap``).
+    changes : Result, optional
+        :func:`remedies` for the territories that cannot be balanced.
+    named : int
+        Territories named one by one; the others with moves are counted.
+    """
+    p, s = opt.problem_, opt.summary_.reset_index(drop=True)
+    moved = (p.current >= 0) & (opt.assign_idx_ != p.current)
+    gives = np.bincount(p.current[moved], minlength=p.m)
+    takes = np.bincount(opt.assign_idx_[moved], minlength=p.m)
+    names = opt.territories.reset_index(drop=True).get("rep_name", pd.Series(p.ids))
+    w0, w1 = s["workload_vs_target_before"], s["workload_vs_target_after"]
+    touched = np.flatnonzero((gives + takes) > 0)
+    order = touched[np.argsort(-np.abs(w0.to_numpy()[touched] - 1), kind="stable")]
+    found = getattr(opt, "unbalanced_", None)
+    stuck = set(found.table["territory_id"]) if found is not None else set()
+    out = []
+    for k in order[:named]:
+        parts = [
+            f"gives {gives[k]} accounts" if gives[k] else "",
+            f"takes {takes[k]}" * bool(takes[k]),
+        ]
+        out.append(
+            Decision(
+                "Territories to realign",
+                f"{p.ids[k]} ({names.iloc[k]}): workload from {w0.iloc[k]:.0%} to "
+                f"{w1.iloc[k]:.0%} of target; "
+                + " and ".join(x for x in parts if x)
+                + (
+                    " (the plan's rules cannot balance it: see What to watch)."
+                    if p.ids[k] in stuck
+                    else "."
+                ),
+                "Proposed alignment",
+            )
+        )
+    if len(order) > named:
+        out.append(
+            Decision(
+                "Territories to realign",
+                f"{len(order) - named} more territories change by fewer accounts or from "
+                f"closer to target; {int(moved.sum()):,} of {p.n:,} accounts move in all "
+                "(the table of each territory and proposed_alignment.csv list them).",
+                "Proposed alignment",
+            )
+        )
+    if sizing is not None and len(sizing):
+        for row in sizing.sort_values("gap", ascending=False).itertuples():
+            if abs(row.gap) < FTE_STEP:
+                continue
+            verb = "hire" if row.gap > 0 else "reduce by"
+            out.append(
+                Decision(
+                    "Hires and reductions",
+                    f"{row.region}: {verb} {abs(row.gap):.1f} FTE (the coverage model needs "
+                    f"{row.reps_needed:.1f} full-time reps' selling hours; today "
+                    f"{row.fte_today:.1f} FTE in {row.reps_today} reps)"
+                    + ("" if row.gap > 0 else ": do not backfill, or move a rep to a short region")
+                    + ".",
+                    "Sizing by region and segment",
+                )
+            )
+        if not any(d.topic == "Hires and reductions" for d in out):
+            out.append(
+                Decision(
+                    "Hires and reductions",
+                    f"No region is short or over by {FTE_STEP} FTE or more: keep headcount.",
+                    "Sizing by region and segment",
+                )
+            )
+    if found is not None and not found.table.empty:
+        tried = {}
+        if changes is not None and len(changes.table):
+            for row in changes.table.itertuples():
+                for t in str(row.territories).split(", "):
+                    tried.setdefault(t, (row.change, bool(row.balanced)))
+        for row in found.table.itertuples():
+            fix = tried.get(row.territory_id)
+            then = (
+                f"; to fix: {fix[0]} ({'then within the band' if fix[1] else 'still outside'})"
+                if fix
+                else ""
+            )
+            out.append(
+                Decision(
+                    "What to watch",
+                    f"{row.territory_id} cannot be balanced under the plan's rules (too "
+                    f"{'much' if row.side == 'over' else 'little'} {row.measure}, at best "
+                    f"{row.best:.0%} of target; the {row.rule} binds){then}.",
+                    "Proposed alignment",
+                )
+            )
+    return out

@@ -74,18 +74,25 @@ def sizing(
     for band in hours.columns:
         reg[f"{band} reps"] = hours[band] / per_rep
     reg["reps_needed"] = reg["hours"] / per_rep
-    reg["gap"] = reg["reps_needed"] - reg["reps_today"]
+    reg.insert(reg.columns.get_loc("capacity") + 1, "fte_today", reg["capacity"] / per_rep)
+    reg["gap"] = reg["reps_needed"] - reg["fte_today"]
     reg = reg.rename_axis("region").reset_index()
     total_gap = reg["gap"].sum()
     worst = reg.loc[reg["gap"].idxmax()]
     share = hours.sum() / max(hours.to_numpy().sum(), 1e-12)
     headline = (
         f"At {per_rep:,.0f} selling hours per full-time rep the coverage model needs "
-        f"{reg['reps_needed'].sum():.1f} reps against {reg['reps_today'].sum()} today "
-        f"({total_gap:+.1f}); {worst['region']} is the most short-handed ({worst['gap']:+.1f}). "
-        f"{share.idxmax()} accounts take {share.max():.0%} of the hours."
+        f"{reg['reps_needed'].sum():.1f} full-time reps (FTE) against {reg['fte_today'].sum():.1f}"
+        f" FTE today ({reg['reps_today'].sum()} reps; {total_gap:+.1f} FTE); {worst['region']} is "
+        f"the most short-handed ({worst['gap']:+.1f} FTE). {share.idxmax()} accounts take "
+        f"{share.max():.0%} of the hours."
     )
-    formats = {"hours": "{:,.0f}", "capacity": "{:,.0f}", "reps_needed": "{:.1f}"}
+    formats = {
+        "hours": "{:,.0f}",
+        "capacity": "{:,.0f}",
+        "fte_today": "{:.1f}",
+        "reps_needed": "{:.1f}",
+    }
     formats |= {f"{band} reps": "{:.1f}" for band in hours.columns}
     return Result(
         "Sales-force sizing by region and segment (workload build-up)",
@@ -96,7 +103,9 @@ def sizing(
         "coverage model (with stage 3's ICP tiers when they exist), for the accounts in the "
         "region; <segment> reps: that segment's hours over a full-time rep's selling hours "
         "(the median rep's capacity less the admin share); capacity: today's reps' selling "
-        "hours; gap: reps needed less reps today (positive: short-handed).",
+        "hours; fte_today: that capacity in full-time reps (a part-time rep counts for less "
+        "than one); reps_needed: full-time reps (FTE) the hours need; gap: FTE needed less FTE "
+        "today (positive: short-handed).",
     )
 
 
@@ -130,6 +139,10 @@ def sizing_scenarios(
     # call and travel hours are both in proportion to the calls, so one build-up serves all
     hours, selling = _reps_needed(data, tiers, 1.0, 1.0)
     region_hours = hours.sum(axis=1)
+    # today's selling hours in full-time reps (a part-time rep counts for less than one);
+    # a scenario's hours per rep scale today's reps too, so FTE today stays the same
+    fte_today = float((today["capacity_hours"] * (1 - data.plan.coverage.admin_share)).sum())
+    fte_today /= selling
     rows = []
     for name, change in scenarios.items():
         per_rep = selling * change.get("selling_hours", 1.0)
@@ -140,7 +153,7 @@ def sizing_scenarios(
                 "hours": float(by_region.sum() * per_rep),
                 "selling hours per rep": per_rep,
                 "reps needed": float(by_region.sum()),
-                "gap to today": float(by_region.sum()) - len(today),
+                "gap to today": float(by_region.sum()) - fte_today,
             }
             | {f"{region} reps": v for region, v in by_region.items()}
         )
@@ -149,13 +162,13 @@ def sizing_scenarios(
     base = table.iloc[0]
     others = table.iloc[1:]
     text = (
-        f"Under {base['scenario']} the accounts need {base['reps needed']:.1f} reps against "
-        f"{len(today)} today."
+        f"Under {base['scenario']} the accounts need {base['reps needed']:.1f} full-time reps "
+        f"(FTE) against {fte_today:.1f} FTE today ({len(today)} reps)."
     )
     if len(others):
         low, high = others.loc[others["change"].idxmin()], others.loc[others["change"].idxmax()]
         text += (
-            f" The others range from {low['change']:+.1f} reps ({low['scenario']}) to "
+            f" The others range from {low['change']:+.1f} FTE ({low['scenario']}) to "
             f"{high['change']:+.1f} ({high['scenario']})."
         )
     formats = {"hours": "{:,.0f}", "selling hours per rep": "{:,.0f}"}
@@ -167,6 +180,6 @@ def sizing_scenarios(
         formats=formats | {"change": "{:+.1f}", "gap to today": "{:+.1f}"},
         notes="Each row re-runs the workload build-up with every account's calls a year, or "
         "a full-time rep's selling hours, scaled as named; travel hours scale with the calls. "
-        "change: reps needed against the first row; gap to today: reps needed less the "
-        f"{len(today)} reps today.",
+        "reps needed: full-time reps (FTE); change: against the first row; gap to today: FTE "
+        f"needed less the {fte_today:.1f} FTE of today's {len(today)} reps.",
     )
