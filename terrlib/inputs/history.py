@@ -11,7 +11,7 @@ Examples
 >>> _ = demo.generate(folder, n_accounts=300, n_reps=8, seed=1)
 >>> table = history_table(io.load_dataset(folder), "2024Q4")
 >>> table.loc[table["needs quarters"].idxmax(), "for"]
-'the churn model checked on time (trained two years back)'
+'the churn model and the ICP score checked on time (two years back)'
 """
 
 from __future__ import annotations
@@ -32,15 +32,23 @@ def needs(holdout_quarters: int = 2) -> list[tuple[str, int, str]]:
             holdout_quarters + 1,
             f"the win and deal-size models with a {holdout_quarters}-quarter holdout",
         ),
-        ("03-ideal-customer-profile", 5, "the churn model (customers a year back)"),
-        ("03-ideal-customer-profile", 8, "opportunities a year per account (two years)"),
         (
             "03-ideal-customer-profile",
-            9,
-            "the churn model checked on time (trained two years back)",
+            6,
+            "the churn model (customers a year back, half a year of history before)",
+        ),
+        (
+            "03-ideal-customer-profile",
+            6,
+            "the ICP score (accounts a year back and their two quarters before)",
+        ),
+        (
+            "03-ideal-customer-profile",
+            10,
+            "the churn model and the ICP score checked on time (two years back)",
         ),
         ("04-workload-balancing", 4, "potential and ICP tiers from stages 2 and 3"),
-        ("05-performance-review", 2, "ratings adjusted for territory (two quarters a rep)"),
+        ("05-performance-review", 2, "rep ratings (30 decided deals a rep, up to 12 quarters)"),
         ("05-performance-review", 8, "trends: the last four quarters against the four before"),
     ]
 

@@ -1,7 +1,8 @@
 """What more than one stage measures, in one place, so that no stage imports another: an
 account's workload under the coverage model and each territory's against its rep's capacity
 (stages 1, 2, 4 and 5), won bookings and strategic fit (stages 1 and 2), metro or rural (stages
-2 and 3), quarters a rep has held their territory (stages 2 and 5), and account potential
+2 and 3), quarters a rep has held their territory (stages 2 and 5), what an account already
+owned when a deal was created (stages 3 and 5), and account potential
 (stages 1 and 2: stage 1 does not wait for stage 2, so it works potential out itself)."""
 
 from __future__ import annotations
@@ -258,3 +259,46 @@ def quarters_held(hire: pd.Series, q_end: pd.Timestamp, cap: int) -> pd.Series:
     [4, 1, 0]
     """
     return np.clip(((q_end - hire).dt.days / 91.3).apply(np.ceil), 0, cap).astype(int)
+
+
+def prior_ownership(
+    opps: pd.DataFrame, won: pd.DataFrame, pairs: set[tuple[str, str]]
+) -> pd.DataFrame:
+    """Per opportunity: ``prior_win``, 1 when the account had won a deal closed before the
+    opportunity was created, and ``prior_partner``, 1 when one of those was a product that
+    pairs with this one (``pairs`` from :func:`product_pairs`).
+
+    Examples
+    --------
+    >>> won = pd.DataFrame({"account_id": ["a"], "product": ["x"],
+    ...                     "close_date": [pd.Timestamp("2024-02-01")]})
+    >>> opps = pd.DataFrame({"account_id": ["a", "a", "b"], "product": ["y", "y", "y"],
+    ...                      "created_date": pd.to_datetime(["2024-01-15", "2024-03-01",
+    ...                                                      "2024-03-01"])})
+    >>> prior_ownership(opps, won, {("x", "y")}).values.tolist()
+    [[0, 0], [1, 1], [0, 0]]
+    """
+    first = (
+        won.groupby([won["account_id"].astype(str), won["product"].astype(str)])["close_date"]
+        .min()
+        .rename("first_won")
+        .rename_axis(["account_id", "owned"])
+        .reset_index()
+    )
+    keys = pd.DataFrame(
+        {
+            "row": np.arange(len(opps)),
+            "account_id": opps["account_id"].astype(str).to_numpy(),
+            "product": opps["product"].astype(str).to_numpy(),
+            "created_date": opps["created_date"].to_numpy(),
+        }
+    )
+    owned = keys.merge(first, on="account_id")
+    owned = owned[owned["first_won"] < owned["created_date"]]
+    partner = np.array(
+        [(o, p) in pairs for o, p in zip(owned["owned"], owned["product"], strict=True)], bool
+    )
+    out = np.zeros((len(opps), 2), int)
+    out[owned["row"].to_numpy(), 0] = 1
+    out[owned.loc[partner, "row"].to_numpy(), 1] = 1
+    return pd.DataFrame(out, index=opps.index, columns=["prior_win", "prior_partner"])

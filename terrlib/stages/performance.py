@@ -48,7 +48,7 @@ from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Decision, InsufficientData, Result, missing
 from terrlib.shrinkage import Shrunk, false_sign_flags, false_sign_rate, shrink
-from terrlib.stages.measures import quarters_held, territory_workload
+from terrlib.stages.measures import prior_ownership, quarters_held, territory_workload
 
 MIN_REPS = 5
 ACTIVITY_TYPES = ("call", "visit", "meeting", "email")
@@ -295,8 +295,7 @@ def decided_deals(data: Dataset, quarter: str, quarters: int = RATING_QUARTERS) 
     deals["won"] = deals["stage"].eq("won").astype(int)
     deals["quarter"] = deals["close_date"].dt.to_period(q.freq).astype(str)
     won = opps[opps["stage"].eq("won") & opps["close_date"].notna()]
-    first_win = won.groupby("account_id")["close_date"].min()
-    deals["prior_owner"] = deals["account_id"].map(first_win).lt(deals["created_date"]).astype(int)
+    deals["prior_owner"] = prior_ownership(deals, won, set())["prior_win"].to_numpy()
     return deals.reset_index(drop=True)
 
 
