@@ -60,8 +60,9 @@ class Unbalanced:
     ``floors`` maps each to the tolerances to solve it with, as ``territory_tolerance``
     takes them (workload below and above target, potential below and above; 0 keeps the
     plan's): above target, what the LP can bring it down to, widened by :data:`RELATIVE`
-    and :data:`MARGIN`; below target, no lower limit (1.0), so that it keeps the accounts
-    near it rather than every account within reach.
+    and :data:`MARGIN`; below target, what it has today (or the best it can reach, if less)
+    less as much, so that it keeps the accounts it has without being handed every account
+    within reach.
     """
 
     table: pd.DataFrame
@@ -154,6 +155,7 @@ def unbalanced(problem: TerritoryProblem, explain: bool = True) -> Unbalanced:
     own = p.arc_values(all_rows, np.maximum(p.current, 0))["hours"]
     rows, floors = [], {}
     b = p.bands()
+    today = _today(p, own)
     for k in bad:
         dev = ratio[k] - 1
         lo = np.r_[b.w_lo[k], b.p_lo[k]]
@@ -161,14 +163,16 @@ def unbalanced(problem: TerritoryProblem, explain: bool = True) -> Unbalanced:
         over, under = dev > hi + 1e-9, dev < -lo - 1e-9
         off = over | under
         measure = 0 if off[0] or not off[1] else 1
-        # over: held to what it can shed to (and a little more); under: no floor at all, so
-        # it keeps what is near it and is not handed every account within reach
+        # over: held to what it can shed to (and a little more); under: held to what it has
+        # today (or the best it can reach, if less), a little below, so it is neither
+        # handed every account within reach nor stripped of the accounts it has
         f = np.zeros(4)
         for j in range(2):
             if over[j]:
                 f[2 * j + 1] = min(10.0, dev[j] * (1 + RELATIVE) + MARGIN)
             elif under[j]:
-                f[2 * j] = 1.0
+                keep = min(today[k, j], ratio[k][j]) * (1 - RELATIVE) - MARGIN
+                f[2 * j] = float(np.clip(1.0 - keep, 0.0, 1.0))
         floors[str(p.ids[k])] = tuple(float(v) for v in f)
         sole = np.flatnonzero((options == 1) & (p.current == k))
         sole = sole[np.argsort(-own[sole])]
@@ -191,12 +195,26 @@ def unbalanced(problem: TerritoryProblem, explain: bool = True) -> Unbalanced:
     return Unbalanced(table.reset_index(drop=True), floors)
 
 
+def _today(p: TerritoryProblem, own: np.ndarray) -> np.ndarray:
+    """Each territory's workload and potential against target today (0 for a territory with
+    no accounts today, and on a green field)."""
+    mine = p.current >= 0
+    hours = np.bincount(p.current[mine], weights=own[mine], minlength=p.m)
+    pot = np.bincount(p.current[mine], weights=p.potential[mine], minlength=p.m)
+    if not mine.any():
+        return np.zeros((p.m, 2))
+    h_t, p_t = p.targets(hours.sum(), pot.sum())
+    return np.c_[hours / np.maximum(h_t, 1e-12), pot / np.maximum(p_t, 1e-12)]
+
+
 def wider(floors: dict[str, tuple]) -> dict[str, tuple]:
-    """The floors a step wider above target (for a plan that still cannot be met at them);
-    the limits below target are already gone."""
+    """The floors a step wider (for a plan that still cannot be met at them): above target
+    by :data:`RELATIVE` three times over, below target towards no limit at all."""
     return {
         t: tuple(
-            min(10.0, v * (1 + 3 * RELATIVE) + MARGIN) if j % 2 and v else v
+            (min(10.0, v * (1 + 3 * RELATIVE) + MARGIN) if j % 2 else min(1.0, v * 1.5 + MARGIN))
+            if v
+            else v
             for j, v in enumerate(f)
         )
         for t, f in floors.items()
