@@ -56,3 +56,49 @@ def rating_recovery(effects: pd.DataFrame, truth: dict) -> dict[str, float]:
         "false_helps": int((help_ & (sk >= 0)).sum()),
         "strong_above_weak": bool(len(strong) and len(weak) and strong.min() > weak.max()),
     }
+
+
+def icp_recovery(propensity, value, churn, scores, truth: dict) -> dict[str, float]:
+    """Stage 3's models against what the demo planted.
+
+    Parameters
+    ----------
+    propensity, value, churn, scores : Result
+        ``icp.propensity_model``, ``icp.value_model``, ``icp.churn_model`` and
+        ``icp.icp_scores`` for the same quarter.
+    truth : dict
+        The demo's ``truth.json``.
+
+    Returns
+    -------
+    dict
+        ``win_odds_ratio`` of the planted high-converting industry against the rest (truth
+        ``planted_win_odds_ratio``) and whether its interval covers the truth; ``auc`` of the
+        win model and its interval's lower end; ``size_elasticity`` of deal size on employees
+        (truth ``deal_size_elasticity_employees``) and whether its interval covers it;
+        ``churn_stated``, whether "low engagement precedes churn" is said; ``customers_ratio``
+        and ``prospects_ratio``, booked over predicted in the ICP score's check on time.
+    """
+    import numpy as np
+
+    odds = propensity.table.set_index("term").loc[f"industry: {truth['high_converting_industry']}"]
+    size = value.table.set_index("term").loc["log_employees"]
+    check = getattr(scores, "check", None)
+    ratio = check.table.set_index("group")["ratio"] if check is not None else pd.Series(dtype=float)
+    return {
+        "win_odds_ratio": float(odds["odds_ratio"]),
+        "win_odds_covered": bool(
+            odds["ci_low"] <= truth["planted_win_odds_ratio"] <= odds["ci_high"]
+        ),
+        "auc": float(propensity.auc),
+        "auc_low": float(propensity.auc_ci[0]),
+        "size_elasticity": float(np.log(size["multiplier"])),
+        "size_covered": bool(
+            np.log(size["ci_low"])
+            <= truth["deal_size_elasticity_employees"]
+            <= np.log(size["ci_high"])
+        ),
+        "churn_stated": "engagement precedes churn" in churn.headline,
+        "customers_ratio": float(ratio.get("customers", np.nan)),
+        "prospects_ratio": float(ratio.get("prospects", np.nan)),
+    }
