@@ -124,9 +124,7 @@ def decode_topojson(topology: dict, name: str) -> dict[str, list[np.ndarray]]:
     >>> decode_topojson(topo, "x")["sq"][0].tolist()
     [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
     """
-    scale = np.asarray(topology["transform"]["scale"], float)
-    translate = np.asarray(topology["transform"]["translate"], float)
-    arcs = [np.cumsum(np.asarray(a, float), axis=0) * scale + translate for a in topology["arcs"]]
+    arcs = _arcs(topology)
 
     def ring(indices: list[int]) -> np.ndarray:
         parts = [arcs[i] if i >= 0 else arcs[~i][::-1] for i in indices]
@@ -137,6 +135,40 @@ def decode_topojson(topology: dict, name: str) -> dict[str, list[np.ndarray]]:
         polygons = geom["arcs"] if geom["type"] == "MultiPolygon" else [geom["arcs"]]
         shapes[geom["properties"]["name"]] = [ring(r) for poly in polygons for r in poly]
     return shapes
+
+
+def _arcs(topology: dict) -> list[np.ndarray]:
+    """A TopoJSON topology's arcs as (longitude, latitude) points (delta-decoded)."""
+    scale = np.asarray(topology["transform"]["scale"], float)
+    translate = np.asarray(topology["transform"]["translate"], float)
+    return [np.cumsum(np.asarray(a, float), axis=0) * scale + translate for a in topology["arcs"]]
+
+
+@lru_cache(maxsize=1)
+def state_borders() -> list[tuple[np.ndarray, tuple[str, ...]]]:
+    """Each stretch of border of the contiguous states once, as (longitude, latitude) points,
+    with the states on its sides: two names for a border between states, one for a coast or
+    the national border. A map draws a region's outline from the stretches whose sides lie
+    in different regions.
+
+    Examples
+    --------
+    >>> sides = dict((names, len(points)) for points, names in state_borders())
+    >>> ("New Jersey", "New York") in sides or ("New York", "New Jersey") in sides
+    True
+    """
+    topology = json.loads(STATES_TOPOJSON.read_text(encoding="utf-8"))
+    arcs = _arcs(topology)
+    sides: dict[int, list[str]] = {}
+    for geom in topology["objects"]["states"]["geometries"]:
+        name = geom["properties"]["name"]
+        if name in NOT_CONTIGUOUS:
+            continue
+        polygons = geom["arcs"] if geom["type"] == "MultiPolygon" else [geom["arcs"]]
+        for ring in (r for poly in polygons for r in poly):
+            for i in ring:
+                sides.setdefault(i if i >= 0 else ~i, []).append(name)
+    return [(arcs[i], tuple(dict.fromkeys(names))) for i, names in sorted(sides.items())]
 
 
 @lru_cache(maxsize=1)

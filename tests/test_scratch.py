@@ -121,8 +121,12 @@ def test_scratch_on_the_small_company_keeps_every_band(small_data):
     assert t["accounts changing rep"].iloc[1] == len(opt.moves_)
     assert np.isnan(t["certified gap"].iloc[0]) and t["certified gap"].iloc[2] == new.gap_
     assert f"{-t['travel vs today'].iloc[2]:.0%} less" in result.headline
-    fig = plotting.scratch_maps(opt, plan)
-    assert len(fig.axes) == 2
+    fig = plotting.scratch_maps(opt, plan)  # proposed and from scratch, a row per region
+    titles = [ax.get_title() for ax in fig.axes]
+    for region in sorted(small_data.accounts["region"].unique()):
+        assert [f"{region}: proposed, today's homes", f"{region}: from scratch, new bases"] in [
+            titles[i : i + 2] for i in range(0, len(titles), 2)
+        ]
 
 
 def test_weighted_medoid_by_brute_force():

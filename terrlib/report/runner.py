@@ -55,8 +55,9 @@ class ReportError(RuntimeError):
 def render_html(notebook: Path, destination: Path, company: str = "", quarter: str = "") -> None:
     """Render an executed notebook to a self-contained HTML page with code cells hidden,
     titled with its stage, ``company`` and ``quarter`` (:func:`terrlib.report.page.page_title`),
-    its headings in order (:func:`~terrlib.report.page.ordered_headings`) and each figure's
-    description as the image's alternative text (the template reads it from the output)."""
+    its headings in order (:func:`~terrlib.report.page.ordered_headings`), each figure's
+    description as the image's alternative text (the template reads it from the output) and
+    only the style rules it uses (:func:`~terrlib.report.page.slim_styles`)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -73,7 +74,7 @@ def render_html(notebook: Path, destination: Path, company: str = "", quarter: s
         embed_images=True,
     )
     body, _ = exporter.from_notebook_node(nb)
-    destination.write_text(page.ordered_headings(body), encoding="utf-8")
+    destination.write_text(page.slim_styles(page.ordered_headings(body)), encoding="utf-8")
 
 
 def _with_reset(source: Path) -> nbformat.NotebookNode:
