@@ -6,10 +6,11 @@ minutes), or ``--sizes 5000x44 --seeds 1 2 3 4 5``. Each company is generated wi
 ``terrlib.inputs.demo`` (its ``truth.json`` holds what was planted: every rep's skill on the
 log-odds of winning, the high-converting industry's odds ratio, the elasticity of deal size
 on employees) and analysed as of 2026Q3. Prints one row per company and, per size, the truth,
-the mean and the worst over seeds of each measure of ``terrlib.inputs.truth.rating_recovery``
-and ``terrlib.inputs.truth.icp_recovery``. Issue 21's targets at 5,000 x 44, seeds 1-3: mean
-Spearman at least 0.70; in all, at most one top performer with skill at or below zero and one
-"needs help" with skill at or above zero; at least 90% of reps' skill inside their interval.
+the mean and the worst over seeds of each measure of ``truth.rating_recovery`` and
+``truth.icp_recovery`` (``benchmarks/truth.py``, which the tests use too). Issue 21's targets
+at 5,000 x 44, seeds 1-3: mean Spearman at least 0.70; in all, at most one top performer
+with skill at or below zero and one "needs help" with skill at or above zero; at least 90%
+of reps' skill inside their interval.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from truth import icp_recovery, rating_recovery
 
 from terrlib.inputs import demo
 from terrlib.inputs.dataset import load_dataset
-from terrlib.inputs.truth import icp_recovery, rating_recovery
 from terrlib.stages import icp, measures, performance
 
 QUARTER = "2026Q3"

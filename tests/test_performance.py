@@ -8,8 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from truth import rating_recovery
 
-from terrlib.inputs.truth import rating_recovery
 from terrlib.stages import measures, performance
 
 
