@@ -322,15 +322,16 @@ def decisions(
         tried = {}
         if changes is not None and len(changes.table):
             for row in changes.table.itertuples():
+                note = getattr(row, "note", "")
+                if isinstance(note, str) and note:
+                    effect = "tried, but no plan was found with it"
+                else:
+                    effect = "then within the band" if row.balanced else "still outside"
                 for t in str(row.territories).split(", "):
-                    tried.setdefault(t, (row.change, bool(row.balanced)))
+                    tried.setdefault(t, (row.change, effect))
         for row in found.table.itertuples():
             fix = tried.get(row.territory_id)
-            then = (
-                f"; to fix: {fix[0]} ({'then within the band' if fix[1] else 'still outside'})"
-                if fix
-                else ""
-            )
+            then = f"; to fix: {fix[0]} ({fix[1]})" if fix else ""
             out.append(
                 Decision(
                     "What to watch",
