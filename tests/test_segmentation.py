@@ -155,3 +155,25 @@ def test_next_quarter_quotas(stage2, small_data):
     assert (
         line.topic == "Quotas for next quarter" and f"{quotas.team_number / 1e6:,.2f}M" in line.text
     )
+
+
+def test_pairs_once_and_leads_valued_per_account(stage2, small_data):
+    pairs = segmentation.product_pairs_once(stage2["affinity"]).table
+    products = stage2["affinity"].lift.shape[0]
+    assert len(pairs) == products * (products - 1) // 2
+    assert not (pairs["product"] >= pairs["with"]).any()  # each unordered pair once
+    assert pairs["lift"].is_monotonic_decreasing
+    leads = segmentation.cross_sell_leads(
+        small_data, stage2["affinity"], scores=stage2["scores"]
+    ).table
+    # a lead's value follows the size of the account: the same offer is worth more to a
+    # larger account, so one offer's leads are not all the same number
+    band = small_data.accounts.set_index("account_id")["employees"]
+    assert (leads.groupby("offer").size() >= 20).any()
+    for _, grp in leads.groupby("offer"):
+        if len(grp) >= 20:
+            big = grp["account_id"].map(band) >= grp["account_id"].map(band).median()
+            assert grp.loc[big, "expected_value"].mean() > grp.loc[~big, "expected_value"].mean()
+            assert grp["expected_value"].nunique() > 1
+    ordered = leads[["expected_value", "white_space"]].to_numpy()
+    assert all(tuple(a) >= tuple(b) for a, b in zip(ordered[:-1], ordered[1:], strict=True))

@@ -40,6 +40,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from terrlib import fitting
+from terrlib.inputs.coverage import size_bands
 from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Decision, InsufficientData, Result
@@ -500,23 +501,77 @@ def product_affinity(data: Dataset) -> Result:
     return result
 
 
+def product_pairs_once(affinity: Result) -> Result:
+    """:func:`product_affinity` with each pair of products once (lift and accounts owning
+    both are the same both ways; confidence is given each way), strongest first."""
+    t = affinity.table
+    ordered = t.assign(first=t[["product", "also_buys"]].min(axis=1))
+    ordered = ordered.assign(second=t[["product", "also_buys"]].max(axis=1))
+    one_way = ordered[ordered["product"] == ordered["first"]].set_index(["first", "second"])
+    back = ordered[ordered["product"] != ordered["first"]].set_index(["first", "second"])
+    table = pd.DataFrame(
+        {
+            "accounts_with_both": one_way["accounts_with_both"],
+            "lift": one_way["lift"],
+            "first_then_second": one_way["confidence"],
+            "second_then_first": back["confidence"].reindex(one_way.index),
+        }
+    ).sort_values("lift", ascending=False)
+    table = table.rename_axis(["product", "with"]).reset_index()
+    return Result(
+        "Products bought together (each pair once)",
+        affinity.headline,
+        table,
+        formats={
+            "accounts_with_both": "{:,.0f}",
+            "lift": "{:.1f}",
+            "first_then_second": "{:.0%}",
+            "second_then_first": "{:.0%}",
+        },
+        notes="lift: how many times more often accounts own both than chance would give; "
+        "first_then_second: share of the first product's owners who own the second; "
+        "second_then_first: the other way.",
+    )
+
+
+#: Won deals of a product in a size band from which that band's own average deal is used
+#: for a lead's value (else the product's average over every band).
+MIN_BAND_DEALS = 10
+
+
 def cross_sell_leads(
-    data: Dataset, affinity: Result, min_lift: float = 1.5, min_accounts: int = 10
+    data: Dataset,
+    affinity: Result,
+    min_lift: float = 1.5,
+    min_accounts: int = 10,
+    scores: pd.DataFrame | None = None,
 ) -> Result:
     """Accounts that own one product of a strong pair but not the other, with the pair's
-    confidence as the chance they buy it and the expected value at its average deal size."""
+    confidence as the chance they buy it and the expected value at the offered product's
+    average won deal for accounts of the same size band (deal size grows with the account),
+    ranked by that value and then by the account's white space (stage 2's ``scores``, when
+    given)."""
     owns = product_ownership(data)
     strong = affinity.table[
         (affinity.table["lift"] >= min_lift)
         & (affinity.table["accounts_with_both"] >= min_accounts)
     ]
-    won = data.opportunities[data.opportunities["stage"] == "won"]
-    avg_deal = won.groupby("product")["amount"].mean()
     acc = data.accounts.set_index("account_id")
+    band = size_bands(data.plan, acc["employees"])
+    won = data.opportunities[data.opportunities["stage"] == "won"]
+    won = won.assign(band=won["account_id"].map(band))
+    avg_deal = won.groupby("product")["amount"].mean()
+    by_band = won.groupby(["product", "band"])["amount"].agg(["mean", "size"])
+    by_band = by_band.loc[by_band["size"] >= MIN_BAND_DEALS, "mean"]
     reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")["rep_name"]
     leads = []
     for pair in strong.itertuples():
         who = owns.index[owns[pair.product] & ~owns[pair.also_buys]]
+        deal = pd.Series(
+            [by_band.get((pair.also_buys, b), avg_deal[pair.also_buys]) for b in band.reindex(who)],
+            index=who,
+            dtype=float,
+        )
         leads.append(
             pd.DataFrame(
                 {
@@ -525,7 +580,7 @@ def cross_sell_leads(
                     "offer": pair.also_buys,
                     "confidence": pair.confidence,
                     "lift": pair.lift,
-                    "expected_value": pair.confidence * avg_deal[pair.also_buys],
+                    "expected_value": pair.confidence * deal.to_numpy(),
                 }
             )
         )
@@ -536,7 +591,13 @@ def cross_sell_leads(
             columns=["account_id", "owns", "offer", "confidence", "lift", "expected_value"]
         )
     )
-    table = table.sort_values("expected_value", ascending=False).drop_duplicates(
+    room = (
+        scores.set_index("account_id")["white_space"]
+        if scores is not None and "white_space" in scores
+        else pd.Series(0.0, index=acc.index)
+    )
+    table["white_space"] = table["account_id"].map(room).fillna(0.0).to_numpy()
+    table = table.sort_values(["expected_value", "white_space"], ascending=False).drop_duplicates(
         ["account_id", "offer"]
     )
     table.insert(1, "account_name", table["account_id"].map(acc["account_name"]))
@@ -550,8 +611,15 @@ def cross_sell_leads(
         "Cross-sell leads",
         headline,
         table.reset_index(drop=True),
-        formats={"confidence": "{:.0%}", "lift": "{:.1f}", "expected_value": "{:,.0f}"},
-        notes="expected_value: the pair's confidence x the offered product's average won deal.",
+        formats={
+            "confidence": "{:.0%}",
+            "lift": "{:.1f}",
+            "expected_value": "{:,.0f}",
+            "white_space": "{:,.0f}",
+        },
+        notes="expected_value: the pair's confidence x the offered product's average won deal "
+        "in the account's size band; white_space: the account's potential less what it booked "
+        "in the last four quarters (stage 2), which orders leads of equal value.",
     )
 
 
