@@ -193,7 +193,7 @@ def test_staffing_changes_are_tried_and_reported():
             "gap": [1.2, -0.9],
         }
     )
-    lines = staffing.decisions(solved, sizing, result)
+    lines = staffing.decisions(solved, balancing.territory_table(solved).table, sizing, result)
     topics = {d.topic for d in lines}
     assert {"Hires and reductions", "What to watch"} <= topics
     hires = [d.text for d in lines if d.topic == "Hires and reductions"]

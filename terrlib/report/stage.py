@@ -164,7 +164,7 @@ class Stage:
     def decide(self, *decisions: Decision) -> Decisions:
         """Record the stage's decisions for the Decisions at the top of the report's index
         (each links to its evidence on this stage's page) and return them for display."""
-        kept = Decisions(d for d in decisions if d is not None)
+        kept = Decisions(decisions)
         self._record(DECISIONS, [dataclasses.asdict(d) for d in kept])
         return kept
 

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy.special import expit
 
 from terrlib.fitting import estimable_terms
 from terrlib.inputs.dataset import Dataset
@@ -75,24 +76,16 @@ class RatingModel:
     ----------
     deals, reps : int
         Decided deals read and reps rated.
-    spread, size_spread : float
-        Estimated spread (standard deviation) of the reps' true effects on the log-odds of
-        winning and on log deal size.
     expected_false : float
         Expected number of flagged reps whose true effect has the other sign.
     alpha : float
         The false-sign rate the flags are held to.
-    dropped : str
-        Terms the data could not estimate (left out).
     """
 
     deals: int
     reps: int
-    spread: float
-    size_spread: float
     expected_false: float
     alpha: float
-    dropped: str
 
 
 def rep_scorecard(data: Dataset, quarter: str) -> Result:
@@ -301,11 +294,11 @@ def decided_deals(data: Dataset, quarter: str, quarters: int = RATING_QUARTERS) 
 
 def _rep_fit(
     outcome: str, frame: pd.DataFrame, family: str
-) -> tuple[pd.Series, pd.Series, str, np.ndarray]:
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
     """Each rep's own intercept and its standard error from a fit of ``outcome`` on
-    :data:`DEAL_TERMS` with one intercept per rep (``rep`` column), the terms the data could
-    not estimate (left out), and each row's fitted linear predictor."""
-    kept, dropped = estimable_terms(f"{outcome} ~ C(rep) + {DEAL_TERMS}", frame)
+    :data:`DEAL_TERMS` with one intercept per rep (``rep`` column), leaving out the terms the
+    data cannot estimate, and each row's fitted linear predictor."""
+    kept, _ = estimable_terms(f"{outcome} ~ C(rep) + {DEAL_TERMS}", frame)
     others = [t for t in kept if t != "C(rep)"]
     reduced = f"{outcome} ~ 0 + C(rep)" + "".join(f" + {t}" for t in others)
     try:
@@ -333,7 +326,7 @@ def _rep_fit(
     se = se.where(np.isfinite(b) & np.isfinite(se) & (se > 0), np.inf)  # no estimate: the prior
     rows = model.model.data.row_labels  # the rows the fit kept
     eta = pd.Series(model.model.exog @ model.params.to_numpy(), index=rows).reindex(frame.index)
-    return b, se, ", ".join(t for t in dropped if t != "C(rep)"), eta.to_numpy(float)
+    return b, se, eta.to_numpy(float)
 
 
 def _own_or_pooled(deals: pd.DataFrame, enough: pd.Index) -> pd.Series:
@@ -383,7 +376,7 @@ def rep_effects(
             "Ratings start once enough reps have that many decided deals.",
         )
     deals = deals.assign(rep=_own_or_pooled(deals, enough))
-    b, se, dropped, eta = _rep_fit("won", deals, "binomial")
+    b, se, eta = _rep_fit("won", deals, "binomial")
     b, se = b.reindex(enough), se.reindex(enough)
     win = shrink(b.to_numpy(), se.to_numpy(), draws=draws, seed=seed, mean=0.0)
     won = deals[deals["won"].eq(1) & deals["amount"].gt(0)].assign(
@@ -393,7 +386,7 @@ def rep_effects(
     sized = won_per[won_per >= MIN_WON].index.intersection(enough)
     if len(sized) >= MIN_REPS:
         won = won.assign(rep=_own_or_pooled(won, sized))
-        sb, sse, _, _ = _rep_fit("log_amount", won, "gaussian")
+        sb, sse, _ = _rep_fit("log_amount", won, "gaussian")
         sb, sse = sb.reindex(enough), sse.reindex(enough).fillna(np.inf)
         size = shrink(
             sb.fillna(0.0).to_numpy(), sse.to_numpy(), draws=draws, seed=seed + 1, mean=0.0
@@ -430,13 +423,7 @@ def rep_effects(
     table["decided_deals"] = per_rep["size"].reindex(table.index).fillna(0).astype(int)
     table["quarters"] = panel.groupby("rep_id").size().reindex(table.index).astype(int)
     model = RatingModel(
-        deals=len(deals),
-        reps=len(enough),
-        spread=win.tau,
-        size_spread=size.tau if size is not None else float("nan"),
-        expected_false=expected_false,
-        alpha=alpha,
-        dropped=dropped,
+        deals=len(deals), reps=len(enough), expected_false=expected_false, alpha=alpha
     )
     return _rate(table, panel, quarter, model)
 
@@ -455,9 +442,8 @@ def _bookings_effect(
     out = np.empty_like(win.draws)
     for i, rep in enumerate(reps):
         typical = eta[(rep_of == rep) & np.isfinite(eta)] - (b[rep] - win.mu)
-        p0 = 1 / (1 + np.exp(-typical))
-        shifted = 1 / (1 + np.exp(-(typical[None, :] + win.draws[:, [i]])))
-        out[:, i] = np.log(shifted.mean(axis=1) / p0.mean()) + size_draws[:, i]
+        shifted = expit(typical[None, :] + win.draws[:, [i]])
+        out[:, i] = np.log(shifted.mean(axis=1) / expit(typical).mean()) + size_draws[:, i]
     return out
 
 

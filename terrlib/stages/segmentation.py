@@ -46,6 +46,7 @@ from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Decision, InsufficientData, Result
 from terrlib.stages.measures import (
     account_workload,
+    bookings,
     density_segment,
     fit_potential,
     quarters_held,
@@ -376,8 +377,7 @@ def next_quarter_quotas(
     share = pd.Series(share, index=reps.index)
     share = share.fillna(target_share * weight)  # no history: potential's part only
     share = share / share.sum()
-    opps = data.opportunities
-    won_q = opps[opps["stage"].eq("won") & opps["close_date"].between(q_start, q_end)]
+    won_q = bookings(data, q_start, q_end)
     booked_q = won_q.groupby("rep_id")["amount"].sum().reindex(reps["rep_id"]).fillna(0.0)
     table = pd.DataFrame(
         {

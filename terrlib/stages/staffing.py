@@ -233,6 +233,7 @@ FTE_STEP = 0.5
 
 def decisions(
     opt: TerritoryOptimizer,
+    territories: pd.DataFrame,
     sizing: pd.DataFrame | None,
     changes: Result | None = None,
     named: int = NAMED_TERRITORIES,
@@ -246,6 +247,9 @@ def decisions(
     ----------
     opt : TerritoryOptimizer
         The solved proposal (:func:`terrlib.stages.balancing.solve_or_widen`).
+    territories : DataFrame
+        :func:`terrlib.stages.balancing.territory_table`'s table of ``opt`` (``territory``,
+        ``rep``, ``in``, ``out``, ``workload today``, ``workload proposed``).
     sizing : DataFrame, optional
         :func:`terrlib.stages.workload.sizing`'s table (``region``, ``reps_needed``,
         ``fte_today``, ``reps_today``, ``gap``).
@@ -254,31 +258,28 @@ def decisions(
     named : int
         Territories named one by one; the others with moves are counted.
     """
-    p, s = opt.problem_, opt.summary_.reset_index(drop=True)
-    moved = (p.current >= 0) & (opt.assign_idx_ != p.current)
-    gives = np.bincount(p.current[moved], minlength=p.m)
-    takes = np.bincount(opt.assign_idx_[moved], minlength=p.m)
-    names = opt.territories.reset_index(drop=True).get("rep_name", pd.Series(p.ids))
-    w0, w1 = s["workload_vs_target_before"], s["workload_vs_target_after"]
-    touched = np.flatnonzero((gives + takes) > 0)
-    order = touched[np.argsort(-np.abs(w0.to_numpy()[touched] - 1), kind="stable")]
+    p, t = opt.problem_, territories
+    touched = t[(t["in"] + t["out"]) > 0]
+    order = touched.iloc[
+        np.argsort(-np.abs(touched["workload today"].to_numpy() - 1), kind="stable")
+    ]
     found = getattr(opt, "unbalanced_", None)
     stuck = set(found.table["territory_id"]) if found is not None else set()
     out = []
-    for k in order[:named]:
+    for r in order.head(named).to_dict("records"):
         parts = [
-            f"gives {gives[k]} accounts" if gives[k] else "",
-            f"takes {takes[k]}" * bool(takes[k]),
+            f"gives {r['out']} accounts" if r["out"] else "",
+            f"takes {r['in']}" if r["in"] else "",
         ]
         out.append(
             Decision(
                 "Territories to realign",
-                f"{p.ids[k]} ({names.iloc[k]}): workload from {w0.iloc[k]:.0%} to "
-                f"{w1.iloc[k]:.0%} of target; "
+                f"{r['territory']} ({r['rep']}): workload from {r['workload today']:.0%} to "
+                f"{r['workload proposed']:.0%} of target; "
                 + " and ".join(x for x in parts if x)
                 + (
                     " (the plan's rules cannot balance it: see What to watch)."
-                    if p.ids[k] in stuck
+                    if r["territory"] in stuck
                     else "."
                 ),
                 "Proposed alignment",
@@ -289,7 +290,7 @@ def decisions(
             Decision(
                 "Territories to realign",
                 f"{len(order) - named} more territories change by fewer accounts or from "
-                f"closer to target; {int(moved.sum()):,} of {p.n:,} accounts move in all "
+                f"closer to target; {len(opt.moves_):,} of {p.n:,} accounts move in all "
                 "(the table of each territory and proposed_alignment.csv list them).",
                 "Proposed alignment",
             )

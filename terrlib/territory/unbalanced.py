@@ -199,10 +199,10 @@ def _today(p: TerritoryProblem, own: np.ndarray) -> np.ndarray:
     """Each territory's workload and potential against target today (0 for a territory with
     no accounts today, and on a green field)."""
     mine = p.current >= 0
-    hours = np.bincount(p.current[mine], weights=own[mine], minlength=p.m)
-    pot = np.bincount(p.current[mine], weights=p.potential[mine], minlength=p.m)
     if not mine.any():
         return np.zeros((p.m, 2))
+    hours = np.bincount(p.current[mine], weights=own[mine], minlength=p.m)
+    pot = np.bincount(p.current[mine], weights=p.potential[mine], minlength=p.m)
     h_t, p_t = p.targets(hours.sum(), pot.sum())
     return np.c_[hours / np.maximum(h_t, 1e-12), pot / np.maximum(p_t, 1e-12)]
 
