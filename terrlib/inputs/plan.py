@@ -131,6 +131,13 @@ class BalanceWeights(_Strict):
     potential: float = Field(1.0, ge=0)
     travel: float = Field(1.0, ge=0)
     disruption: float = Field(1.0, ge=0)
+    compactness: float = Field(
+        2.0,
+        ge=0,
+        description="Weight of every account's distance to its rep beside call-weighted travel, "
+        "in average accounts' call hours: keeps small accounts with a near rep, so balance "
+        "is not reached by handing reps their neighbours' small accounts (0: travel only)",
+    )
 
 
 class Balance(_Strict):

@@ -103,6 +103,7 @@ def from_dataset(
         "travel_speed_kmh": plan.coverage.travel_speed_kmh,
         "min_travel_minutes": plan.coverage.min_travel_minutes,
         "disruption": plan.balance.weights.disruption,
+        "compactness": plan.balance.weights.compactness,
     } | options
     return TerritoryOptimizer(frame, homes, **settings)
 

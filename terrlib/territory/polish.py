@@ -25,6 +25,10 @@ POLISH_NODES = 20
 #: proposal; 100 nodes stop at the same plan on any machine, in 7-16 s there (gaps 0.3-2.0%,
 #: the same as with 200 nodes)
 EXACT_NODES = 100
+#: the most free accounts a mend re-solves at once: on the demo's green field a mend over 26
+#: territories and 3,927 accounts ran to its 30-second safety limit and found nothing, while
+#: mends over 10 territories and 1,931 accounts found a plan in 5-8 s
+MEND_ACCOUNTS = 2_500
 
 
 def run_milp(
@@ -157,7 +161,8 @@ def regroup(
 def mend(problem: TerritoryProblem, sc: lp.Scales, assign, limit: float, reach: int = 4):
     """Repair by MILP what single moves could not: the territories still outside a band and
     their ``reach - 1`` nearest neighbours are re-solved together (see :func:`regroup`).
-    None when that finds nothing within ``limit`` seconds."""
+    None when that finds nothing within ``limit`` seconds, or when those territories hold
+    over :data:`MEND_ACCOUNTS` free accounts."""
     p = problem
     v, hours, pot, count = p.loads(assign)
     e = p.excess(hours, pot, count, *p.targets(hours.sum(), pot.sum()), p.account_limits())
@@ -165,6 +170,8 @@ def mend(problem: TerritoryProblem, sc: lp.Scales, assign, limit: float, reach: 
     if not len(bad) or (np.isfinite(p.cap) and v["moved"].sum() > p.cap):
         return None
     group = np.unique(p.near_territories(reach)[bad])
+    if (np.isin(assign, group) & ~p.locked).sum() > MEND_ACCOUNTS:
+        return None  # too large to settle by a node-capped MILP: narrower bands instead
     return regroup(p, sc, assign, group, limit, arcs=3, nodes=POLISH_NODES, first=True)
 
 

@@ -55,6 +55,7 @@ SETTINGS: dict[str, Any] = {
     "candidates": 8,
     "distances": None,
     "travel_weight": "call_hours",
+    "compactness": 0.0,
     "balance_potential": True,
     "totals": None,
 }
@@ -127,7 +128,9 @@ class TerritoryProblem:
 
     Build it with :meth:`build`; the fields are what the steps read. ``current`` is each
     account's territory today (-1 for none), ``share`` each territory's share of the totals,
-    ``weight`` each account's weight in travel, ``penalty`` the cost of moving it, ``cap`` the
+    ``weight`` each account's weight in travel, ``spread`` the weight every account's distance
+    adds on top (``compactness`` times the average weight), ``penalty`` the cost of moving
+    it, ``cap`` the
     most moved weight allowed (``inf`` for no cap) and ``p_tol`` potential's band (1e6 when
     potential is not balanced). ``reach`` is the plan's reach in km (given, or
     :func:`default_reach`), ``radius`` each account's own: the farthest rep home it may go to
@@ -164,6 +167,7 @@ class TerritoryProblem:
     floor: np.ndarray
     reach: float
     penalty: np.ndarray
+    spread: float
     move_weight: np.ndarray
     cap: float
     tolerance: float
@@ -249,6 +253,7 @@ class TerritoryProblem:
             floor=_floors(ids, settings["territory_tolerance"]),
             reach=np.inf,
             penalty=np.zeros(n),
+            spread=float(settings["compactness"]) * (float(weight.mean()) or 1.0),
             move_weight=move_weight,
             cap=(np.inf if max_moved_share is None else max_moved_share * move_weight.sum() + 1e-9),
             tolerance=float(tolerance),
@@ -378,6 +383,12 @@ class TerritoryProblem:
             near = np.asarray(near).reshape(self.n, q)
         return np.repeat(np.arange(self.n), q), near.ravel()
 
+    @property
+    def distance_weight(self) -> np.ndarray:
+        """Each account's weight on its distance in the objective: its weight in travel
+        plus ``spread``, the same for every account (``compactness``)."""
+        return self.weight + self.spread
+
     def arc_values(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
         """Distance, hours, travel, moved weight and cost of serving accounts ``rows`` from
         territories ``cols``."""
@@ -393,7 +404,7 @@ class TerritoryProblem:
             "hours": hours,
             "travel": travel,
             "moved": moved * self.move_weight[rows],
-            "cost": travel + self.penalty[rows] * moved,
+            "cost": travel + self.spread * d + self.penalty[rows] * moved,
         }
 
     def candidate_arcs(self, q: int) -> np.ndarray:
@@ -402,6 +413,15 @@ class TerritoryProblem:
         m = self.m
         rows, cols = self.nearest(q)
         keys = (rows * m + cols)[self.allowed(rows, cols)]
+        # an account whose q nearest homes are all out of bounds (another region's, nearer
+        # to it than any of its own) starts from its nearest allowed ones instead
+        none = np.setdiff1d(np.arange(self.n), keys // m)
+        if none.size:
+            r, c = np.repeat(none, m), np.tile(np.arange(m), none.size)
+            d = np.where(self.allowed(r, c), self.dist(r, c), np.inf).reshape(none.size, m)
+            near = np.argsort(d, axis=1, kind="stable")[:, :q]
+            ok = np.take_along_axis(d, near, axis=1) < np.inf
+            keys = np.union1d(keys, (none[:, None] * m + near)[ok])
         has = np.flatnonzero(self.current >= 0)
         keys = np.union1d(keys, has * m + self.current[has])
         keys = keys[~self.locked[keys // m]]

@@ -318,7 +318,7 @@ def nearest_bound(problem: TerritoryProblem) -> float:
     has = p.current >= 0
     cur = np.maximum(p.current, 0)
     own = np.where(has, p.arc_values(rows, cur)["cost"], np.inf)
-    away = p.weight * d_near + np.where(has, p.penalty, 0.0)
+    away = p.distance_weight * d_near + np.where(has, p.penalty, 0.0)
     least = np.where(p.locked, own, np.minimum(own, away))
     return float(least.sum())
 

@@ -201,7 +201,7 @@ def from_scratch(
 def _move_bases(best, points: Points, ter: pd.DataFrame, acc: pd.DataFrame, bases) -> None:
     """Every base to its territory's medoid under ``best``: into ``ter`` (its home and base
     account) and, for planar points, into ``bases``."""
-    weight = best.problem_.weight
+    weight = best.problem_.distance_weight
     for t in range(len(ter)):
         members = np.flatnonzero(best.assign_idx_ == t)
         if not len(members):
