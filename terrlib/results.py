@@ -44,6 +44,68 @@ def _escaped(labels: pd.Index) -> pd.Index:
     return pd.Index([esc(v) for v in labels], name=names[0], dtype=object)
 
 
+#: Business words for the column names of the stages' tables, where the rule of
+#: :func:`column_label` is not enough (the CSV files keep the names; only pages show these).
+COLUMN_LABELS: dict[str, str] = {
+    "territory_id": "Territory",
+    "rep_id": "Rep ID",
+    "rep_name": "Rep",
+    "roi": "Return on cost",
+    "roi_4q": "Return on cost (last 4 quarters)",
+    "ci_low": "Interval low",
+    "ci_high": "Interval high",
+    "false_sign": "Chance on the other side of the middle",
+    "p_top_quartile": "Chance in the top quarter",
+    "p_above_median": "Chance above the middle",
+    "top_short": "Top accounts left untouched",
+    "top_touched": "Top accounts touched",
+    "vs_company": "Against the company",
+    "bookings_prev": "Bookings, previous quarter",
+    "quota_next": "Quota next quarter",
+    "quota_today": "Quota this quarter",
+    "quota_vs_target": "Quota against target",
+    "cycle_days": "Days to close (median)",
+    "cycle_days_4q": "Days to close (median, last 4 quarters)",
+    "avg_deal": "Average deal",
+    "avg_deal_4q": "Average deal (last 4 quarters)",
+    "also_buys": "Also buys",
+}
+#: Word pieces of column names shown in full by :func:`column_label`.
+_WORDS = {"km": "km", "id": "ID", "avg": "average", "pct": "%", "prev": "previous"}
+
+
+def column_label(name: object) -> object:
+    """The business words a page shows for a column ``name``: :data:`COLUMN_LABELS`, else
+    the name with underscores as spaces, ``_4q`` as "(last 4 quarters)" and the first letter
+    a capital. A name already in words (with a space) only gets the capital; a non-text name
+    is kept.
+
+    Examples
+    --------
+    >>> column_label("bookings_4q_share"), column_label("territory_id")
+    ('Bookings share (last 4 quarters)', 'Territory')
+    >>> column_label("workload today"), column_label(3)
+    ('Workload today', 3)
+    """
+    if not isinstance(name, str):
+        return name
+    if " " in name or "_" not in name and name != name.lower():
+        return name[:1].upper() + name[1:]
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    parts = name.split("_")
+    window = "4q" in parts
+    words = " ".join(_WORDS.get(w, w) for w in parts if w != "4q")
+    words = words[:1].upper() + words[1:]
+    return f"{words} (last 4 quarters)" if window else words
+
+
+#: A table of more rows than this shows its first and last :data:`SHOWN_ROWS` on a page, with
+#: a link to the file that has every row (when it has one, see ``Result.download``).
+LONG_TABLE = 25
+SHOWN_ROWS = 10
+
+
 def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     """HTML of a table with per-column formats (``"{:,.0f}"``, ``"{:.0%}"``...).
 
@@ -65,7 +127,12 @@ def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None) -> 
     shown = pd.DataFrame(
         dict(enumerate(columns)) if columns else {}, index=range(len(table)), dtype=object
     )
-    shown.index, shown.columns = _escaped(table.index), _escaped(table.columns)
+    shown.index = _escaped(table.index)
+    labels = [column_label(c) for c in table.columns]
+    if len(set(labels)) == len(labels):  # business words, unless two names meet in one
+        shown.columns = _escaped(pd.Index(labels, dtype=object))
+    else:
+        shown.columns = _escaped(table.columns)
     styler = shown.style.set_table_attributes('class="terrlib-table"')
     text = [
         i
@@ -99,6 +166,9 @@ class Result:
         Definitions of the measures.
     hidden : list of str
         Columns kept in the table (and the CSV) but left out of the HTML display.
+    download : str
+        The file beside the report (in ``downloads/``) that holds every row; a table of over
+        :data:`LONG_TABLE` rows then shows its first and last :data:`SHOWN_ROWS` and links it.
     """
 
     title: str
@@ -107,6 +177,7 @@ class Result:
     formats: dict[str, str] = field(default_factory=dict)
     notes: str = ""
     hidden: list[str] = field(default_factory=list)
+    download: str = ""
 
     def summary(self) -> pd.DataFrame:
         """The result table (a copy)."""
@@ -119,9 +190,20 @@ class Result:
         if isinstance(self.table, NotEnoughData):  # a table from a section without data
             return self.table._repr_html_()
         notes = f"<p><small>{html.escape(self.notes)}</small></p>" if self.notes else ""
+        table, more = self.table.drop(columns=self.hidden), ""
+        if self.download and len(table) > LONG_TABLE:
+            name = html.escape(self.download)
+            more = (
+                f'<p class="terrlib-more">The first and last {SHOWN_ROWS} of {len(table):,} '
+                f'rows in this order; every row and column: <a href="downloads/{name}">'
+                f"{name}</a>.</p>"
+            )
+            ends = pd.concat([table.head(SHOWN_ROWS), table.tail(SHOWN_ROWS)])
+            ranged = isinstance(table.index, pd.RangeIndex)
+            table = ends.reset_index(drop=True) if ranged else ends
         return (
             f"<h4>{html.escape(self.title)}</h4><p>{html.escape(self.headline)}</p>"
-            f"{format_table(self.table.drop(columns=self.hidden), self.formats)}{notes}"
+            f"{format_table(table, self.formats)}{more}{notes}"
         )
 
 

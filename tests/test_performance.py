@@ -210,3 +210,13 @@ def test_decisions_name_only_credible_reps(stage5):
         assert line.text.startswith(("Recognise", "Coach", "No rep"))
     named = {n for n in eff["rep_name"] if any(n in line.text for line in lines)}
     assert named == set(flagged["rep_name"])
+
+
+def test_rep_trends_are_percentage_changes(stage5):
+    """Each rep's change in bookings is shown as a percentage, and it is the product of its
+    parts (volume, win rate, deal size), not a log ratio such as "-3.17"."""
+    t = performance.trends(stage5["panel"], "2026Q3").table.dropna()
+    assert len(t)
+    assert np.allclose(t["bookings"] / t["bookings_prev"] - 1, t["change"])
+    product = (1 + t["volume"]) * (1 + t["win_rate"]) * (1 + t["deal_size"]) - 1
+    assert np.allclose(product, t["change"])

@@ -111,6 +111,9 @@ def test_downloads_sit_beside_the_report_and_are_linked(built):
     )
     moves = pd.read_csv(folder / "downloads" / "account_moves.csv")
     assert moves["moved"].all()
+    for page in folder.glob("*.html"):  # every link to a download resolves
+        for name in re.findall(r'href="downloads/([^"]+)"', page.read_text()):
+            assert (folder / "downloads" / name).is_file(), (page.name, name)
 
 
 def test_stages_agree_on_each_territory(built):

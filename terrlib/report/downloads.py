@@ -38,6 +38,14 @@ DOWNLOADS: tuple[tuple[str, str], ...] = (
     ("top_prospects.csv", "the best-fitting prospects"),
     ("territory_zip_codes.csv", "postal code to territory, for a CRM's assignment rules"),
     ("territory_associations.csv", "the proposal as Salesforce territory associations"),
+    ("territory_servedness.csv", "each territory's workload against capacity and top accounts"),
+    ("territory_balance.csv", "each territory's share of accounts, potential and bookings"),
+    ("effort_vs_strategy.csv", "each rep's time on the priority segments"),
+    ("realignment_verdict.csv", "the territories that need realignment, and why"),
+    ("territory_scorecard.csv", "each territory's potential, white space, cost and return"),
+    ("territory_workload.csv", "each territory's hours of work against its capacity"),
+    ("rep_trends.csv", "each rep's bookings against the quarter before"),
+    ("territory_return.csv", "each territory's bookings against its cost"),
 )
 
 

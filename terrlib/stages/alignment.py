@@ -137,12 +137,16 @@ def territory_balance(
     result = Result(
         "Territory balance",
         headline,
-        table.reset_index(names="territory_id"),
+        # the most loaded first, so a long table's first and last rows are its extremes
+        table.sort_values("workload_hours_index", ascending=False, kind="stable").reset_index(
+            names="territory_id"
+        ),
         formats=formats,
         notes="share: the territory's part of the company total; index: its value divided by "
         "the mean over territories (1.00 = average). potential: stage 2's estimate of what the "
         "accounts could spend in a year; market_revenue (when potential is not available): the "
         "accounts' own annual revenue.",
+        download="territory_balance.csv",
     )
     result.spread = spread
     result.outside = per.index[outside].tolist()
@@ -249,6 +253,7 @@ def servedness(
         f"the quarter; top_short: under {th.top_account_coverage:.0%} of them touched, a "
         "separate finding from status; win_rate_4q: won / (won + lost) over the last four "
         "quarters.",
+        download="territory_servedness.csv",
     )
 
 
@@ -343,6 +348,7 @@ def effort_vs_strategy(data: Dataset, quarter: str, scores: pd.DataFrame | None 
         "effort_index: effort_share / market_share; vs_company: the index against the "
         "company's; strategic fit: mean of the plan's industry and size-band priority weights "
         "(0 to 1).",
+        download="effort_vs_strategy.csv",
     )
     result.by_territory = by_terr.reset_index(names="territory_id")
     result.fit = {
@@ -459,6 +465,7 @@ def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: 
         f"{th.top_account_coverage:.0%}; workload outside ±{data.plan.balance.tolerance:.0%} of "
         f"the mean; effort off strategy: effort index more than {th.effort_shortfall:.0%} below "
         "the company's.",
+        download="realignment_verdict.csv",
     )
 
 

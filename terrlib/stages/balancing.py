@@ -455,6 +455,9 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
     for col in ("district", "region"):
         if col in ter:
             table.insert(2, col, ter[col].to_numpy())
+    # the territories that change most first, so a long table's first rows are the changes
+    moves = table["in"] + table["out"]
+    table = table.iloc[np.argsort(-moves.to_numpy(), kind="stable")].reset_index(drop=True)
     share = lambda c: float((c["nearest_share"] * c["accounts"]).sum() / c["accounts"].sum())  # noqa: E731
     pct = {c: "{:.0%}" for c in table if c.startswith(("workload", "potential", "with", "overlap"))}
     return Result(
@@ -472,6 +475,7 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
         f"road (straight line x {opt.circuity:g}). With nearest rep: share of its accounts "
         "whose nearest rep home is this one. Overlap: share of its accounts inside the outline "
         "of a neighbouring territory (lower is cleaner).",
+        download="territory_changes.csv",
     )
 
 

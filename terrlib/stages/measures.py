@@ -118,6 +118,7 @@ def territory_workload(data: Dataset, tiers: pd.DataFrame | None = None) -> Resu
         },
         notes="hours: call time plus travel per year under the plan's coverage model; "
         "capacity: the rep's selling hours per year less the plan's admin share.",
+        download="territory_workload.csv",
     )
 
 

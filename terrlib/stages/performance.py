@@ -196,6 +196,7 @@ def rep_scorecard(data: Dataset, quarter: str) -> Result:
         "(won + lost); cycle_days: median days created to close of won deals; "
         "revenue_per_hour: bookings_4q / selling hours held; roi_4q: bookings_4q / the rep's "
         "cost for the quarters held.",
+        download="rep_scorecard.csv",
     )
 
 
@@ -515,6 +516,7 @@ def _rate(table: pd.DataFrame, panel: pd.DataFrame, quarter: str, model: RatingM
         "the team's top quarter; raw_rank: rank by quota attainment over four quarters; "
         "adjusted_rank: rank by the multiplier. Flattered: at or above quota with at most 25% "
         "probability of being above the team median; hidden: below quota with at least 75%.",
+        download="rep_effects.csv",
     )
     result.model = model
     return result
@@ -560,6 +562,10 @@ def trends(panel: pd.DataFrame, quarter: str) -> Result:
             }
         )
     reps = pd.DataFrame(rows)
+    parts = ["change", "volume", "win_rate", "deal_size"]
+    if len(reps):  # log ratios, which add up, shown as the percentage changes they are
+        reps = reps.sort_values("change").reset_index(drop=True)
+        reps[parts] = np.expm1(reps[parts].astype(float))
     tp = team_parts.loc[last] if last in team_parts.index else pd.Series(dtype=float)
     before, now = team["bookings"].get(prev, 0.0), team["bookings"].get(last, 0.0)
     drivers = {
@@ -588,17 +594,14 @@ def trends(panel: pd.DataFrame, quarter: str) -> Result:
     result = Result(
         f"What moved bookings from {prev} to {last}",
         headline,
-        reps.sort_values("change").reset_index(drop=True) if len(reps) else reps,
-        formats={
-            "bookings_prev": "{:,.0f}",
-            "bookings": "{:,.0f}",
-            "change": "{:+.2f}",
-            "volume": "{:+.2f}",
-            "win_rate": "{:+.2f}",
-            "deal_size": "{:+.2f}",
-        },
-        notes="change = volume + win_rate + deal_size, each a log ratio of this quarter to the "
-        "last (0.10 is about +10%); blank where a quarter had no decided or won deal.",
+        reps,
+        formats={"bookings_prev": "{:,.0f}", "bookings": "{:,.0f}"}
+        | dict.fromkeys(parts, "{:+.0%}"),
+        notes="Change: bookings this quarter against the last; it is the product of the "
+        "changes in volume (decided deals), win rate and deal size ((1 + change) = (1 + "
+        "volume) x (1 + win rate) x (1 + deal size)); blank where a quarter had no decided or "
+        "won deal.",
+        download="rep_trends.csv",
     )
     result.team = team_table
     return result
@@ -656,6 +659,7 @@ def territory_return(
         },
         notes="roi_4q: bookings of the last four quarters / the rep's cost for them; "
         "penetration: bookings / annual potential (stage 2); utilization: workload / capacity.",
+        download="territory_return.csv",
     )
 
 

@@ -298,6 +298,7 @@ def territory_economics(
                 "rep_cost",
                 "target_annual",
                 "target_quarter",
+                "goal_quarter",
                 "quota",
             )
         }
@@ -313,6 +314,7 @@ def territory_economics(
         f"x {attainable:.0%} (the {attainable_quantile:.0%} quantile of territory penetration), "
         "never below current bookings; goal_quarter: bookings grown by the plan's growth goal, "
         "per quarter; quota_vs_target: today's quarterly quota / the target.",
+        download="territory_scorecard.csv",
     )
     result.attainable_penetration = attainable
     return result
@@ -420,6 +422,7 @@ def next_quarter_quotas(
         "realistic targets, half its share of bookings per quarter held); change: against "
         "today's quota; attainment_last_quarter: bookings closed in the quarter reviewed / "
         "today's quota.",
+        download="next_quarter_quotas.csv",
     )
     result.team_number = team
     return result
