@@ -21,9 +21,35 @@ pytestmark = pytest.mark.slow
 CHDIRS: list[str] = []  # where the report set its working directory
 
 
+def _last_quarter(demo, folder):
+    """A previous quarter's processed files, as its report left them: a proposal that moved
+    the first five accounts (the demo's data has not made them) and every territory served."""
+    accounts = pd.read_csv(demo / "accounts.csv", dtype=str)
+    ids = sorted(accounts["territory_id"].unique())
+    aligned = pd.DataFrame(
+        {
+            "account_id": accounts["account_id"],
+            "current_territory": accounts["territory_id"],
+            "proposed_territory": accounts["territory_id"],
+            "moved": False,
+        }
+    )
+    first = aligned.index[:5]
+    aligned.loc[first, "proposed_territory"] = [
+        ids[(ids.index(t) + 1) % len(ids)] for t in aligned.loc[first, "current_territory"]
+    ]
+    aligned.loc[first, "moved"] = True
+    folder.mkdir(parents=True)
+    aligned.to_csv(folder / "proposed_alignment.csv", index=False)
+    pd.DataFrame({"territory_id": ids, "status": "served"}).to_csv(
+        folder / "territory_servedness.csv", index=False
+    )
+
+
 @pytest.fixture(scope="module")
 def built(small_demo, tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
+    _last_quarter(small_demo, root / "processed" / "2026Q2")
     with pytest.MonkeyPatch.context() as mp:
         # the data as `make report` gives it, relative to the working directory
         mp.chdir(small_demo.parent)
@@ -91,6 +117,14 @@ def test_index_opens_with_decisions_linked_to_evidence(built):
     assert len(links) >= 5
     for page, anchor in set(links):
         assert f'id="{anchor}"' in (folder / page).read_text(), (page, anchor)
+
+
+def test_index_says_what_changed_since_last_quarter(built):
+    index = (built / "reports" / "2026Q3" / "index.html").read_text()
+    assert "Since last quarter (2026Q2)" in index
+    assert "of the 5 moves proposed in 2026Q2, 0 were made in the CRM, 5 accounts" in index
+    assert "territories under-served 0 →" in index  # every territory was served in 2026Q2
+    assert (built / "processed" / "2026Q2" / "proposed_alignment.csv").is_file()  # untouched
 
 
 def test_downloads_sit_beside_the_report_and_are_linked(built):

@@ -101,8 +101,10 @@ def index_html(
     manifest: dict,
     decisions: dict | None = None,
     downloads: list[tuple[str, str]] | None = None,
+    since: str = "",
 ) -> str:
-    """The index page of a report: ``decisions`` and ``headlines`` per stage, the
+    """The index page of a report: ``decisions``, what changed ``since`` last quarter (its
+    HTML, :func:`terrlib.report.since.since_html`), ``headlines`` per stage, the
     ``downloads`` beside it, ``timings`` (seconds per notebook) and the run ``manifest``."""
     sections = []
     for stem in config.STAGE_NOTEBOOKS:
@@ -129,6 +131,7 @@ def index_html(
         wall_seconds=f"{manifest['wall_seconds']:.0f}",
         default_plan=default_plan,
         decisions=decisions_html(decisions or {}),
+        since=since,
         downloads=downloads_html(downloads or []),
         sections="".join(sections),
         skipped=skipped_html(manifest.get("skipped", {})),

@@ -27,7 +27,8 @@ from jupyter_client.manager import KernelManager
 from terrlib import config
 from terrlib.inputs.dataset import load_dataset
 from terrlib.inputs.plan import DEFAULT_PLAN
-from terrlib.report import artifacts, downloads, index, page, stage, swap
+from terrlib.periods import parse_quarter
+from terrlib.report import artifacts, downloads, index, page, since, stage, swap
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -378,8 +379,14 @@ def _build(
         decisions_path = processed / stage.DECISIONS
         decisions = json.loads(decisions_path.read_text()) if decisions_path.is_file() else {}
         files = downloads.copy_downloads(processed, pages)
+        previous = str(parse_quarter(q, data.plan.calendar.fiscal_year_start_month) - 1)
+        changed = since.since_html(
+            since.since_last_quarter(processed, processed_root / previous, q, previous)
+        )
         (pages / "index.html").write_text(
-            index.index_html(q, data.plan.company, headlines, timings, manifest, decisions, files),
+            index.index_html(
+                q, data.plan.company, headlines, timings, manifest, decisions, files, changed
+            ),
             encoding="utf-8",
         )
         swap.install(
