@@ -517,3 +517,24 @@ def test_a_warm_start_gives_the_same_plan():
     again = cold.with_params(tolerance=0.08).solve(quick=True)
     assert warm.lower_bound_ == pytest.approx(again.lower_bound_, rel=1e-6)
     assert warm.evaluate(warm.assign_idx_)["breach"] <= 1e-9
+
+
+def test_a_relaxation_the_simplex_gives_up_on_is_solved_again(monkeypatch):
+    """HiGHS's simplex can stop with status Unknown (on the demo's staffing trials, warm
+    from another request's basis); the relaxation then solves once more from scratch by
+    interior point, to the same value, instead of the stage stopping with an error."""
+    import highspy
+
+    problem = pfizer().problem()
+    expected = relax(problem, Workspace(), problem.tolerance)
+    original = highspy.Highs.getModelStatus
+    calls = []
+
+    def gives_up_once(self):
+        calls.append(1)
+        return highspy.HighsModelStatus.kUnknown if len(calls) == 1 else original(self)
+
+    monkeypatch.setattr(highspy.Highs, "getModelStatus", gives_up_once)
+    again = relax(problem, Workspace(), problem.tolerance)
+    assert again.status == "optimal"
+    assert again.bound == pytest.approx(expected.bound, rel=1e-6)

@@ -87,6 +87,14 @@ def relax(
     for _ in range(50):
         model.highs.run()
         status = model.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnknown:
+            # the simplex gave up (a warm basis from another request can leave it
+            # ill-conditioned): once more from scratch, with the interior-point method
+            model.highs.clearSolver()
+            model.highs.setOptionValue("solver", "ipm")
+            model.highs.run()
+            model.highs.setOptionValue("solver", "choose")
+            status = model.highs.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             return Relaxation(model, keys, str(status), bound)
         value = model.highs.getInfo().objective_function_value
