@@ -69,6 +69,7 @@ COLUMN_LABELS: dict[str, str] = {
     "avg_deal": "Average deal",
     "avg_deal_4q": "Average deal (last 4 quarters)",
     "also_buys": "Also buys",
+    "fte_today": "FTE today",
 }
 #: Word pieces of column names shown in full by :func:`column_label`.
 _WORDS = {"km": "km", "id": "ID", "avg": "average", "pct": "%", "prev": "previous"}

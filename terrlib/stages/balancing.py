@@ -885,9 +885,10 @@ def scratch_comparison(opt: TerritoryOptimizer, plan: ScratchPlan) -> Result:
         headline = (
             "The bases could not be moved: from any other bases tried, the plan's rules (the "
             "bands within reach and regions) could not be met. Shown instead: today's homes "
-            f"with nothing locked, no cap on moves and no charge for them, which needs "
-            f"{saving:.0%} less call-weighted travel than today (the proposal saves "
-            f"{proposed:.0%})."
+            "with nothing locked, no cap on moves and no charge for them, whose call-weighted "
+            f"travel is {-saving:+.0%} against today's (the proposal's {-proposed:+.0%}). The "
+            "moved bases were tried by the LP's roundings alone, which keep this view to "
+            "seconds; a full solve of each round can take many minutes on a plan this size."
         )
         return Result("Drawn from scratch", headline, table, formats=_SCRATCH_FORMATS)
     headline = (

@@ -178,7 +178,15 @@ def from_scratch(
         planar = {} if bases is None else {"distances": points.to(bases)}
         trial = request.with_params(territories=ter.copy(), **planar).warm_from(last)
         try:  # territories these bases cannot balance within reach are held where they can be
-            trial = last = solve_balancing(trial, quick, explain=False)
+            # the LP's roundings alone (no MILP, so a round takes seconds); the first round
+            # is solved in full when they find nothing
+            try:
+                solved = solve_balancing(trial, quick, explain=False, rounding_only=True)
+            except InfeasibleRequest:
+                if best is not None:
+                    raise
+                solved = solve_balancing(trial, quick, explain=False)
+            trial = last = solved
         except InfeasibleRequest:
             if best is None and hasattr(opt, "assign_idx_"):
                 trial = opt  # today's homes cannot be solved unlocked: start from the proposal

@@ -227,25 +227,30 @@ def opened(floors: dict) -> dict:
     return dict.fromkeys(floors, (1.0, 10.0, 1.0, 10.0))
 
 
-def solve_with_floors(opt, floors: dict, tries: int = 4, quick: bool = False, **solve):
+def solve_with_floors(
+    opt, floors: dict, tries: int = 4, quick: bool = False, rounding_only: bool = False, **solve
+):
     """``opt`` (a :class:`~terrlib.territory.estimator.TerritoryOptimizer`) solved with
     ``floors`` as its territories' least tolerances, a step wider (:func:`wider`) each time
     that cannot be met; None when ``tries`` fail. Each width is first tried by the LP's
     roundings alone (fast, and it fails fast), and only a width they can meet is solved in
     full (that plan, or the rounding's when the full solve finds none); the last width is
-    solved in full whatever the roundings found."""
+    solved in full whatever the roundings found. With ``rounding_only`` nothing is solved in
+    full: the first width the roundings meet, or None."""
     for attempt in range(tries):
         trial = opt.with_params(territory_tolerance=(opt.territory_tolerance or {}) | floors)
         try:
             rounded = trial.warm_from(opt).solve(rounding_only=True, explain=False)
         except InfeasibleRequest:
-            if attempt == tries - 1:  # the last width: the full solve (its MILPs) decides
+            if attempt == tries - 1 and not rounding_only:  # the full solve's MILPs decide
                 try:
                     return trial.warm_from(opt).solve(quick=quick, **({"explain": False} | solve))
                 except InfeasibleRequest:
                     return None
             floors = wider(floors)
             continue
+        if rounding_only:
+            return rounded
         try:
             full = trial.with_params().warm_from(rounded)
             return full.solve(quick=quick, **({"explain": False} | solve))
@@ -254,13 +259,18 @@ def solve_with_floors(opt, floors: dict, tries: int = 4, quick: bool = False, **
     return None
 
 
-def solve_balancing(opt, quick: bool = False, explain: bool = True, tries: int = 4):
+def solve_balancing(
+    opt, quick: bool = False, explain: bool = True, tries: int = 4, rounding_only: bool = False
+):
     """Solve ``opt``; when its bands cannot all hold, hold the territories the rules cannot
     balance to what they can reach (:func:`unbalanced`) and balance the rest. Returns the
     solved optimizer with ``unbalanced_`` set (None when every band held).
 
     When no plan is found at those floors, even a few steps wider, those territories are
     left without bands (:func:`opened`).
+
+    With ``rounding_only`` every solve is the LP's rounding alone (fast, and it fails fast:
+    no MILP), for the rounds of a view that only compares where reps are based.
 
     Raises
     ------
@@ -269,15 +279,16 @@ def solve_balancing(opt, quick: bool = False, explain: bool = True, tries: int =
         its ``unbalanced`` is what :func:`unbalanced` found.
     """
     try:
-        solved = opt.solve(quick=quick, explain=False)
+        solved = opt.solve(quick=quick, explain=False, rounding_only=rounding_only)
         solved.unbalanced_ = None
         return solved
     except InfeasibleRequest as err:
         first = err
     found = unbalanced(opt.problem(), explain)
-    solved = solve_with_floors(opt, found.floors, tries, quick) if found.floors else None
+    only = {"rounding_only": rounding_only}
+    solved = solve_with_floors(opt, found.floors, tries, quick, **only) if found.floors else None
     if solved is None and found.floors:  # the integer plan needs more room: no limits on them
-        solved = solve_with_floors(opt, opened(found.floors), 1, quick)
+        solved = solve_with_floors(opt, opened(found.floors), 1, quick, **only)
     if solved is None:
         first.unbalanced = found  # for a caller that goes on (stage 4 widens the rest)
         raise first
