@@ -57,6 +57,17 @@ def test_what_changed(tmp_path):
     assert "Since last quarter (2026Q2)" in since_html(result)
 
 
+def test_a_change_too_small_to_show_is_not_called_one(tmp_path):
+    _write(
+        tmp_path / "2026Q2", rep_scorecard={"rep_id": ["R1"], "bookings": [1250], "quota": [1000]}
+    )
+    _write(
+        tmp_path / "2026Q3", rep_scorecard={"rep_id": ["R1"], "bookings": [1251], "quota": [1000]}
+    )
+    result = since_last_quarter(tmp_path / "2026Q3", tmp_path / "2026Q2", "2026Q3", "2026Q2")
+    assert "attainment" not in result.headline and "no change" in result.headline
+
+
 def test_no_previous_report_means_no_section(tmp_path):
     _write(tmp_path / "2026Q3", rep_scorecard={"rep_id": ["R1"], "bookings": [1], "quota": [1]})
     assert since_last_quarter(tmp_path / "2026Q3", tmp_path / "2026Q2", "2026Q3", "2026Q2") is None

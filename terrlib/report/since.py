@@ -128,7 +128,7 @@ def since_last_quarter(now: Path, before: Path, quarter: str, previous: str) -> 
     )
     sentences = []
     for m, a, b, spec in rows:
-        if pd.notna(a) and pd.notna(b) and a != b:
+        if pd.notna(a) and pd.notna(b) and _fmt(a, spec) != _fmt(b, spec):
             sentences.append(f"{m.split(' (')[0].lower()} {_fmt(a, spec)} → {_fmt(b, spec)}")
     moves = moves_made(*aligned)
     if moves is not None and moves["proposed"]:
