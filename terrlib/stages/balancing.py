@@ -473,8 +473,9 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
         "and out: accounts that change rep. Travel change: the territory's call-weighted "
         "distance to its rep's home. Farthest: its account farthest from the rep's home, by "
         f"road (straight line x {opt.circuity:g}). With nearest rep: share of its accounts "
-        "whose nearest rep home is this one. Overlap: share of its accounts inside the outline "
-        "of a neighbouring territory (lower is cleaner).",
+        "whose nearest rep home is this one. Overlap (in the file, not shown here): share of its "
+        "accounts inside the outline of a neighbouring territory (lower is cleaner).",
+        hidden=["district", "accounts proposed", "overlap today", "overlap proposed"],
         download="territory_changes.csv",
     )
 

@@ -187,6 +187,7 @@ def rep_scorecard(data: Dataset, quarter: str) -> Result:
             "pipeline_created",
             "avg_deal_4q",
             "cycle_days_4q",
+            "revenue_per_hour",
             *[f"{k}_share" for k in ACTIVITY_TYPES],
         ],
         notes="bookings: won amount closed in the quarter; attainment: bookings / quarterly "
@@ -507,7 +508,17 @@ def _rate(table: pd.DataFrame, panel: pd.DataFrame, quarter: str, model: RatingM
             "adjusted_rank": "{:.0f}",
             "decided_deals": "{:,.0f}",
         },
-        hidden=["effect", "ci_low", "ci_high", "size_effect", "size_low", "size_high"],
+        hidden=[
+            "effect",
+            "ci_low",
+            "ci_high",
+            "size_effect",
+            "size_low",
+            "size_high",
+            "p_above_median",
+            "quarters",
+            "false_sign",
+        ],  # fmt: skip
         notes="multiplier: the rep's bookings per decided deal against a typical rep on the "
         "same deals (1.00x = the team's typical rep), with its 95% interval, from the rep's "
         "effect on the odds of winning (effect, log-odds) and on deal size (size_effect, log); "
