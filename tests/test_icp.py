@@ -373,3 +373,25 @@ def test_repeat_purchase_on_real_cdnow_data():
     assert result["auc"] >= 0.74
     assert result["auc_ci"][0] > 0.5
     assert 0.8 <= result["predicted"] / result["actual"] <= 1.2
+
+
+def test_cycle_headline_is_the_pooled_median(seeded_companies):
+    """ "Half of all opportunities are decided within N days" is the Kaplan-Meier median of
+    every opportunity together, not the median of the size bands' medians."""
+    import re
+
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    data = seeded_companies[0]["data"]
+    cycle = icp.cycle_survival(data)
+    said = int(re.search(r"decided within (\d+) days", cycle.headline).group(1))
+    opps = data.opportunities
+    closed = opps["stage"].isin(["won", "lost"])
+    end = data.cutoff or opps["close_date"].max()
+    days = np.where(
+        closed,
+        (opps["close_date"] - opps["created_date"]).dt.days,
+        (end - opps["created_date"]).dt.days,
+    ).clip(min=1)
+    pooled = SurvfuncRight(days, closed.astype(int)).quantile(0.5)
+    assert abs(said - pooled) <= 1, (said, pooled)

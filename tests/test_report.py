@@ -119,6 +119,13 @@ def test_index_opens_with_decisions_linked_to_evidence(built):
         assert f'id="{anchor}"' in (folder / page).read_text(), (page, anchor)
 
 
+def test_glossary_is_linked_from_every_page(built):
+    folder = built / "reports" / "2026Q3"
+    assert "Return on cost" in (folder / "glossary.html").read_text()
+    for page in [folder / "index.html", *(folder / f"{s}.html" for s in config.STAGE_NOTEBOOKS)]:
+        assert 'href="glossary.html"' in page.read_text(), page.name
+
+
 def test_index_says_what_changed_since_last_quarter(built):
     index = (built / "reports" / "2026Q3" / "index.html").read_text()
     assert "Since last quarter (2026Q2)" in index

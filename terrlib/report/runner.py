@@ -28,7 +28,7 @@ from terrlib import config
 from terrlib.inputs.dataset import load_dataset
 from terrlib.inputs.plan import DEFAULT_PLAN
 from terrlib.periods import parse_quarter
-from terrlib.report import artifacts, downloads, index, page, since, stage, swap
+from terrlib.report import artifacts, downloads, glossary, index, page, since, stage, swap
 
 TEMPLATES = Path(__file__).parent / "templates"
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
@@ -379,6 +379,9 @@ def _build(
         decisions_path = processed / stage.DECISIONS
         decisions = json.loads(decisions_path.read_text()) if decisions_path.is_file() else {}
         files = downloads.copy_downloads(processed, pages)
+        (pages / "glossary.html").write_text(
+            glossary.glossary_html(data.plan.company, q), encoding="utf-8"
+        )
         previous = str(parse_quarter(q, data.plan.calendar.fiscal_year_start_month) - 1)
         changed = since.since_html(
             since.since_last_quarter(processed, processed_root / previous, q, previous)

@@ -1193,8 +1193,10 @@ def cycle_survival(data: Dataset, by: str = "size_band") -> Result:
         if len(shown) > 1
         else ""
     )
+    # pooled over every opportunity, not a median of the groups' medians
+    pooled = SurvfuncRight(opps["days"], opps["event"]).quantile(0.5)
     headline = (
-        f"Half of all opportunities are decided within {table['median_days'].median():.0f} days "
+        f"Half of all opportunities are decided within {pooled:.0f} days "
         f"(open ones counted as still running). {size_words}{spread}."
     )
     result = Result(

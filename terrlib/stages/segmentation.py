@@ -314,7 +314,13 @@ def territory_economics(
         f"x {attainable:.0%} (the {attainable_quantile:.0%} quantile of territory penetration), "
         "never below current bookings; goal_quarter: bookings grown by the plan's growth goal, "
         "per quarter; quota_vs_target: today's quarterly quota / the target.",
-        hidden=["target_annual", "goal_quarter", "white_space_share", "rep_cost"],
+        hidden=[
+            "target_annual",
+            "goal_quarter",
+            "white_space_share",
+            "rep_cost",
+            "uncovered_potential",
+        ],
         download="territory_scorecard.csv",
     )
     result.attainable_penetration = attainable

@@ -1,0 +1,88 @@
+"""One definition per measure the report uses, written as ``glossary.html`` beside the pages
+and linked from the index and every stage page.
+
+Each definition says what the code computes (the function named in brackets), so that a
+number on one page means what it means on another.
+
+Examples
+--------
+>>> "Utilization" in glossary_html("Demo Co", "2026Q3")
+True
+"""
+
+from __future__ import annotations
+
+import html
+
+#: Term -> what it is, as the stages compute it.
+GLOSSARY: dict[str, str] = {
+    "Workload (hours)": "The hours a year the plan's coverage model asks for an account: calls "
+    "a year by size band (times its ICP tier's multiplier when stage 3 ran) times minutes per "
+    "call, plus travel from the rep's home for the share of calls made in person "
+    "(measures.account_workload). A territory's workload is the sum over its accounts.",
+    "Capacity": "A rep's selling hours a year: the rep's capacity hours less the plan's "
+    "admin share (measures.territory_workload).",
+    "Utilization": "Workload divided by capacity. 100% means the territory asks exactly the "
+    "rep's selling hours; above the plan's over-utilization threshold (115% by default) it is "
+    "under-served, below the under-utilization one (80%) over-served. Stages 1 and 4 use the "
+    "same workload model, so they give the same figure.",
+    "FTE (full-time equivalent)": "Selling hours divided by those of a full-time rep (the "
+    "median rep's capacity less the admin share). A part-time rep counts for less than one; "
+    "hires and reductions are stated in FTE (workload.sizing).",
+    "Potential": "Stage 2's estimate of what an account could spend in a year: a model of "
+    "spend on size and industry fitted to customers (measures.account_potential). A "
+    "territory's potential is the sum over its accounts.",
+    "White space": "Potential not yet spent: an account's potential less what it spent in the "
+    "last four quarters, never below zero.",
+    "Penetration": "Bookings of the last four quarters divided by potential.",
+    "Bookings": "The amount of won opportunities, counted in the quarter they closed.",
+    "Quota and attainment": "Attainment is bookings in the quarter divided by that quarter's "
+    "quota; over four quarters, bookings divided by the quota of the quarters the rep held.",
+    "Win rate": "Won opportunities divided by decided ones (won plus lost) closed in the "
+    "window; open ones do not count.",
+    "Sales cycle": "Days from an opportunity's creation to its close. Stage 3 gives the "
+    "Kaplan-Meier median over every opportunity together (open ones counted as still "
+    "running); stage 2 and the rep scorecard give the median over won deals only, so their "
+    "figure is shorter.",
+    "Return on cost (ROI)": "Bookings divided by what selling to them cost. For a rep or a "
+    "territory: bookings of the last four quarters over the rep's cost for the quarters held "
+    "(a full year's annual cost for a rep who held all four). For a segment, which has no rep "
+    "of its own: bookings over its cost to serve, the accounts' coverage hours at their "
+    "rep's loaded hourly cost (annual cost / capacity hours).",
+    "ICP score and tier": "The bookings an account is expected to bring in the next four "
+    "quarters: the chance it books times what it books when it does, from one model trained "
+    "a year back and checked on the year since (icp.icp_scores). Tiers cut the score at the "
+    "plan's shares.",
+    "Rating and multiplier": "A rep's bookings per decided deal against a typical rep on the "
+    "same deals (1.00x = typical), from a model of winning and of deal size with the deals' "
+    "industry, size, product, prior ownership and quarter, shrunk toward the team "
+    "(performance.rep_effects). A rep is rated top performer or needs help only when the 95% "
+    "interval leaves out 1.00x.",
+    "Certified gap": "How far the proposed alignment can at most be from the cheapest one "
+    "under the same rules: (its cost - a proven lower bound) / its cost.",
+    "Reach": "The farthest, by road, a rep's home may be from an account the proposal gives "
+    "it, unless the account was already farther from today's rep (default: the distance "
+    "within which today's reps serve four in five of their accounts).",
+    "Compactness (with nearest rep)": "The share of a territory's accounts whose nearest rep "
+    "home is the territory's own.",
+    "Overlap": "The share of a territory's accounts lying inside the outline (convex hull) of "
+    "a neighbouring territory; lower is cleaner.",
+}
+
+
+def glossary_html(company: str, quarter: str) -> str:
+    """The glossary page of a report: every :data:`GLOSSARY` term with its definition."""
+    items = "".join(
+        f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>"
+        for term, text in GLOSSARY.items()
+    )
+    title = f"Glossary — {html.escape(company)}, {html.escape(quarter)}"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>body{{font-family:sans-serif;max-width:900px;"
+        "margin:2em auto;line-height:1.5;font-size:16px}dt{font-weight:bold;margin-top:1em}"
+        "dd{margin-left:1.5em}</style></head><body>"
+        '<p><a href="index.html">&larr; Quarterly report</a></p>'
+        f"<h1>{title}</h1><p>What each measure in this report means, as it is computed.</p>"
+        f"<dl>{items}</dl></body></html>"
+    )
