@@ -42,8 +42,8 @@ GLOSSARY: dict[str, str] = {
     "window; open ones do not count.",
     "Sales cycle": "Days from an opportunity's creation to its close. Stage 3 gives the "
     "Kaplan-Meier median over every opportunity together (open ones counted as still "
-    "running); stage 2 and the rep scorecard give the median over won deals only, so their "
-    "figure is shorter.",
+    "running); stage 2 and the rep scorecard give the median over won deals only, so the "
+    "figures differ.",
     "Return on cost (ROI)": "Bookings divided by what selling to them cost. For a rep or a "
     "territory: bookings of the last four quarters over the rep's cost for the quarters held "
     "(a full year's annual cost for a rep who held all four). For a segment, which has no rep "
