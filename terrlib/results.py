@@ -166,7 +166,8 @@ class Result:
     notes : str
         Definitions of the measures.
     hidden : list of str
-        Columns kept in the table (and the CSV) but left out of the HTML display.
+        Columns kept in the table (and the CSV) but left out of the HTML display (a name the
+        table does not have is skipped).
     download : str
         The file beside the report (in ``downloads/``) that holds every row; a table of over
         :data:`LONG_TABLE` rows then shows its first and last :data:`SHOWN_ROWS` and links it.
@@ -191,7 +192,7 @@ class Result:
         if isinstance(self.table, NotEnoughData):  # a table from a section without data
             return self.table._repr_html_()
         notes = f"<p><small>{html.escape(self.notes)}</small></p>" if self.notes else ""
-        table, more = self.table.drop(columns=self.hidden), ""
+        table, more = self.table.drop(columns=self.hidden, errors="ignore"), ""
         if self.download and len(table) > LONG_TABLE:
             name = html.escape(self.download)
             more = (

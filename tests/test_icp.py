@@ -395,3 +395,19 @@ def test_cycle_headline_is_the_pooled_median(seeded_companies):
     ).clip(min=1)
     pooled = SurvfuncRight(days, closed.astype(int)).quantile(0.5)
     assert abs(said - pooled) <= 1, (said, pooled)
+
+
+def test_model_tables_name_terms_in_business_words(stage3):
+    """The page shows "Retail against Education (industry)", not ``C(industry)[T.Retail]``;
+    the table keeps the model's term beside it for code that reads it."""
+    for key in ("propensity", "value", "churn"):
+        result = stage3[key]
+        if not hasattr(result, "table") or "what" not in result.table:
+            continue
+        page = result._repr_html_()
+        assert "C(" not in page and "[T." not in page and "np.log1p" not in page, key
+        assert "Intercept" not in page, key
+        assert result.table["term"].notna().all()
+    value = stage3["value"].table.set_index("term")["what"]
+    industry = [t for t in value.index if t.startswith("C(industry)")]
+    assert industry and all(" against " in value[t] for t in industry)

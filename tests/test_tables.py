@@ -55,3 +55,9 @@ def test_every_linked_table_file_is_copied_beside_the_report():
                 named.add(node.value.value)
     assert named, "the stages link their long tables"
     assert named <= copied, named - copied
+
+
+def test_a_hidden_column_the_table_lacks_is_skipped():
+    """A plan without districts: the territory table hides a district column it lacks."""
+    result = Result("T", "h.", pd.DataFrame({"a": [1]}), hidden=["district"])
+    assert "<table" in result._repr_html_()

@@ -29,9 +29,10 @@ GLOSSARY: dict[str, str] = {
     "FTE (full-time equivalent)": "Selling hours divided by those of a full-time rep (the "
     "median rep's capacity less the admin share). A part-time rep counts for less than one; "
     "hires and reductions are stated in FTE (workload.sizing).",
-    "Potential": "Stage 2's estimate of what an account could spend in a year: a model of "
-    "spend on size and industry fitted to customers (measures.account_potential). A "
-    "territory's potential is the sum over its accounts.",
+    "Potential": "Stage 2's estimate of what an account could spend in a year: what the "
+    "top fifth of customers of its size and industry spend (a quantile regression at 0.8 "
+    "of spend on employees and industry, measures.account_potential), so an upper-end "
+    "figure, not a forecast. A territory's potential is the sum over its accounts.",
     "White space": "Potential not yet spent: an account's potential less what it spent in the "
     "last four quarters, never below zero.",
     "Penetration": "Bookings of the last four quarters divided by potential.",
@@ -44,11 +45,14 @@ GLOSSARY: dict[str, str] = {
     "Kaplan-Meier median over every opportunity together (open ones counted as still "
     "running); stage 2 and the rep scorecard give the median over won deals only, so the "
     "figures differ.",
-    "Return on cost (ROI)": "Bookings divided by what selling to them cost. For a rep or a "
-    "territory: bookings of the last four quarters over the rep's cost for the quarters held "
-    "(a full year's annual cost for a rep who held all four). For a segment, which has no rep "
-    "of its own: bookings over its cost to serve, the accounts' coverage hours at their "
-    "rep's loaded hourly cost (annual cost / capacity hours).",
+    "Return on cost (ROI)": "Bookings divided by what selling to them cost, on the basis of "
+    "the page it is on. Stage 5 (a rep): the bookings the rep won in the last four quarters "
+    "over the rep's cost for the quarters they held the territory. Stage 2 (a territory): "
+    "the last four quarters' bookings of the accounts in the territory now, whoever won "
+    "them, over the rep's annual cost; so for a new rep, or accounts that changed territory, "
+    "the two differ. Stage 2 (a segment, which has no rep of its own): bookings over its "
+    "cost to serve, the accounts' coverage hours at their rep's loaded hourly cost (annual "
+    "cost / capacity hours).",
     "ICP score and tier": "The bookings an account is expected to bring in the next four "
     "quarters: the chance it books times what it books when it does, from one model trained "
     "a year back and checked on the year since (icp.icp_scores). Tiers cut the score at the "

@@ -500,6 +500,69 @@ def _term_name(term: str) -> str:
     return term.replace("C(", "").replace(")[T.", ": ").rstrip("]")
 
 
+#: Business words for the model terms that are not a factor's level.
+TERM_WORDS: dict[str, str] = {
+    "Intercept": "baseline",
+    "log_employees": "company size (per 2.7x the employees)",
+    "np.log1p(engagement)": "engagement in the 90 days before (per 2.7x the touches)",
+    "prior_win": "a deal won at the account before",
+    "prior_partner": "the account bought a product often bought with this one",
+    "np.log1p(activity_recent)": "touches in the last six months against the coverage plan "
+    "(per 2.7x)",
+    "activity_trend": "activity trend (last six months against the six before)",
+    "rep_effect": "the rep's record (wins beyond what their deals' mix predicts)",
+    "np.log1p(frequency)": "purchases so far (per 2.7x)",
+    "np.log1p(recency_days)": "days since the last purchase (per 2.7x)",
+    "np.log1p(tenure_days)": "days since the first purchase (per 2.7x)",
+    "np.log1p(monetary)": "average purchase (per 2.7x)",
+}
+
+
+def term_label(term: str, reference: dict[str, str] | None = None) -> str:
+    """A model term in business words: a factor's level against ``reference[factor]`` (the
+    level the model left out) or, without one, against the rest of its factor; other terms
+    from :data:`TERM_WORDS`, else as they are.
+
+    Examples
+    --------
+    >>> term_label("C(industry)[T.Retail]", {"industry": "Agriculture"})
+    'Retail against Agriculture (industry)'
+    >>> term_label("C(size_band)[T.SMB]"), term_label("log_employees")
+    ('SMB against the other size bands', 'company size (per 2.7x the employees)')
+    """
+    level = _level(term)
+    if level is None:
+        if term in TERM_WORDS:
+            return TERM_WORDS[term]
+        if term.startswith("np.log1p(") and term.endswith(")"):
+            return term[9:-1].replace("_", " ") + " (per 2.7x)"
+        return term.replace("_", " ")
+    factor, value = level
+    against = (reference or {}).get(factor)
+    words = factor.replace("_", " ")
+    if against:
+        return f"{value} against {against} ({words})"
+    plural = words[:-1] + "ies" if words.endswith("y") else words + "s"
+    return f"{value} against the other {plural}"
+
+
+def _left_out_levels(model) -> dict[str, str]:
+    """The level a formula ``model`` left out of each of its factors: the one level of the
+    factor in the data it was fitted on that has no term of its own."""
+    frame, named = model.model.data.frame, {}
+    for term in model.params.index:
+        level = _level(term)
+        if level is not None:
+            named.setdefault(level[0], set()).add(level[1])
+    out = {}
+    for factor, levels in named.items():
+        if factor in frame:
+            left = set(frame[factor].dropna().astype(str)) - levels
+            if len(left) == 1:
+                out[factor] = left.pop()
+    return out
+
+
 def _level(term: str) -> tuple[str, str] | None:
     """``("industry", "Retail")`` for ``C(industry)[T.Retail]``, None for other terms."""
     if not term.startswith("C(") or "[T." not in term:
@@ -650,11 +713,15 @@ def propensity_model(data: Dataset, quarter: str, seed: int = 0) -> Result:
         )
         + final_fit.note()
     )
+    # a level of a two-level factor is against the level left out, others against the rest
+    two = {f: r for f, r in _left_out_levels(final_fit.model).items() if full[f].nunique() == 2}
+    table.insert(0, "what", [term_label(t, two) for t in table.index])
     table.index = [_term_name(t) for t in table.index]
     result = Result(
         "Propensity to win",
         headline,
         table.reset_index(names="term"),
+        hidden=["term"],
         formats={
             "odds_ratio": "{:.2f}",
             "ci_low": "{:.2f}",
@@ -747,12 +814,15 @@ def value_model(data: Dataset, quarter: str) -> Result:
             "ci_low": np.exp(final.conf_int()[0]),
             "ci_high": np.exp(final.conf_int()[1]),
         }
-    )
+    ).drop(index="Intercept", errors="ignore")
+    refs = _left_out_levels(final)
+    table.insert(0, "what", [term_label(t, refs) for t in table.index])
     result = Result(
         "Expected deal size (Gamma GLM)",
         headline,
         table.reset_index(names="term"),
         formats={"multiplier": "{:.2f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}"},
+        hidden=["term"],
         notes="multiplier: factor on the expected deal size (per e-fold of "
         "employees for log_employees, against the reference industry otherwise).",
     )
@@ -1061,10 +1131,12 @@ def churn_model(data: Dataset, quarter: str) -> Result:
     table = pd.DataFrame(
         {"odds_ratio": np.exp(model.params), "ci_low": ci[0], "ci_high": ci[1]}
     ).drop(index="Intercept")
+    table.insert(0, "what", [term_label(t) for t in table.index])
     result = Result(
         "Repeat purchase and churn",
         headline,
         table.reset_index(names="term"),
+        hidden=["term"],
         formats={"odds_ratio": "{:.2f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}"},
         notes="odds ratio per e-fold (x2.7) of each log-transformed signal; "
         "activity_recent: touches in the last six months over the coverage model's; "
