@@ -134,11 +134,15 @@ def test_hostile_names_company_reports_safely(demo_copy, tmp_path):
     )
     assert code == 0
     pages = sorted((reports / "2026Q3").glob("*.html"))
-    assert len(pages) == 6
+    assert len(pages) == 7  # the index, five stages and the glossary
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert markup_from_data(text) == [], page.name
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text or page.name == "index.html"
+        # the index and the glossary show no rep or account names, only the escaped company
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text or page.name in (
+            "index.html",
+            "glossary.html",
+        )
     csvs = sorted((processed / "2026Q3").glob("*.csv"))
     assert len(csvs) >= 15
     for path in csvs:

@@ -149,7 +149,8 @@ def test_two_runs_at_once_one_builds(small_demo, tiny_notebooks, tmp_path):
     if codes == [0, 3]:
         assert "another run is building 2026Q3" in out
     assert sorted(p.name for p in (reports / "2026Q3").iterdir()) == sorted(
-        ["index.html", "run.json", "downloads", *(f"{s}.html" for s in config.STAGE_NOTEBOOKS)]
+        ["index.html", "glossary.html", "run.json", "downloads"]
+        + [f"{s}.html" for s in config.STAGE_NOTEBOOKS]
     )
 
 
