@@ -70,6 +70,12 @@ COLUMN_LABELS: dict[str, str] = {
     "avg_deal_4q": "Average deal (last 4 quarters)",
     "also_buys": "Also buys",
     "fte_today": "FTE today",
+    "what": "Factor",
+    "median_days": "Days until half are decided",
+    "p75_days": "Days until three in four are decided",
+    "hazard_ratio": "Hazard ratio",
+    "p_value": "P-value",
+    "p_adjusted": "P-value (adjusted)",
 }
 #: Word pieces of column names shown in full by :func:`column_label`.
 _WORDS = {"km": "km", "id": "ID", "avg": "average", "pct": "%", "prev": "previous"}

@@ -4,6 +4,7 @@ companies (a rate of recovery, never a number tuned on one seed), and real CDNOW
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -378,8 +379,6 @@ def test_repeat_purchase_on_real_cdnow_data():
 def test_cycle_headline_is_the_pooled_median(seeded_companies):
     """ "Half of all opportunities are decided within N days" is the Kaplan-Meier median of
     every opportunity together, not the median of the size bands' medians."""
-    import re
-
     from statsmodels.duration.survfunc import SurvfuncRight
 
     data = seeded_companies[0]["data"]
@@ -400,14 +399,34 @@ def test_cycle_headline_is_the_pooled_median(seeded_companies):
 def test_model_tables_name_terms_in_business_words(stage3):
     """The page shows "Retail against Education (industry)", not ``C(industry)[T.Retail]``;
     the table keeps the model's term beside it for code that reads it."""
-    for key in ("propensity", "value", "churn"):
-        result = stage3[key]
-        if not hasattr(result, "table") or "what" not in result.table:
+    tables = {k: stage3[k] for k in ("propensity", "value", "churn")}
+    tables["cycle drivers"] = stage3["cycle"].drivers
+    shown = 0
+    for key, result in tables.items():
+        if isinstance(result, NotEnoughData):
             continue
-        page = result._repr_html_()
-        assert "C(" not in page and "[T." not in page and "np.log1p" not in page, key
-        assert "Intercept" not in page, key
+        shown += 1
+        assert "what" in result.table, key
+        words = re.sub(r"<[^>]+>", " ", "<table" + result._repr_html_().split("<table", 1)[1])
+        for raw in ("C(", "[T.", "np.log1p", "Intercept", "log_employees", "_"):
+            assert raw not in words, (key, raw)  # the table and its notes
         assert result.table["term"].notna().all()
+    assert shown >= 3
     value = stage3["value"].table.set_index("term")["what"]
     industry = [t for t in value.index if t.startswith("C(industry)")]
     assert industry and all(" against " in value[t] for t in industry)
+    cox = stage3["cycle"].cox.set_index("term")["what"]
+    levels = [t for t in cox.index if t.startswith("C(industry)")]
+    left_out = set(stage3["data"].accounts["industry"]) - {icp._level(t)[1] for t in levels}
+    assert levels and len(left_out) == 1  # the level patsy left out is the one compared with
+    reference = left_out.pop()
+    assert all(cox[t] == f"{icp._level(t)[1]} against {reference} (industry)" for t in levels)
+    assert cox["log_employees"] == icp.TERM_WORDS["log_employees"]
+
+
+def test_odds_sentences_keep_their_subject():
+    """A propensity sentence opens with who has the odds, not with a table label."""
+    row = pd.Series({"odds_ratio": 1.3, "ci_low": 1.1, "ci_high": 1.5, "p_adjusted": 0.01})
+    sentence = icp._odds_sentence("np.log1p(engagement)", row, adjusted=False)
+    assert sentence.startswith("Accounts with e (2.7) times the activity"), sentence
+    assert icp._odds_sentence("C(industry)[T.Retail]", row, False).startswith("Retail accounts")

@@ -74,6 +74,7 @@ def test_report_swaps_in_and_leaves_nothing_behind(small_demo, tiny_notebooks, t
     reports, processed = tmp_path / "reports", tmp_path / "processed"
     _build(small_demo, reports, processed, tiny_notebooks)
     assert (reports / "2026Q3" / "index.html").is_file()
+    assert 'href="index.html"' in (reports / "2026Q3" / "glossary.html").read_text()
     assert (processed / "2026Q3" / "effort_vs_strategy.csv").is_file()
     # a second run replaces both
     (processed / "2026Q3" / "stale.csv").write_text("from the first run")

@@ -42,17 +42,19 @@ GLOSSARY: dict[str, str] = {
     "Win rate": "Won opportunities divided by decided ones (won plus lost) closed in the "
     "window; open ones do not count.",
     "Sales cycle": "Days from an opportunity's creation to its close. Stage 3 gives the "
-    "Kaplan-Meier median over every opportunity together (open ones counted as still "
-    "running); stage 2 and the rep scorecard give the median over won deals only, so the "
-    "figures differ.",
-    "Return on cost (ROI)": "Bookings divided by what selling to them cost, on the basis of "
-    "the page it is on. Stage 5 (a rep): the bookings the rep won in the last four quarters "
-    "over the rep's cost for the quarters they held the territory. Stage 2 (a territory): "
-    "the last four quarters' bookings of the accounts in the territory now, whoever won "
-    "them, over the rep's annual cost; so for a new rep, or accounts that changed territory, "
-    "the two differ. Stage 2 (a segment, which has no rep of its own): bookings over its "
-    "cost to serve, the accounts' coverage hours at their rep's loaded hourly cost (annual "
-    "cost / capacity hours).",
+    "Kaplan-Meier median pooled over every opportunity of the group (the whole company for "
+    "its headline, never a median of groups' medians), open ones counted as still running "
+    "(icp.cycle_survival); stage 2's segments (and the rep scorecard's file) give the median "
+    "over won deals only, so the figures differ.",
+    "Return on cost (ROI)": "Bookings of the last four quarters divided by what selling "
+    "cost over those quarters. For a territory or a rep: over the rep's annual cost for the "
+    "share of the four quarters they held the territory, so a rep hired six months ago is "
+    "set against half a year's cost (segmentation.territory_economics, "
+    "performance.rep_scorecard). Stage 2 counts the bookings of the territory's accounts, "
+    "stage 5 those its rep won; they differ only where a rep won deals at accounts of "
+    "another territory (one that changed territory during the year, say). For a segment, "
+    "which has no rep of its own: over its cost to serve, the coverage model's hours for its "
+    "accounts at their rep's loaded hourly cost (annual cost / capacity hours).",
     "ICP score and tier": "The bookings an account is expected to bring in the next four "
     "quarters: the chance it books times what it books when it does, from one model trained "
     "a year back and checked on the year since (icp.icp_scores). Tiers cut the score at the "

@@ -476,8 +476,9 @@ PROPENSITY = (
 )
 #: At most this many of the other terms are stated (the strongest evidence first).
 MAX_STATED = 4
-#: Plain words for the terms that are not a category level.
-TERM_WORDS = {
+#: The subject of a propensity sentence ("... have 1.3 times the odds of closing") for the
+#: terms that are not a category level (:data:`TERM_WORDS` labels them in tables).
+ODDS_SUBJECTS = {
     "np.log1p(engagement)": "Accounts with e (2.7) times the activity in the 90 days before "
     "the opportunity opened",
     "prior_win": "Accounts that had already won a deal",
@@ -542,15 +543,20 @@ def term_label(term: str, reference: dict[str, str] | None = None) -> str:
     words = factor.replace("_", " ")
     if against:
         return f"{value} against {against} ({words})"
-    plural = words[:-1] + "ies" if words.endswith("y") else words + "s"
-    return f"{value} against the other {plural}"
+    return f"{value} against the other {_plural(words)}"
+
+
+def _plural(noun: str) -> str:
+    """``industries`` for ``industry``, ``size bands`` for ``size band``."""
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
 
 
 def _left_out_levels(model) -> dict[str, str]:
     """The level a formula ``model`` left out of each of its factors: the one level of the
-    factor in the data it was fitted on that has no term of its own."""
+    factor in the data it was fitted on that has no term of its own (a fitted statsmodels
+    formula model: a GLM, a logit or a Cox model)."""
     frame, named = model.model.data.frame, {}
-    for term in model.params.index:
+    for term in model.model.exog_names:
         level = _level(term)
         if level is not None:
             named.setdefault(level[0], set()).add(level[1])
@@ -596,7 +602,7 @@ def _propensity_table(model, frame: pd.DataFrame, plan) -> pd.DataFrame:
 def _odds_sentence(term: str, row: pd.Series, adjusted: bool) -> str:
     """``Manufacturing accounts have 2.9 times the odds of closing (95% CI 2.3 to 3.6)``, with
     the adjusted p-value when ``adjusted``."""
-    name = TERM_WORDS.get(term) or (_level(term) or ("", term))[1] + " accounts"
+    name = ODDS_SUBJECTS.get(term) or (_level(term) or ("", term))[1] + " accounts"
     p = ""
     if adjusted:
         p = (
@@ -738,10 +744,11 @@ def propensity_model(data: Dataset, quarter: str, seed: int = 0) -> Result:
         "other terms are stated only when their p-value adjusted for testing them all "
         "(Benjamini-Hochberg, a 5% false discovery rate) is below 0.05. "
         "engagement: activities in the 90 days before the opportunity was created; "
-        "prior_win: the account had won a deal closed before it was created; prior_partner: "
-        "one of those was a product that sells with this one (product pairs learned from the "
-        "won deals); rep_effect: the rep's wins beyond what their deals' mix predicts, "
-        "as log-odds shrunk toward 0. flag: a category level with fewer than "
+        "a deal won at the account before: one closed before the opportunity was created; "
+        "a product often bought with this one: one of those was a product that sells with "
+        "this one (product pairs learned from the won deals); the rep's record: the rep's wins "
+        "beyond what their deals' mix predicts, as log-odds shrunk toward 0. flag: a category "
+        "level with fewer than "
         f"{MIN_DECIDED} decided deals.",
     )
     result.model, result.auc, result.auc_ci, result.calibration = (
@@ -823,8 +830,8 @@ def value_model(data: Dataset, quarter: str) -> Result:
         table.reset_index(names="term"),
         formats={"multiplier": "{:.2f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}"},
         hidden=["term"],
-        notes="multiplier: factor on the expected deal size (per e-fold of "
-        "employees for log_employees, against the reference industry otherwise).",
+        notes="multiplier: factor on the expected deal size, per 2.7x the employees for "
+        "company size, against the industry named for an industry.",
     )
     result.model, result.spearman, result.total_ratio = final, rho, ratio
     return result
@@ -1138,11 +1145,11 @@ def churn_model(data: Dataset, quarter: str) -> Result:
         table.reset_index(names="term"),
         hidden=["term"],
         formats={"odds_ratio": "{:.2f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}"},
-        notes="odds ratio per e-fold (x2.7) of each log-transformed signal; "
-        "activity_recent: touches in the last six months over the coverage model's; "
-        "activity_trend: log of activities in the last six months over the six "
-        "before (0 = steady). An engagement term is used only when the activity data covers "
-        "its window at every cutoff the model is trained, checked and scored at.",
+        notes="odds ratio per 2.7x of each signal so marked; touches in the last six "
+        "months are counted against the coverage model's; activity trend: log of activities "
+        "in the last six months over the six before (0 = steady). An engagement term is "
+        "used only when the activity data covers its window at every cutoff the model is "
+        "trained, checked and scored at.",
     )
     result.model, result.check, result.terms = model, check, terms
     result.sentence = engagement or checked
@@ -1199,7 +1206,9 @@ def retention_curves(data: Dataset, by: str = "size_band", quarters: int = 8) ->
 
 def cycle_survival(data: Dataset, by: str = "size_band") -> Result:
     """Kaplan-Meier curves of days from created to close (won or lost), open opportunities
-    censored at the cut-off; ``result.curves`` per group and ``result.cox`` the Cox model.
+    censored at the cut-off; ``result.curves`` per group, ``result.cox`` the Cox model's hazard
+    ratios (each term with its business words, :func:`term_label`) and ``result.drivers``
+    them as a table for the page.
     These describe the history; they are not a forecast and are not checked on time.
 
     Raises
@@ -1261,7 +1270,7 @@ def cycle_survival(data: Dataset, by: str = "size_band") -> Result:
     shown = table[table["flag"] == ""]
     spread = (
         f"; median cycle runs from {shown['median_days'].min():.0f} to "
-        f"{shown['median_days'].max():.0f} days across {by.replace('_', ' ')}s"
+        f"{shown['median_days'].max():.0f} days across {_plural(by.replace('_', ' '))}"
         if len(shown) > 1
         else ""
     )
@@ -1276,14 +1285,31 @@ def cycle_survival(data: Dataset, by: str = "size_band") -> Result:
         headline,
         table,
         formats={"median_days": "{:.0f}", "p75_days": "{:.0f}"},
-        notes="median_days: days by which half the opportunities are decided; "
+        notes="days until half are decided: the Kaplan-Meier median of the group's "
+        "opportunities; "
         "open opportunities are censored at the cut-off (Kaplan-Meier). Cox hazard "
         f"ratio below 1: a slower decision. flag: fewer than {MIN_DECIDED} decided. "
         "Descriptive: not checked on time.",
     )
     result.curves = pd.concat(curves, ignore_index=True)
+    refs = _left_out_levels(cox)
     result.cox = pd.DataFrame(
-        {"term": names, "hazard_ratio": hr, "ci_low": ci[:, 0], "ci_high": ci[:, 1]}
+        {
+            "term": names,
+            "what": [term_label(t, refs) for t in names],
+            "hazard_ratio": hr,
+            "ci_low": ci[:, 0],
+            "ci_high": ci[:, 1],
+        }
+    )
+    result.drivers = Result(
+        "What shortens or lengthens cycles (Cox model)",
+        "A hazard ratio below 1 means a slower decision.",
+        result.cox,
+        formats={"hazard_ratio": "{:.2f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}"},
+        hidden=["term"],
+        notes="hazard ratio: factor on the daily chance that an open opportunity is decided, "
+        "per 2.7x the employees for company size, against the industry named otherwise.",
     )
     return result
 

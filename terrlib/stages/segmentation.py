@@ -11,7 +11,9 @@ Definitions
 * white space: potential less what the account booked in the last four quarters (never
   negative); uncovered potential: the potential of accounts no rep touched in four quarters;
 * penetration: bookings / potential; cost to serve: the coverage model's hours at the rep's
-  loaded hourly cost (annual cost / capacity hours); ROI: bookings / cost to serve;
+  loaded hourly cost (annual cost / capacity hours); ROI (return on cost): bookings of the
+  last four quarters / what selling cost over them: the rep's cost for the quarters held
+  for a territory (as stage 5 gives it), the cost to serve for a segment;
 * realistic target: potential x attainable penetration, where attainable penetration is what
   the best quarter of territories (75th percentile) already achieves, and never below what the
   territory booked;
@@ -242,7 +244,9 @@ def territory_economics(
     data: Dataset, quarter: str, scores: pd.DataFrame, attainable_quantile: float = 0.75
 ) -> Result:
     """Cost to serve, potential, bookings, ROI and a realistic target per territory, against
-    today's quota (see the module text for the target method)."""
+    today's quota (see the module text for the target method). ROI is the last four quarters'
+    bookings over the rep's cost for the quarters of those four they held the territory (as
+    :func:`terrlib.stages.performance.rep_scorecard` computes ``roi_4q``)."""
     reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")
     costed = scores.merge(cost_to_serve(data), on="account_id")
     terr = (
@@ -259,8 +263,11 @@ def territory_economics(
         .fillna(0.0)
     )
     terr.insert(0, "rep_name", reps["rep_name"])
-    terr["rep_cost"] = reps["annual_cost"]
-    terr["roi"] = terr["bookings_4q"] / terr["rep_cost"]
+    _, q_end = quarter_bounds(quarter, data.fiscal_start)
+    # the rep's cost over the same four quarters (a rep hired since counts from the hire),
+    # so a territory's return is the one stage 5 gives its rep (roi_4q)
+    terr["rep_cost"] = reps["annual_cost"] * quarters_held(reps["hire_date"], q_end, 4) / 4
+    terr["roi"] = terr["bookings_4q"] / terr["rep_cost"].replace(0, np.nan)
     terr["penetration"] = terr["bookings_4q"] / terr["potential"]
     terr["white_space_share"] = terr["white_space"] / terr["potential"]
     terr["uncovered_share"] = terr["uncovered_potential"] / terr["potential"]
@@ -309,7 +316,8 @@ def territory_economics(
             "uncovered_share": "{:.0%}",
             "quota_vs_target": "{:.2f}",
         },
-        notes="roi: bookings of the last four quarters / the rep's annual cost; uncovered "
+        notes="return on cost: bookings of the last four quarters / the rep's cost for the "
+        "quarters of those four they held the territory; uncovered "
         "potential: potential of accounts with no activity in four quarters; target: potential "
         f"x {attainable:.0%} (the {attainable_quantile:.0%} quantile of territory penetration), "
         "never below current bookings; goal_quarter: bookings grown by the plan's growth goal, "
