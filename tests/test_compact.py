@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 
 from terrlib.stages import balancing, measures
-from terrlib.territory.outcome import compactness
+from terrlib.territory import outcome
 
 
 def nearest_share(problem, assign) -> float:
-    table = compactness(problem, assign)
-    return float((table["nearest_share"] * table["accounts"]).sum() / table["accounts"].sum())
+    return outcome.nearest_share(outcome.compactness(problem, assign))
 
 
 @pytest.fixture(scope="module")

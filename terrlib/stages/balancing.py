@@ -19,7 +19,7 @@ from terrlib.inputs.coverage import coverage_calls
 from terrlib.results import Result
 from terrlib.territory.diagnose import tightest
 from terrlib.territory.estimator import TerritoryOptimizer
-from terrlib.territory.outcome import compactness
+from terrlib.territory.outcome import compactness, nearest_share
 from terrlib.territory.problem import InfeasibleRequest
 from terrlib.territory.relaxation import Workspace
 from terrlib.territory.scratch import ScratchPlan
@@ -458,13 +458,13 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
     # the territories that change most first, so a long table's first rows are the changes
     moves = table["in"] + table["out"]
     table = table.iloc[np.argsort(-moves.to_numpy(), kind="stable")].reset_index(drop=True)
-    share = lambda c: float((c["nearest_share"] * c["accounts"]).sum() / c["accounts"].sum())  # noqa: E731
     pct = {c: "{:.0%}" for c in table if c.startswith(("workload", "potential", "with", "overlap"))}
     return Result(
         "Each territory, today and proposed",
-        f"Accounts served by their nearest rep: {share(before):.0%} today, {share(after):.0%} "
-        f"proposed. The farthest account of any territory is {before['farthest_km'].max():,.0f}"
-        f" km from its rep today and {after['farthest_km'].max():,.0f} km proposed.",
+        f"Accounts served by their nearest rep: {nearest_share(before):.0%} today, "
+        f"{nearest_share(after):.0%} proposed. The farthest account of any territory is "
+        f"{before['farthest_km'].max():,.0f} km from its rep today and "
+        f"{after['farthest_km'].max():,.0f} km proposed.",
         table,
         formats=pct
         | {"travel change": "{:+.0%}", "farthest km today": "{:,.0f}"}

@@ -129,3 +129,9 @@ def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int =
             "overlap": overlap,
         }
     )
+
+
+def nearest_share(table: pd.DataFrame) -> float:
+    """The share of all accounts whose nearest rep home is their territory's, from a
+    :func:`compactness` table (its territories' shares weighted by their accounts)."""
+    return float((table["nearest_share"] * table["accounts"]).sum() / table["accounts"].sum())
