@@ -11,8 +11,10 @@ True
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 NA_REP = "–"
@@ -22,6 +24,8 @@ def _cell(value: object, spec: str | None) -> str:
     """One cell as display text (not yet escaped): ``spec`` applied where it fits."""
     if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)):
         return NA_REP
+    if isinstance(value, bool | np.bool_):  # a yes-or-no column in words
+        return "yes" if value else "no"
     if spec:
         try:
             return spec.format(value)
@@ -76,6 +80,14 @@ COLUMN_LABELS: dict[str, str] = {
     "hazard_ratio": "Hazard ratio",
     "p_value": "P-value",
     "p_adjusted": "P-value (adjusted)",
+    "p_buy": "Chance of booking (next 4 quarters)",
+    "value_if_buying": "Bookings when booking",
+    "win_propensity": "Win propensity",
+    "check_ratio": "Check: booked / predicted",
+    "check_low": "Check: interval low",
+    "check_high": "Check: interval high",
+    "check_lift": "Check: lift then",
+    "check_flag": "Check: sample",
 }
 #: Word pieces of column names shown in full by :func:`column_label`.
 _WORDS = {"km": "km", "id": "ID", "avg": "average", "pct": "%", "prev": "previous"}
@@ -105,6 +117,31 @@ def column_label(name: object) -> object:
     words = " ".join(_WORDS.get(w, w) for w in parts if w != "4q")
     words = words[:1].upper() + words[1:]
     return f"{words} (last 4 quarters)" if window else words
+
+
+def notes_in_words(text: str, columns: object) -> str:
+    """``text`` (a table's notes) with every column name of ``columns`` that has an
+    underscore written as the page shows it (:func:`column_label`): lower case inside a
+    sentence, as the label at the start of one.
+
+    Examples
+    --------
+    >>> notes_in_words("quota_next: the team's number; change: quota_next / quota_today - 1",
+    ...                ["quota_next", "quota_today", "change"])
+    "Quota next quarter: the team's number; change: quota next quarter / quota this quarter - 1"
+    """
+    names = sorted({c for c in columns if isinstance(c, str) and "_" in c}, key=len, reverse=True)
+    for name in names:
+        label = str(column_label(name))
+        acronym = len(label) > 1 and label[1].isupper()
+
+        def words(match: re.Match, label: str = label, acronym: bool = acronym) -> str:
+            before = match.string[: match.start()].rstrip()
+            opens = not before or before[-1] in ".;"
+            return label if opens or acronym else label[:1].lower() + label[1:]
+
+        text = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w(])", words, text)
+    return text
 
 
 #: A table of more rows than this shows its first and last :data:`SHOWN_ROWS` on a page, with
@@ -197,7 +234,8 @@ class Result:
     def _repr_html_(self) -> str:
         if isinstance(self.table, NotEnoughData):  # a table from a section without data
             return self.table._repr_html_()
-        notes = f"<p><small>{html.escape(self.notes)}</small></p>" if self.notes else ""
+        words = notes_in_words(self.notes, self.table.columns)
+        notes = f"<p><small>{html.escape(words)}</small></p>" if self.notes else ""
         table, more = self.table.drop(columns=self.hidden, errors="ignore"), ""
         if self.download and len(table) > LONG_TABLE:
             name = html.escape(self.download)

@@ -132,6 +132,13 @@ def test_index_says_what_changed_since_last_quarter(built):
     assert "of the 5 moves proposed in 2026Q2, 0 were made in the CRM, 5 accounts" in index
     assert "territories under-served 0 →" in index  # every territory was served in 2026Q2
     assert (built / "processed" / "2026Q2" / "proposed_alignment.csv").is_file()  # untouched
+    folder = built / "reports" / "2026Q3"
+    for stem in config.STAGE_NOTEBOOKS:  # every stage has the section; these two have data
+        assert "Since last quarter" in (folder / f"{stem}.html").read_text(), stem
+    assert (
+        "of the 5 moves proposed in 2026Q2" in (folder / "04-workload-balancing.html").read_text()
+    )
+    assert "Territories under-served" in (folder / "01-strategic-alignment.html").read_text()
 
 
 def test_downloads_sit_beside_the_report_and_are_linked(built):
@@ -165,6 +172,17 @@ def test_stages_agree_on_each_territory(built):
     four = pd.read_csv(processed / "territory_workload.csv").set_index("territory_id")
     diff = (one["utilization"] - four["utilization"].reindex(one.index)).abs()
     assert diff.max() <= 0.02, diff.sort_values().tail()
+    # stage 5's territory return uses stage 1's workload and stage 2's return on cost
+    five = pd.read_csv(processed / "territory_return.csv").set_index("territory_id")
+    pd.testing.assert_series_equal(
+        five["utilization"], one["utilization"].reindex(five.index), check_names=False
+    )
+    two = pd.read_csv(processed / "territory_scorecard.csv").set_index("territory_id")
+    same = two["bookings_4q"].round(2) == five["bookings_4q"].reindex(two.index).round(2)
+    assert same.mean() >= 0.9  # the demo's reps win their own accounts' deals
+    pd.testing.assert_series_equal(
+        two.loc[same, "roi"], five["roi_4q"].reindex(two.index)[same], check_names=False
+    )
     quotas = pd.read_csv(processed / "next_quarter_quotas.csv")
     assert quotas["quota_next"].notna().all() and (quotas["quota_next"] > 0).all()
 

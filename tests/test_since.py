@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from terrlib.report.since import since_html, since_last_quarter
+from terrlib.report.since import since_html, since_last_quarter, stage_since
 
 
 def _write(folder, **frames):
@@ -49,7 +49,7 @@ def test_what_changed(tmp_path):
     result = since_last_quarter(now, before, "2026Q3", "2026Q2")
     assert result.moves == {"proposed": 3, "made": 1, "not_made": 1, "elsewhere": 1, "gone": 0}
     assert "territories under-served 1 → 0" in result.headline
-    assert "team attainment 90% → 105%" in result.headline
+    assert "team attainment 90.0% → 105.0%" in result.headline
     assert "Ann (within the range of the team → top performer)" in result.headline
     assert "Bo" not in result.headline  # unchanged rating
     row = result.table.set_index("measure").loc["Reps rated top performer"]
@@ -62,7 +62,7 @@ def test_a_change_too_small_to_show_is_not_called_one(tmp_path):
         tmp_path / "2026Q2", rep_scorecard={"rep_id": ["R1"], "bookings": [1250], "quota": [1000]}
     )
     _write(
-        tmp_path / "2026Q3", rep_scorecard={"rep_id": ["R1"], "bookings": [1251], "quota": [1000]}
+        tmp_path / "2026Q3", rep_scorecard={"rep_id": ["R1"], "bookings": [1250.2], "quota": [1000]}
     )
     result = since_last_quarter(tmp_path / "2026Q3", tmp_path / "2026Q2", "2026Q3", "2026Q2")
     assert "attainment" not in result.headline and "no change" in result.headline
@@ -81,3 +81,40 @@ def test_a_measure_missing_in_one_quarter_is_shown_as_unknown(tmp_path):
     table = result.table.set_index("measure")
     assert table.loc["Team attainment (bookings / quota)", "2026Q3"] == "–"
     assert "no change" in result.headline
+
+
+def test_each_stage_compares_its_own_measures(tmp_path):
+    before, now = tmp_path / "2026Q2", tmp_path / "2026Q3"
+    served = {"territory_id": ["T1", "T2", "T3"]}
+    _write(
+        before,
+        territory_servedness=served | {"status": ["balanced", "under-served", "balanced"]},
+        icp_scores={"account_id": list("abcd"), "tier": ["A", "B", "B", "D"]},
+        territory_workload=served | {"status": ["understaffed", "balanced", "balanced"]},
+    )
+    _write(
+        now,
+        territory_servedness=served | {"status": ["balanced", "balanced", "over-served"]},
+        icp_scores={"account_id": list("abcd"), "tier": ["A", "A", "B", "D"]},
+        territory_workload=served | {"status": ["balanced", "balanced", "balanced"]},
+        proposed_alignment={"account_id": ["a", "b"], "moved": [True, False]},
+    )
+    args = (now, before, "2026Q3", "2026Q2")
+    first = stage_since("01-strategic-alignment", *args)
+    assert first.status_changes["territory_id"].tolist() == ["T2", "T3"]
+    assert "T2 (under-served → balanced), T3 (balanced → over-served)" in first.headline
+    assert "territories under-served 1 → 0" in first.headline
+    icp = stage_since("03-ideal-customer-profile", *args, tiers=("A", "B"))
+    assert "accounts in ICP tier A 1 → 2" in icp.headline
+    own = stage_since("03-ideal-customer-profile", *args, tiers=("Gold",))
+    assert own.table["measure"].tolist() == ["Accounts in ICP tier Gold"]
+    balancing = stage_since("04-workload-balancing", *args)
+    table = balancing.table.set_index("measure")
+    assert table.loc["Territories needing more than their rep's hours"].tolist() == ["1", "0"]
+    assert table.loc["Accounts the proposal moves"].tolist() == ["–", "1"]  # none last quarter
+    assert balancing.moves is None  # no proposal was saved last quarter
+    assert stage_since("05-performance-review", *args).table.empty  # no scorecards either
+    assert (
+        stage_since("02-segmentation", tmp_path / "2026Q3", tmp_path / "none", "2026Q3", "2026Q2")
+        is None
+    )

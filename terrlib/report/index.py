@@ -14,6 +14,13 @@ from terrlib.inputs.plan import DEFAULT_PLAN
 from terrlib.results import DECISION_TOPICS, Decision
 
 TEMPLATE = Path(__file__).parent / "templates" / "index" / "index.html"
+#: The run's parameters as the index names them (run.json keeps the keys).
+PARAMETER_WORDS = {
+    "quarter": "Quarter",
+    "data_dir": "Data folder",
+    "plan_path": "Plan file",
+    "seed": "Random seed",
+}
 
 
 def skipped_html(skipped: dict) -> str:
@@ -121,7 +128,7 @@ def index_html(
         else ""
     )
     params = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        f"<tr><th>{html.escape(PARAMETER_WORDS.get(k, k))}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in manifest["parameters"].items()
     )
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(

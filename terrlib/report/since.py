@@ -14,6 +14,8 @@ True
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +34,6 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
 
 def _number(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(frame[column], errors="coerce")
-
-
-def _status_count(frame: pd.DataFrame | None, status: str) -> float:
-    if frame is None or "status" not in frame:
-        return np.nan
-    return float((frame["status"] == status).sum())
 
 
 def _attainment(frame: pd.DataFrame | None) -> float:
@@ -97,53 +93,164 @@ def rating_changes(before: pd.DataFrame | None, now: pd.DataFrame | None) -> pd.
     return changed[["rep_name", "before", "now"]].reset_index()
 
 
-def since_last_quarter(now: Path, before: Path, quarter: str, previous: str) -> Result | None:
+@dataclass(frozen=True)
+class Measure:
+    """One line of a "since last quarter" table: ``label``, read from ``artifact`` (a
+    processed file) by ``value`` (NaN when the file lacks what it needs), shown with ``spec``."""
+
+    label: str
+    artifact: str
+    value: Callable[[pd.DataFrame | None], float]
+    spec: str
+
+
+def _total(column: str) -> Callable[[pd.DataFrame | None], float]:
+    def value(frame: pd.DataFrame | None) -> float:
+        if frame is None or column not in frame:
+            return np.nan
+        return float(_number(frame, column).sum())
+
+    return value
+
+
+def _rows(value: str, column: str = "status") -> Callable[[pd.DataFrame | None], float]:
+    """Rows whose ``column`` is ``value`` (any case)."""
+
+    def count(frame: pd.DataFrame | None) -> float:
+        if frame is None or column not in frame:
+            return np.nan
+        return float((frame[column].str.lower() == value.lower()).sum())
+
+    return count
+
+
+_UNDER = Measure(
+    "Territories under-served (demand above capacity)",
+    "territory_servedness",
+    _rows("under-served"),
+    "{:,.0f}",
+)
+_OVER = Measure(
+    "Territories over-served (capacity idle)",
+    "territory_servedness",
+    _rows("over-served"),
+    "{:,.0f}",
+)
+_ATTAIN = Measure("Team attainment (bookings / quota)", "rep_scorecard", _attainment, "{:.1%}")
+_RATED = [
+    Measure(f"Reps rated {label}", "rep_effects", lambda f, lab=label: _flagged(f, lab), "{:,.0f}")
+    for label in FLAGGED
+]
+
+#: What each stage's "since last quarter" section compares (stage 3's: the plan's ICP tiers,
+#: see :func:`stage_since`); the index shows :data:`INDEX`.
+STAGE_MEASURES: dict[str, list[Measure]] = {
+    "01-strategic-alignment": [_UNDER, _OVER],
+    "02-segmentation": [
+        Measure("Potential of all accounts", "account_scores", _total("potential"), "{:,.0f}"),
+        Measure(
+            "White space (potential not yet bought)",
+            "account_scores",
+            _total("white_space"),
+            "{:,.0f}",
+        ),
+        Measure(
+            "Quotas for the next quarter", "next_quarter_quotas", _total("quota_next"), "{:,.0f}"
+        ),
+    ],
+    "04-workload-balancing": [
+        Measure(
+            "Territories needing more than their rep's hours",
+            "territory_workload",
+            _rows("understaffed"),
+            "{:,.0f}",
+        ),
+        Measure(
+            "Territories leaving their rep idle",
+            "territory_workload",
+            _rows("overstaffed"),
+            "{:,.0f}",
+        ),
+        Measure(
+            "Accounts the proposal moves", "proposed_alignment", _rows("true", "moved"), "{:,.0f}"
+        ),
+    ],
+    "05-performance-review": [_ATTAIN, *_RATED],
+}
+INDEX: list[Measure] = [_UNDER, _OVER, _ATTAIN, *_RATED]
+
+
+def status_changes(before: pd.DataFrame | None, now: pd.DataFrame | None) -> pd.DataFrame:
+    """Territories whose served-ness (stage 1) is not what it was: ``territory_id``,
+    ``before``, ``now``.
+
+    Examples
+    --------
+    >>> before = pd.DataFrame({"territory_id": ["T1", "T2"], "status": ["balanced"] * 2})
+    >>> now = pd.DataFrame({"territory_id": ["T1", "T2"], "status": ["balanced", "over-served"]})
+    >>> status_changes(before, now).to_dict("records")
+    [{'territory_id': 'T2', 'before': 'balanced', 'now': 'over-served'}]
+    """
+    if before is None or now is None or "status" not in before or "status" not in now:
+        return pd.DataFrame(columns=["territory_id", "before", "now"])
+    old = before.set_index("territory_id")["status"].rename("before")
+    both = now.set_index("territory_id")[["status"]].join(old, how="inner")
+    both = both.rename(columns={"status": "now"})[["before", "now"]]
+    return both[both["now"] != both["before"]].reset_index()
+
+
+def _listed(changes: pd.DataFrame, name: str, what: str) -> str:
+    if not len(changes):
+        return ""
+    names = ", ".join(
+        f"{getattr(r, name)} ({r.before} → {r.now})" for r in changes.head(5).itertuples()
+    )
+    more = f" and {len(changes) - 5} more" if len(changes) > 5 else ""
+    return f"{what} changed for {names}{more}"
+
+
+def compare(
+    now: Path, before: Path, quarter: str, previous: str, measures: list[Measure]
+) -> Result | None:
     """What changed from ``previous``'s processed files (``before``) to ``quarter``'s
-    (``now``): territories under- and over-served, team attainment, reps flagged by their
-    rating and whether last quarter's proposed moves were made. None when the previous
-    quarter has no processed files (no report was made for it)."""
+    (``now``) in ``measures``, with the territories whose served-ness changed, whether last
+    quarter's proposed moves were made and whose rating changed, where ``measures`` read
+    those files. None when the previous quarter has no processed files (no report was made
+    for it)."""
     if not before.is_dir() or not any(before.glob("*.csv")):
         return None
-    files = {
-        name: (_read(before, name), _read(now, name))
-        for name in ("territory_servedness", "rep_scorecard", "rep_effects", "proposed_alignment")
-    }
-    served, card, rated, aligned = (files[k] for k in files)
-    under = [_status_count(f, "under-served") for f in served]
-    over = [_status_count(f, "over-served") for f in served]
-    rows = [
-        ("Territories under-served (demand above capacity)", *under, "{:,.0f}"),
-        ("Territories over-served (capacity idle)", *over, "{:,.0f}"),
-        ("Team attainment (bookings / quota)", *[_attainment(f) for f in card], "{:.0%}"),
-    ] + [
-        (f"Reps rated {label}", *[_flagged(f, label) for f in rated], "{:,.0f}")
-        for label in FLAGGED
-    ]
+    names = {m.artifact for m in measures}
+    files = {name: (_read(before, name), _read(now, name)) for name in names}
+    rows = [(m.label, *(m.value(f) for f in files[m.artifact]), m.spec) for m in measures]
     table = pd.DataFrame(
         [
             {"measure": m, previous: _fmt(a, spec), quarter: _fmt(b, spec)}
             for m, a, b, spec in rows
             if pd.notna(a) or pd.notna(b)
-        ]
+        ],
+        columns=["measure", previous, quarter],
     )
     sentences = []
     for m, a, b, spec in rows:
         if pd.notna(a) and pd.notna(b) and _fmt(a, spec) != _fmt(b, spec):
-            sentences.append(f"{m.split(' (')[0].lower()} {_fmt(a, spec)} → {_fmt(b, spec)}")
-    moves = moves_made(*aligned)
-    if moves is not None and moves["proposed"]:
-        sentences.append(
-            f"of the {moves['proposed']:,} moves proposed in {previous}, {moves['made']:,} "
-            f"were made in the CRM, {moves['not_made']:,} accounts are still with their rep"
-            + (f" and {moves['elsewhere']:,} went to another one" if moves["elsewhere"] else "")
-        )
-    changes = rating_changes(*rated)
-    if len(changes):
-        names = ", ".join(
-            f"{r.rep_name} ({r.before} → {r.now})" for r in changes.head(5).itertuples()
-        )
-        more = f" and {len(changes) - 5} more" if len(changes) > 5 else ""
-        sentences.append(f"ratings changed for {names}{more}")
+            sentences.append(f"{_lower(m.split(' (')[0])} {_fmt(a, spec)} → {_fmt(b, spec)}")
+    served = status_changes(*files["territory_servedness"]) if _UNDER in measures else None
+    moves = None
+    if "proposed_alignment" in names:
+        moves = moves_made(*files["proposed_alignment"])
+        if moves is not None and moves["proposed"]:
+            sentences.append(
+                f"of the {moves['proposed']:,} moves proposed in {previous}, {moves['made']:,} "
+                f"were made in the CRM, {moves['not_made']:,} accounts are still with their rep"
+                + (f" and {moves['elsewhere']:,} went to another one" if moves["elsewhere"] else "")
+            )
+    changes = rating_changes(*files["rep_effects"]) if "rep_effects" in names else None
+    for listed in (
+        _listed(served, "territory_id", "served-ness") if served is not None else "",
+        _listed(changes, "rep_name", "ratings") if changes is not None else "",
+    ):
+        if listed:
+            sentences.append(listed)
     headline = (
         f"Since {previous}: " + "; ".join(sentences) + "."
         if sentences
@@ -151,8 +258,42 @@ def since_last_quarter(now: Path, before: Path, quarter: str, previous: str) -> 
     )
     result = Result(f"Since last quarter ({previous})", headline, table)
     result.rating_changes = changes
+    result.status_changes = served
     result.moves = moves
     return result
+
+
+def since_last_quarter(now: Path, before: Path, quarter: str, previous: str) -> Result | None:
+    """The index's comparison (:func:`compare` on :data:`INDEX` and last quarter's proposal):
+    territories under- and over-served, team attainment, reps flagged by their rating and
+    whether last quarter's proposed moves were made."""
+    moves = Measure(
+        "Accounts the proposal moves", "proposed_alignment", _rows("true", "moved"), "{:,.0f}"
+    )
+    return compare(now, before, quarter, previous, [*INDEX, moves])
+
+
+def stage_since(
+    stem: str,
+    now: Path,
+    before: Path,
+    quarter: str,
+    previous: str,
+    tiers: tuple[str, ...] = ("A", "B"),
+) -> Result | None:
+    """Stage ``stem``'s "since last quarter" section (:func:`compare` on its
+    :data:`STAGE_MEASURES`; for stage 3, the accounts in each of the plan's ``tiers``), or
+    None without a previous report."""
+    measures = STAGE_MEASURES.get(stem) or [
+        Measure(f"Accounts in ICP tier {tier}", "icp_scores", _rows(tier, "tier"), "{:,.0f}")
+        for tier in tiers
+    ]
+    return compare(now, before, quarter, previous, measures)
+
+
+def _lower(label: str) -> str:
+    """A measure's label inside a sentence: its first letter in lower case."""
+    return label[:1].lower() + label[1:]
 
 
 def _fmt(value: float, spec: str) -> str:

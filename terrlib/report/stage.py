@@ -30,9 +30,16 @@ import pandas as pd
 from terrlib import config
 from terrlib.exports import read_csv, read_typed, write_csv, write_typed
 from terrlib.inputs.dataset import Dataset, load_dataset
-from terrlib.report import artifacts
+from terrlib.report import artifacts, since
 from terrlib.report.artifacts import ArtifactError
-from terrlib.results import Decision, Decisions, InsufficientData, NotEnoughData, Summary
+from terrlib.results import (
+    Decision,
+    Decisions,
+    InsufficientData,
+    NotEnoughData,
+    Result,
+    Summary,
+)
 
 try:
     import fcntl
@@ -167,6 +174,25 @@ class Stage:
         kept = Decisions(decisions)
         self._record(DECISIONS, [dataclasses.asdict(d) for d in kept])
         return kept
+
+    def since_last_quarter(self) -> Result | Summary:
+        """What changed in this stage's measures since the previous quarter's report (its
+        processed folder beside this quarter's, ``<processed root>/<previous quarter>``:
+        :func:`terrlib.report.since.stage_since`), or one sentence saying there is none yet.
+        Call it after the stage has saved its artifacts."""
+        previous = str(self.quarter - 1)
+        before = self.processed_dir.resolve().parent / previous
+        top = tuple(self.data.plan.tier_names()[:-1])  # the plan's tiers, not the rest
+        found = since.stage_since(self.name, self.processed_dir, before, self.q, previous, top)
+        if found is not None:
+            return found
+        return Summary(
+            [
+                f"There is no report for {previous} beside this one, so nothing to compare "
+                "with yet: once the previous quarter has been reported, this section says "
+                "what changed since."
+            ]
+        )
 
     def attempt(self, title: str, analysis: Callable[..., T], *args, **kwargs) -> T | NotEnoughData:
         """Run ``analysis(*args, **kwargs)``; when the data is too thin for it

@@ -144,7 +144,7 @@ def territory_balance(
         formats=formats,
         notes="share: the territory's part of the company total; index: its value divided by "
         "the mean over territories (1.00 = average). potential: stage 2's estimate of what the "
-        "accounts could spend in a year; market_revenue (when potential is not available): the "
+        "accounts could spend in a year; without it (stage 2 not run), market revenue: the "
         "accounts' own annual revenue.",
         download="territory_balance.csv",
     )
@@ -248,8 +248,8 @@ def servedness(
         },
         notes="status: demand against capacity only (under-served above "
         f"{th.over_utilization:.0%}, over-served below {th.under_utilization:.0%}); top-tier "
-        "accounts: the top share of accounts by potential set in the plan "
-        "(thresholds.top_tier_share); top_touched: share of them with at least one activity in "
+        "accounts: the top share of accounts by potential set in the plan; top_touched: "
+        "share of them with at least one activity in "
         f"the quarter; top_short: under {th.top_account_coverage:.0%} of them touched, a "
         "separate finding from status; win_rate_4q: won / (won + lost) over the last four "
         "quarters.",

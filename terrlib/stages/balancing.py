@@ -316,9 +316,10 @@ def balance_table(opt: TerritoryOptimizer) -> Result:
         "Cannot be balanced: territories no plan under the rules can bring within the band "
         "(see below). "
         f"Band: ±{opt.tolerance:.0%} of target for workload, ±{min(p_tol, 10):.0%} for "
-        "potential. Travel: distance to the rep's home weighted by call hours. Method: "
-        f"{opt.method_}; lower bound {opt.lower_bound_:,.0f} against objective "
-        f"{opt.objective_:,.0f} (gap {opt.gap_:.2%}).",
+        "potential. Travel: distance to the rep's home weighted by call hours. Certified "
+        f"gap {opt.gap_:.1%}: no plan under the same rules can cost (travel, spread and "
+        "accounts moved, in the optimizer's units) more than that less than this one; the "
+        "method is in the notebook (opt.method_).",
     )
 
 
@@ -366,8 +367,8 @@ def rules_result(opt: TerritoryOptimizer) -> Result:
         + ("" if opt.cross_regions or p.acc_region is None else ", and none leaves its region")
         + ".",
         pd.DataFrame(rows, columns=["rule", "setting"]),
-        notes="Set in plan.yaml under balance: tolerance, potential_tolerance, reach_km, "
-        "circuity, cross_regions, max_moved_share, locked_accounts, align_by.",
+        notes="Sales operations set these rules in the plan file's balance section; the "
+        "notebook names each setting.",
     )
 
 

@@ -1733,9 +1733,10 @@ def icp_scores(
         f"(size, industry, and the last {WINDOW_QUARTERS} quarters' bookings, opportunities, "
         "open opportunities and activities), trained on the accounts as of four quarters "
         "back. lift: the tier's average bookings over the last four quarters / the average "
-        "account's. check_*: scored as of four quarters back with only the data up to then: "
-        "booked / predicted over the next four quarters with its 95% bootstrap interval, and "
-        f"the tier's lift then; check_flag: fewer than {MIN_DECIDED} accounts booked.",
+        "account's. The check columns: scored as of four quarters back with only the data up "
+        "to then, booked / predicted over the next four quarters with its 95% bootstrap "
+        f"interval, and the tier's lift then; check_flag: fewer than {MIN_DECIDED} accounts "
+        "booked.",
     )
     result.scores = frame.drop(columns=["log_employees"])
     result.sentence = sentence

@@ -191,10 +191,11 @@ def rep_scorecard(data: Dataset, quarter: str) -> Result:
             *[f"{k}_share" for k in ACTIVITY_TYPES],
         ],
         notes="bookings: won amount closed in the quarter; attainment: bookings / quarterly "
-        "quota; _4q: the last four quarters, attainment_4q against the quota of the quarters "
+        "quota; (last 4 quarters): over the last four quarters, attainment_4q against the "
+        "quota of the quarters "
         "held; pipeline_created: amount of opportunities created in the quarter; "
-        "pipeline_coverage: open pipeline at quarter end / next quarter's quota; win_rate: won / "
-        "(won + lost); cycle_days: median days created to close of won deals; "
+        "pipeline_coverage: open pipeline at quarter end / next quarter's quota; win rate: won / "
+        "(won + lost); days to close: median days created to close of won deals; "
         "revenue_per_hour: bookings_4q / selling hours held; roi_4q: bookings_4q / the rep's "
         "cost for the quarters held.",
         download="rep_scorecard.csv",
@@ -639,16 +640,19 @@ def territory_return(
         table["potential"] = scores.groupby("territory_id")["potential"].sum()
         table["penetration"] = table["bookings_4q"] / table["potential"]
     if servedness is not None:
-        table["utilization"] = servedness.set_index("territory_id")["utilization"]
+        served = servedness.set_index("territory_id")
+        table["utilization"] = served["utilization"]
+        under = served["status"] == "under-served" if "status" in served else pd.Series(False)
+        table["under_served"] = under.reindex(table.index, fill_value=False)
     struggling = table[table["rating"] == "needs help"]
-    overloaded = (struggling["utilization"] > 1.15).sum() if "utilization" in table else 0
+    overloaded = int(struggling["under_served"].sum()) if "under_served" in table else 0
     headline = (
         f"ROI (bookings over the rep's cost, last four quarters) runs from "
         f"{table['roi_4q'].min():.1f}x to {table['roi_4q'].max():.1f}x. "
         + (
             f"{overloaded} of the {len(struggling)} reps rated below the team work a territory "
-            "that needs more than 115% of their hours: their territory, not only the rep, needs "
-            "attention."
+            "stage 1 finds under-served (its calls need more of the rep's hours than the plan "
+            "allows): their territory, not only the rep, needs attention."
             if len(struggling)
             else "No rep is credibly below the team."
             if not missing(effects)
@@ -669,7 +673,9 @@ def territory_return(
             "utilization": "{:.0%}",
         },
         notes="roi_4q: bookings of the last four quarters / the rep's cost for them; "
-        "penetration: bookings / annual potential (stage 2); utilization: workload / capacity.",
+        "penetration: bookings / annual potential (stage 2); utilization: workload / capacity; "
+        "under_served: stage 1's status (in the download).",
+        hidden=["under_served"],
         download="territory_return.csv",
     )
 

@@ -268,7 +268,7 @@ def decisions(
     out = []
     for r in order.head(named).to_dict("records"):
         parts = [
-            f"gives {r['out']} accounts" if r["out"] else "",
+            f"gives {r['out']} account{'s' if r['out'] != 1 else ''}" if r["out"] else "",
             f"takes {r['in']}" if r["in"] else "",
         ]
         out.append(
