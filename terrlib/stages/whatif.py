@@ -25,6 +25,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from terrlib.results import Result
 from terrlib.stages import balancing
 from terrlib.territory.estimator import TerritoryOptimizer
 from terrlib.territory.problem import InfeasibleRequest
@@ -175,3 +176,113 @@ def panel(data, scores: pd.DataFrame | None = None, tiers: pd.DataFrame | None =
     button.on_click(solve)
     controls = w.VBox([tol, cap, reps, freq, locked, button])
     return w.VBox([controls, out])
+
+
+def scenario_request(opt: TerritoryOptimizer, changes: dict) -> TerritoryOptimizer:
+    """The unsolved request of one scenario: ``opt`` with ``changes``, where ``reps`` sets
+    the number of territories (:func:`with_reps`), ``locked_accounts`` (account ids)
+    replaces the locks and any other key is a parameter of the optimizer."""
+    changes = dict(changes)
+    reps = changes.pop("reps", None)
+    base = with_reps(opt, int(reps)) if reps is not None else opt
+    locked = changes.pop("locked_accounts", None)
+    if locked is not None:
+        accounts = changes.get("accounts", base.accounts).copy()
+        accounts["locked"] = accounts["account_id"].isin(list(locked)).to_numpy()
+        changes["accounts"] = accounts
+    return base.with_params(**changes)
+
+
+def solve_scenario(request: TerritoryOptimizer, quick: bool = True) -> dict:
+    """One scenario solved as the proposal is (:func:`balancing.solve_or_widen`, quick by
+    default) and its figures: accounts moved, travel against today, how far the workload
+    and the potential of the territory furthest from its target are from it, territories
+    that cannot be balanced, certified gap, seconds. A function of its arguments alone, so
+    that an executor can run it elsewhere."""
+    began = time.perf_counter()
+    try:
+        solved = balancing.solve_or_widen(request, quick=quick)
+    except InfeasibleRequest as err:
+        return {"note": f"no plan: {err}"}
+    s = solved.summary_
+    held = getattr(solved, "unbalanced_", None)
+    return {
+        "reps": len(solved.territories),
+        "accounts moved": len(solved.moves_),
+        "travel vs today": solved.travel_ / solved.travel_before_ - 1
+        if solved.travel_before_
+        else np.nan,
+        "workload, furthest from target": float(s["workload_vs_target_after"].sub(1).abs().max()),
+        "potential, furthest from target": float(s["potential_vs_target_after"].sub(1).abs().max()),
+        "cannot be balanced": 0 if held is None else len(held.table),
+        "gap": solved.gap_,
+        "seconds": time.perf_counter() - began,
+        "note": "",
+    }
+
+
+def scenarios(
+    opt: TerritoryOptimizer,
+    grid: dict[str, dict],
+    executor=None,
+    quick: bool = True,
+) -> Result:
+    """A what-if grid: each named scenario of ``grid`` (changes as
+    :func:`scenario_request` reads them, e.g. ``{"2 more reps": {"reps": 46},
+    "±5%": {"tolerance": 0.05}}``) solved on its own, from scratch, as the proposal is.
+
+    Parameters
+    ----------
+    opt : TerritoryOptimizer
+        The plan's request (solved or not; only its parameters are used).
+    grid : dict
+        Scenario name -> changes.
+    executor : concurrent.futures.Executor, optional
+        Where the scenarios are solved, all at once (any ``Executor``: a process pool, or a
+        Dask cluster's ``Client(...).get_executor()``); default: one after another in
+        process. The figures are the same either way (only ``seconds`` differ).
+    quick : bool
+        Solve each as the what-if panel does (the first plan that keeps every rule).
+
+    Returns
+    -------
+    Result
+        One row per scenario, in the grid's order.
+    """
+    requests = {name: scenario_request(opt, changes) for name, changes in grid.items()}
+    if executor is None:
+        rows = {name: solve_scenario(r, quick) for name, r in requests.items()}
+    else:
+        futures = {name: executor.submit(solve_scenario, r, quick) for name, r in requests.items()}
+        rows = {name: f.result() for name, f in futures.items()}
+    table = pd.DataFrame([{"scenario": name} | row for name, row in rows.items()])
+    solved = table[table["note"] == ""] if "note" in table else table
+    headline = (
+        f"{len(solved)} of {len(table)} scenarios have a plan under their rules."
+        if len(solved) < len(table)
+        else f"Each of the {len(table)} scenarios has a plan under its rules."
+    )
+    if len(solved) and "travel vs today" in solved:
+        best = solved.loc[solved["travel vs today"].idxmin()]
+        headline += (
+            f" The least travel is {best['scenario']}'s ({best['travel vs today']:+.1%} "
+            f"against today, {int(best['accounts moved']):,} accounts moved)."
+        )
+    return Result(
+        "What-if scenarios",
+        headline,
+        table,
+        formats={
+            "accounts moved": "{:,.0f}",
+            "travel vs today": "{:+.1%}",
+            "workload, furthest from target": "±{:.0%}",
+            "potential, furthest from target": "±{:.0%}",
+            "cannot be balanced": "{:,.0f}",
+            "gap": "{:.1%}",
+            "seconds": "{:.0f}",
+        },
+        notes="Each scenario is solved on its own from the plan's request with its changes, "
+        "as the proposal is (territories that cannot be balanced held as close as the rules "
+        "allow). Travel: call-weighted, against today's alignment; furthest from target: the "
+        "territory furthest above or below its target; gap: certified, as for the proposal.",
+    )

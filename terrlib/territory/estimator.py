@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -278,6 +279,7 @@ class TerritoryOptimizer:
         quick: bool = False,
         rounding_only: bool = False,
         explain: bool = True,
+        executor: Executor | None = None,
     ):
         """Solve; sets the fitted attributes (see the class notes). Returns self.
 
@@ -293,7 +295,10 @@ class TerritoryOptimizer:
         once (without a diagnosis) when there is none: the fast test the trade-off curve
         bisects with. Without ``explain`` an infeasible request is not diagnosed (the
         diagnosis solves a series of LPs or MILPs): for callers that go on to
-        :func:`terrlib.territory.unbalanced.unbalanced` anyway.
+        :func:`terrlib.territory.unbalanced.unbalanced` anyway. A plan solved region by
+        region sends its regions to ``executor`` (any ``concurrent.futures.Executor``, such
+        as a Dask cluster's ``Client(...).get_executor()``; default: in process); the plan
+        is the same either way.
 
         Raises
         ------
@@ -319,7 +324,7 @@ class TerritoryOptimizer:
             )  # fmt: skip
             self._finish(problem, solution, unit_problem, unit_of)
         elif not exact and not rounding_only and regions.suits(problem):
-            solution = regions.solve_by_regions(problem, self._workspace, limit)
+            solution = regions.solve_by_regions(problem, self._workspace, limit, executor=executor)
             self.regions_ = solution.regions
             self._finish(problem, solution)
         else:

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,6 +239,7 @@ def solve_by_regions(
     margin: float = 0.05,
     quick: bool = True,
     bound_seconds: float = 120.0,
+    executor: Executor | None = None,
 ) -> RegionSolution:
     """Solve ``problem`` region by region (see the module notes), with its bound over the
     whole plan.
@@ -280,7 +282,7 @@ def solve_by_regions(
         )
     if split_tolerance is None:
         split_tolerance = 0.8 * p.tolerance
-    assign, prices, done = _by_regions(p, ws, limit, size, split_tolerance, margin, quick)
+    assign, prices, done = _by_regions(p, ws, limit, size, split_tolerance, margin, quick, executor)
     n, m = p.n, p.m
     rows, cols = p.nearest(p.settings["candidates"])
     keys = np.union1d(rows * m + cols, np.arange(n) * m + assign)
@@ -323,34 +325,70 @@ def nearest_bound(problem: TerritoryProblem) -> float:
     return float(least.sum())
 
 
-def _by_regions(problem, ws, limit, size, split_tolerance, margin, quick):
+def solve_region(sub: TerritoryProblem, limit: float, quick: bool):
+    """One region's plan (:func:`_sub`'s problem), solved by the usual pipeline: its
+    assignment (positions among the region's territories) and LP multipliers, or None when
+    the region cannot meet its bands. A function of its arguments alone, so that an
+    executor can run it in another process or on another machine."""
+    sub_ws = Workspace()
+    what = f"{sub.n} accounts x {sub.m} territories"
+    if relax(sub, sub_ws, sub.tolerance).status != "optimal":
+        log.info("region of %s: LP infeasible", what)
+        return None
+    began = time.perf_counter()
+    try:
+        solved = pipeline.solve(sub, sub_ws, exact=False, limit=limit, quick=quick)
+    except InfeasibleRequest:
+        log.info("region of %s: no plan found", what)
+        return None
+    log.info("region of %s: %.1f s", what, time.perf_counter() - began)
+    return solved.assign, {k: v for k, v in solved.prices.items() if k != "moved"}
+
+
+def _leaves(region: Region) -> list[Region]:
+    if region.halves is None:
+        return [region]
+    return [*_leaves(region.halves[0]), *_leaves(region.halves[1])]
+
+
+def _by_regions(problem, ws, limit, size, split_tolerance, margin, quick, executor=None):
     """Split, solve each region (merging a failed one with its sibling); the assignment,
-    the regions' LP multipliers and the regions solved."""
+    the regions' LP multipliers and the regions solved. With an ``executor``, the smallest
+    regions are solved on it at once; a region whose half failed is then solved whole, as
+    in process, so the plan is the same either way."""
     p = problem
     tree = split_regions(p, size, split_tolerance)
     assign = np.full(p.n, -1)
     prices: dict[str, np.ndarray] = {}
     done: list[Region] = []
+    ahead: dict[int, object] = {}
+    if executor is not None:
+        ahead = {
+            id(r): executor.submit(solve_region, _sub(p, r, margin), limit, quick)
+            for r in _leaves(tree)
+        }
 
     def solve(r: Region) -> bool:
-        if r.halves is not None and solve(r.halves[0]) and solve(r.halves[1]):
-            return True
-        sub, sub_ws = _sub(p, r, margin), Workspace()
-        what = f"{len(r.accounts)} accounts x {len(r.territories)} territories"
-        if relax(sub, sub_ws, sub.tolerance).status != "optimal":
-            log.info("region of %s: LP infeasible", what)
+        if r.halves is not None:
+            first = solve(r.halves[0])
+            if first and solve(r.halves[1]):
+                return True
+            if not first:  # as in process: the second half is not needed
+                for leaf in _leaves(r.halves[1]):
+                    if id(leaf) in ahead:
+                        ahead.pop(id(leaf)).cancel()
+        future = ahead.pop(id(r), None)
+        result = (
+            future.result()
+            if future is not None
+            else solve_region(_sub(p, r, margin), limit, quick)
+        )
+        if result is None:
             return False
-        began = time.perf_counter()
-        try:
-            solved = pipeline.solve(sub, sub_ws, exact=False, limit=limit, quick=quick)
-        except InfeasibleRequest:
-            log.info("region of %s: no plan found", what)
-            return False
-        log.info("region of %s: %.1f s", what, time.perf_counter() - began)
-        assign[r.accounts] = r.territories[solved.assign]
-        for key, value in solved.prices.items():
-            if key != "moved":
-                prices.setdefault(key, np.zeros(p.m))[r.territories] = value
+        local, local_prices = result
+        assign[r.accounts] = r.territories[local]
+        for key, value in local_prices.items():
+            prices.setdefault(key, np.zeros(p.m))[r.territories] = value
         done[:] = [d for d in done if not np.isin(d.territories, r.territories).any()]
         done.append(r)
         return True
