@@ -48,6 +48,9 @@ def test_what_changed(tmp_path):
     )
     result = since_last_quarter(now, before, "2026Q3", "2026Q2")
     assert result.moves == {"proposed": 3, "made": 1, "not_made": 1, "elsewhere": 1, "gone": 0}
+    made = result.table.set_index("measure").loc["Moves proposed in 2026Q2 made in the CRM"]
+    assert made["2026Q3"] == "1 of 3"
+    assert "no rep's rating changed" not in result.headline  # Ann's did
     assert "territories under-served 1 → 0" in result.headline
     assert "team attainment 90.0% → 105.0%" in result.headline
     assert "Ann (within the range of the team → top performer)" in result.headline
@@ -89,13 +92,23 @@ def test_each_stage_compares_its_own_measures(tmp_path):
     _write(
         before,
         territory_servedness=served | {"status": ["balanced", "under-served", "balanced"]},
-        icp_scores={"account_id": list("abcd"), "tier": ["A", "B", "B", "D"]},
+        icp_scores={
+            "account_id": list("abcd"),
+            "tier": ["A", "B", "B", "D"],
+            "customer": [True, False, False, True],
+            "score": [10.0, 5.0, 5.0, 1.0],
+        },
         territory_workload=served | {"status": ["understaffed", "balanced", "balanced"]},
     )
     _write(
         now,
         territory_servedness=served | {"status": ["balanced", "balanced", "over-served"]},
-        icp_scores={"account_id": list("abcd"), "tier": ["A", "A", "B", "D"]},
+        icp_scores={
+            "account_id": list("abcd"),
+            "tier": ["A", "A", "B", "D"],
+            "customer": [True, False, False, True],
+            "score": [12.0, 6.0, 5.0, 1.0],
+        },
         territory_workload=served | {"status": ["balanced", "balanced", "balanced"]},
         proposed_alignment={"account_id": ["a", "b"], "moved": [True, False]},
     )
@@ -105,12 +118,14 @@ def test_each_stage_compares_its_own_measures(tmp_path):
     assert "T2 (under-served → balanced), T3 (balanced → over-served)" in first.headline
     assert "territories under-served 1 → 0" in first.headline
     icp = stage_since("03-ideal-customer-profile", *args, tiers=("A", "B"))
-    assert "accounts in ICP tier A 1 → 2" in icp.headline
+    assert "prospects in ICP tier A 0 → 1" in icp.headline
+    assert "bookings expected over the next four quarters 21 → 24" in icp.headline
     own = stage_since("03-ideal-customer-profile", *args, tiers=("Gold",))
-    assert own.table["measure"].tolist() == ["Accounts in ICP tier Gold"]
+    assert "Prospects in ICP tier Gold (not yet customers)" in own.table["measure"].tolist()
     balancing = stage_since("04-workload-balancing", *args)
     table = balancing.table.set_index("measure")
-    assert table.loc["Territories needing more than their rep's hours"].tolist() == ["1", "0"]
+    overloaded = "Territories overloaded (hours above the plan's limit)"
+    assert table.loc[overloaded].tolist() == ["1", "0"]
     assert table.loc["Accounts the proposal moves"].tolist() == ["–", "1"]  # none last quarter
     assert balancing.moves is None  # no proposal was saved last quarter
     assert stage_since("05-performance-review", *args).table.empty  # no scorecards either

@@ -113,6 +113,18 @@ def _total(column: str) -> Callable[[pd.DataFrame | None], float]:
     return value
 
 
+def _prospects(tier: str) -> Callable[[pd.DataFrame | None], float]:
+    """Accounts in ``tier`` that are not customers yet."""
+
+    def count(frame: pd.DataFrame | None) -> float:
+        if frame is None or not {"tier", "customer"} <= set(frame):
+            return np.nan
+        prospect = frame["customer"].str.lower().isin(["false", "0"])
+        return float(((frame["tier"] == tier) & prospect).sum())
+
+    return count
+
+
 def _rows(value: str, column: str = "status") -> Callable[[pd.DataFrame | None], float]:
     """Rows whose ``column`` is ``value`` (any case)."""
 
@@ -160,13 +172,13 @@ STAGE_MEASURES: dict[str, list[Measure]] = {
     ],
     "04-workload-balancing": [
         Measure(
-            "Territories needing more than their rep's hours",
+            "Territories overloaded (hours above the plan's limit)",
             "territory_workload",
             _rows("understaffed"),
             "{:,.0f}",
         ),
         Measure(
-            "Territories leaving their rep idle",
+            "Territories underloaded (hours below the plan's floor)",
             "territory_workload",
             _rows("overstaffed"),
             "{:,.0f}",
@@ -251,6 +263,12 @@ def compare(
     ):
         if listed:
             sentences.append(listed)
+    if changes is not None and changes.empty and files["rep_effects"][0] is not None:
+        sentences.append("no rep's rating changed")
+    if moves is not None and moves["proposed"]:
+        made = f"{moves['made']:,} of {moves['proposed']:,}"
+        row = {"measure": f"Moves proposed in {previous} made in the CRM", previous: "–"}
+        table = pd.concat([table, pd.DataFrame([row | {quarter: made}])], ignore_index=True)
     headline = (
         f"Since {previous}: " + "; ".join(sentences) + "."
         if sentences
@@ -285,8 +303,21 @@ def stage_since(
     :data:`STAGE_MEASURES`; for stage 3, the accounts in each of the plan's ``tiers``), or
     None without a previous report."""
     measures = STAGE_MEASURES.get(stem) or [
-        Measure(f"Accounts in ICP tier {tier}", "icp_scores", _rows(tier, "tier"), "{:,.0f}")
-        for tier in tiers
+        Measure(
+            "Bookings expected over the next four quarters (all accounts' ICP scores)",
+            "icp_scores",
+            _total("score"),
+            "{:,.0f}",
+        ),
+        *[
+            Measure(
+                f"Prospects in ICP tier {tier} (not yet customers)",
+                "icp_scores",
+                _prospects(tier),
+                "{:,.0f}",
+            )
+            for tier in tiers[:1]
+        ],
     ]
     return compare(now, before, quarter, previous, measures)
 

@@ -650,9 +650,14 @@ def territory_return(
         f"ROI (bookings over the rep's cost, last four quarters) runs from "
         f"{table['roi_4q'].min():.1f}x to {table['roi_4q'].max():.1f}x. "
         + (
-            f"{overloaded} of the {len(struggling)} reps rated below the team work a territory "
-            "stage 1 finds under-served (its calls need more of the rep's hours than the plan "
-            "allows): their territory, not only the rep, needs attention."
+            (
+                f"{overloaded} of the {len(struggling)} reps rated below the team work a "
+                "territory stage 1 finds under-served (its calls need more of the rep's hours "
+                "than the plan allows): their territory, not only the rep, needs attention."
+                if overloaded
+                else f"None of the {len(struggling)} reps rated below the team works a "
+                "territory stage 1 finds under-served: their workload does not explain it."
+            )
             if len(struggling)
             else "No rep is credibly below the team."
             if not missing(effects)
