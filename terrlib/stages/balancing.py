@@ -209,12 +209,36 @@ def unbalanced_text(opt: TerritoryOptimizer, names: int = 4) -> str:
     why = " and ".join(
         f"{'the ' if rule != 'locks' else ''}{rule} ({count})" for rule, count in rules.items()
     )
+    worse = further_than_today(opt)
+    kept = (
+        "none is left further from target than today, unless the rules hold it there"
+        if not worse
+        else "further from target than today and than the rules need, because no plan at "
+        "their limits was found: " + ", ".join(worse)
+    )
     return (
         f"{len(t)} of {opt.problem_.m} territories cannot be balanced under the plan's rules "
-        f"(binding: {why}): {worst}{'; ...' if len(t) > names else ''}. They are brought as "
-        "close as the rules allow and the rest are kept within the band; the staffing "
-        "section says what would fix each. "
+        f"(held back by {why}): {worst}{'; ...' if len(t) > names else ''}. Each is brought "
+        f"towards target as far as the rules allow ({kept}); the rest are kept within the "
+        "band; the staffing section says what would fix each. "
     )
+
+
+def further_than_today(opt: TerritoryOptimizer) -> list[str]:
+    """The territories the rules cannot balance (``unbalanced_``) that the proposal leaves
+    further from target, on the measure they cannot balance, than both today and the best
+    the rules allow (half a point of slack)."""
+    found = getattr(opt, "unbalanced_", None)
+    if found is None or found.table.empty:
+        return []
+    s = opt.summary_.set_index("territory_id")
+    out = []
+    for r in found.table.itertuples():
+        before = s.loc[r.territory_id, f"{r.measure}_vs_target_before"]
+        after = s.loc[r.territory_id, f"{r.measure}_vs_target_after"]
+        if before > 0 and abs(after - 1) > max(abs(before - 1), abs(r.best - 1)) + 0.005:
+            out.append(str(r.territory_id))
+    return out
 
 
 def headline(opt: TerritoryOptimizer) -> str:
@@ -410,9 +434,11 @@ def unbalanced_result(opt: TerritoryOptimizer) -> Result:
             "hours within reach": "{:,.0f}",
             "hours only it can serve": "{:,.0f}",
         },
-        notes="Best possible: the closest to target the LP relaxation can bring it under every "
-        "rule (an integer plan can do a little worse). Binding rule: the rule whose lifting "
-        "alone would let it be balanced. Hours within reach: the workload of every account "
+        notes="Best possible: the closest to target any plan under every rule could bring it "
+        "(the optimizer's limit; a plan of whole accounts can fall a little short of it). It "
+        "is held no further from target than today wherever a plan allows it. Binding "
+        "rule: the rule whose lifting alone would let it be balanced. Hours within reach: "
+        "the workload of every account "
         "its rep may be given. Only it can serve: accounts no other rep may take (beyond "
         "reach of every other home in the region).",
     )

@@ -275,7 +275,7 @@ def decisions(
             Decision(
                 "Territories to realign",
                 f"{r['territory']} ({r['rep']}): workload from {r['workload today']:.0%} to "
-                f"{r['workload proposed']:.0%} of target; "
+                f"{r['workload proposed']:.0%} of its fair share of the team's work; "
                 + " and ".join(x for x in parts if x)
                 + (
                     " (the plan's rules cannot balance it: see What to watch)."
@@ -338,7 +338,7 @@ def decisions(
                     "What to watch",
                     f"{row.territory_id} cannot be balanced under the plan's rules (too "
                     f"{'much' if row.side == 'over' else 'little'} {row.measure}, at best "
-                    f"{row.best:.0%} of target; the {row.rule} binds){then}.",
+                    f"{row.best:.0%} of target, held back by the {row.rule}){then}.",
                     "Proposed alignment",
                 )
             )

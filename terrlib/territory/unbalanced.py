@@ -45,6 +45,8 @@ RULES: dict[str, dict] = {
 #: tolerance added to what the LP says a territory can be held to, and the share of it
 #: added on top (the integer plan needs a little more room than the LP's fractional one)
 MARGIN, RELATIVE = 0.03, 0.1
+#: how much further from target than today a territory that cannot be balanced may be held
+SLACK = 0.0
 
 
 @dataclass(frozen=True)
@@ -163,15 +165,24 @@ def unbalanced(problem: TerritoryProblem, explain: bool = True) -> Unbalanced:
         over, under = dev > hi + 1e-9, dev < -lo - 1e-9
         off = over | under
         measure = 0 if off[0] or not off[1] else 1
-        # over: held to what it can shed to (and a little more); under: held to what it has
-        # today (or the best it can reach, if less), a little below, so it is neither
-        # handed every account within reach nor stripped of the accounts it has
+        # over: held to what it can shed to (and a little more, for a plan of whole
+        # accounts); under: held to what it has today (or the best it can reach, if less),
+        # a little below, so it is neither handed every account within reach nor stripped
+        # of the accounts it has. And a territory with accounts today is never let further
+        # from target than today (give or take SLACK), where the
+        # rules let it be as close as that
         f = np.zeros(4)
         for j in range(2):
+            now = today[k, j]
             if over[j]:
-                f[2 * j + 1] = min(10.0, dev[j] * (1 + RELATIVE) + MARGIN)
+                cap = dev[j] * (1 + RELATIVE) + MARGIN
+                if now - 1 >= dev[j]:
+                    cap = min(cap, now - 1 + SLACK)
+                f[2 * j + 1] = min(10.0, cap)
             elif under[j]:
-                keep = min(today[k, j], ratio[k][j]) * (1 - RELATIVE) - MARGIN
+                keep = min(now, ratio[k][j]) * (1 - RELATIVE) - MARGIN
+                if 0 < now <= ratio[k][j]:
+                    keep = max(keep, now - SLACK)
                 f[2 * j] = float(np.clip(1.0 - keep, 0.0, 1.0))
         floors[str(p.ids[k])] = tuple(float(v) for v in f)
         sole = np.flatnonzero((options == 1) & (p.current == k))
@@ -233,20 +244,24 @@ def solve_with_floors(
     """``opt`` (a :class:`~terrlib.territory.estimator.TerritoryOptimizer`) solved with
     ``floors`` as its territories' least tolerances, a step wider (:func:`wider`) each time
     that cannot be met; None when ``tries`` fail. Each width is first tried by the LP's
-    roundings alone (fast, and it fails fast), and only a width they can meet is solved in
-    full (that plan, or the rounding's when the full solve finds none); the last width is
-    solved in full whatever the roundings found. With ``rounding_only`` nothing is solved in
-    full: the first width the roundings meet, or None."""
+    roundings alone (fast), and solved in full when they meet it (that plan, or the
+    rounding's when the full solve finds none); the first and the last widths are solved in
+    full also when they do not (the full solve's MILPs can meet a width no rounding does:
+    the first is widened only when it cannot, so a territory is not let further from target
+    than today where a plan keeps it there). With ``rounding_only``
+    nothing is solved in full: the first width the roundings meet, or None."""
     for attempt in range(tries):
         trial = opt.with_params(territory_tolerance=(opt.territory_tolerance or {}) | floors)
         try:
             rounded = trial.warm_from(opt).solve(rounding_only=True, explain=False)
         except InfeasibleRequest:
-            if attempt == tries - 1 and not rounding_only:  # the full solve's MILPs decide
+            # the full solve's MILPs decide at the first width (the one that keeps every
+            # territory no further out than today) and the last
+            if not rounding_only and attempt in (0, tries - 1):
                 try:
                     return trial.warm_from(opt).solve(quick=quick, **({"explain": False} | solve))
                 except InfeasibleRequest:
-                    return None
+                    pass
             floors = wider(floors)
             continue
         if rounding_only:
