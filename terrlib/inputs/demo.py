@@ -192,6 +192,7 @@ def _assign_territories(
     penalty on any violation; split accounts go to their larger part."""
     assign = np.empty(len(acc), dtype=int)
     employees = acc["employees"].to_numpy()
+    road = plan.balance.circuity  # hours by road distance, as the stages count them
     for region in homes["region"].unique():
         ia = np.flatnonzero(acc["region"].to_numpy() == region)
         ik = np.flatnonzero(homes["region"].to_numpy() == region)
@@ -207,7 +208,7 @@ def _assign_territories(
         rows = np.repeat(np.arange(n), q)
         ks = near.ravel()
         dist = d[rows, ks]
-        h = call_hours(plan, employees[ia][rows], dist)
+        h = call_hours(plan, employees[ia][rows], dist * road)
         nv = n * q
         share = shares[ik] / shares[ik].sum()
         # variables: x (nv), H, over (m), under (m)
@@ -470,6 +471,7 @@ def _rep_homes(d: _Draft, n_reps: int) -> None:
     with the square root of rep density, so a first layout calibrates the travel part; then
     single reps move until regions carry similar hours per rep."""
     rng, acc, employees, plan, n_accounts = d.rng, d.acc, d.employees, d.plan, d.n
+    road = plan.balance.circuity
     region_of = acc["region"].to_numpy()
     direct_hours = call_hours(plan, employees, np.zeros(n_accounts))
     demand = pd.Series(call_hours(plan, employees, np.full(n_accounts, 30.0)))
@@ -479,7 +481,7 @@ def _rep_homes(d: _Draft, n_reps: int) -> None:
     d0 = distance_matrix_km(
         acc["latitude"], acc["longitude"], homes["home_latitude"], homes["home_longitude"]
     )
-    total = pd.Series(call_hours(plan, employees, d0[np.arange(n_accounts), first]))
+    total = pd.Series(call_hours(plan, employees, road * d0[np.arange(n_accounts), first]))
     calls_r = pd.Series(direct_hours).groupby(region_of).sum()
     travel_r = total.groupby(region_of).sum() - calls_r
     alloc = _staff_with_travel(calls_r, travel_r, alloc, n_reps)
@@ -489,7 +491,7 @@ def _rep_homes(d: _Draft, n_reps: int) -> None:
         d0 = distance_matrix_km(
             acc["latitude"], acc["longitude"], homes["home_latitude"], homes["home_longitude"]
         )
-        hours0 = pd.Series(call_hours(plan, employees, d0[np.arange(n_accounts), lay]))
+        hours0 = pd.Series(call_hours(plan, employees, road * d0[np.arange(n_accounts), lay]))
         per_rep = hours0.groupby(region_of).sum() / alloc
         if per_rep.max() / per_rep.min() < 1.1:
             break
@@ -543,7 +545,8 @@ def _planted_load(d: _Draft) -> None:
     dist_home = distance_matrix_km(
         acc["latitude"], acc["longitude"], reps["home_latitude"], reps["home_longitude"]
     )[np.arange(d.n), assign]
-    hours = call_hours(plan, d.employees, dist_home)
+    # hours by road, as stages 1, 4 and 5 and the optimizer count them
+    hours = call_hours(plan, d.employees, dist_home * plan.balance.circuity)
     load = np.bincount(assign, weights=hours, minlength=k)
     typical_ones = [i for i in range(k) if i not in overloaded + underloaded]
     typical = np.median(load[typical_ones] / rel_capacity[typical_ones])

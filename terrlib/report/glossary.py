@@ -18,14 +18,21 @@ import html
 GLOSSARY: dict[str, str] = {
     "Workload (hours)": "The hours a year the plan's coverage model asks for an account: calls "
     "a year by size band (times its ICP tier's multiplier when stage 3 ran) times minutes per "
-    "call, plus travel from the rep's home for the share of calls made in person "
-    "(measures.account_workload). A territory's workload is the sum over its accounts.",
+    "call, plus travel from the rep's home for the share of calls made in person, by road "
+    "(great circle times the plan's circuity, 1.25 by default, as the optimizer counts it; "
+    "measures.account_workload). A territory's workload is the sum over its accounts.",
     "Capacity": "A rep's selling hours a year: the rep's capacity hours less the plan's "
     "admin share (measures.territory_workload).",
     "Utilization": "Workload divided by capacity. 100% means the territory asks exactly the "
     "rep's selling hours; above the plan's over-utilization threshold (115% by default) it is "
     "under-served, below the under-utilization one (80%) over-served. Stages 1 and 4 use the "
     "same workload model, so they give the same figure.",
+    "Workload against target (fair share)": "A territory's workload divided by its target, "
+    "its fair share of the team's work: the team's total workload split in proportion to "
+    "each rep's capacity. It is utilization divided by the team's overall utilization, so "
+    "100% means as loaded as the team as a whole; the proposal holds it within the plan's "
+    "band (±10% by default). Where the team as a whole is over or under capacity, the two "
+    "figures differ by that much.",
     "FTE (full-time equivalent)": "Selling hours divided by those of a full-time rep (the "
     "median rep's capacity less the admin share). A part-time rep counts for less than one; "
     "hires and reductions are stated in FTE (workload.sizing).",

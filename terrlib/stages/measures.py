@@ -24,7 +24,9 @@ from terrlib.results import InsufficientData, Result
 def account_workload(
     data: Dataset, tiers: pd.DataFrame | None = None, frequency: float = 1.0
 ) -> pd.DataFrame:
-    """Per account: size band, distance to its rep's home, call and travel hours per year.
+    """Per account: size band, road distance to its rep's home (great circle times the
+    plan's ``balance.circuity``, as the optimizer measures it), call and travel hours per
+    year.
 
     Calls follow :func:`coverage_calls`: stage 3's ICP ``tiers`` when given, the plan's
     coverage by size band otherwise, times ``frequency``.
@@ -32,7 +34,8 @@ def account_workload(
     acc = data.accounts
     homes = data.reps.drop_duplicates("territory_id").set_index("territory_id")
     home = homes.reindex(acc["territory_id"])
-    dist = haversine_km(
+    # road distance, as the optimizer measures it: great circle x the plan's circuity
+    dist = data.plan.balance.circuity * haversine_km(
         acc["latitude"],
         acc["longitude"],
         home["home_latitude"].to_numpy(),
