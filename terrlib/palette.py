@@ -130,3 +130,42 @@ def colour_graph(
             every = [*palette, *spare]
             colours[node] = min(every, key=lambda c: taken[c] + farther.get(c, 0.0) / 4)
     return colours
+
+
+def keep_colours(
+    colours: Mapping[str, str],
+    weights: Mapping[tuple[str, str], float],
+    palette: Sequence[str] = CATEGORICAL,
+    spare: Sequence[str] = (YELLOW,),
+) -> dict[str, str]:
+    """``colours`` (of an earlier map) kept wherever they can be on a map whose neighbours
+    are ``weights``: only a node that now shares its colour with a neighbour changes, the
+    busiest first, to the free colour most unlike its neighbours' (a shared one when none
+    is free, the one with the least border).
+
+    Examples
+    --------
+    >>> keep_colours({"a": BLUE, "b": BLUE, "c": ORANGE}, {("a", "b"): 1.0})["c"] == ORANGE
+    True
+    >>> out = keep_colours({"a": BLUE, "b": BLUE}, {("a", "b"): 2.0})
+    >>> out["a"] != out["b"]
+    True
+    """
+    out = dict(colours)
+    around: dict[str, dict[str, float]] = {n: {} for n in out}
+    for (a, b), w in weights.items():
+        if a != b and a in around and b in around:
+            around[a][b] = around[a].get(b, 0.0) + float(w)
+            around[b][a] = around[b].get(a, 0.0) + float(w)
+    for node in sorted(out, key=lambda n: (-sum(around[n].values()), n)):
+        if not any(out[o] == out[node] for o in around[node]):
+            continue
+        taken: dict[str, float] = {}
+        for other, w in around[node].items():
+            taken[out[other]] = taken.get(out[other], 0.0) + w
+        free = [c for c in (*palette, *spare) if c not in taken]
+        if free:
+            out[node] = max(free, key=lambda c: min(distance(c, t) for t in taken))
+        else:
+            out[node] = min(taken, key=taken.get)
+    return out

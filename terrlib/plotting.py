@@ -736,7 +736,9 @@ def area_colours(
     """One colour per territory (or per value of ``by``) for every map that shows them, in
     which territories that border each other on any of ``frames`` (today's and the proposed
     alignment, say) differ: a colouring of the territories' neighbour graph onto the
-    colour-blind-safe palette (:func:`terrlib.palette.colour_graph`).
+    colour-blind-safe palette (:func:`terrlib.palette.colour_graph`). With more than one
+    frame, each territory keeps the colour the first frame alone gives it (today's, as on
+    stage 1's maps) unless a neighbour on another frame has it.
 
     Examples
     --------
@@ -749,7 +751,13 @@ def area_colours(
     (3, ['a', 'b', 'c'])
     """
     seen = [v for f in frames for v in _keys(f, by) if v] if order is None else order
-    return palette.colour_graph([str(v) for v in seen], _neighbours(frames, by))
+    nodes = sorted({str(v) for v in seen})  # one order, so every map colours alike
+    if len(frames) < 2:
+        return palette.colour_graph(nodes, _neighbours(frames, by))
+    # today's colours (as every stage's map of today has them), changed only where a
+    # territory would share its colour with a new neighbour on another frame
+    today = palette.colour_graph(nodes, _neighbours(frames[:1], by))
+    return palette.keep_colours(today, _neighbours(frames, by))
 
 
 def _account_regions(accounts: pd.DataFrame, homes: pd.DataFrame) -> np.ndarray | None:

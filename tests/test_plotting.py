@@ -471,3 +471,40 @@ def test_labels_do_not_cover_each_other():
     assert len(boxes) == 8
     assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
     assert sum(t.arrow_patch is not None for t in ax.texts) >= 6
+
+
+def test_a_territory_keeps_its_colour_unless_a_new_neighbour_has_it():
+    """Stage 4's maps keep each territory's colour from today's map (stage 1's) except where
+    a neighbour on the proposal shares it; a territory that must change takes a colour none
+    of its neighbours has whenever one is free."""
+    from terrlib import palette
+
+    rng = np.random.default_rng(0)
+    changed = kept = 0
+    for _ in range(20):
+        nodes = [f"T{k:02d}" for k in range(30)]
+        today = {
+            (nodes[i], nodes[j]): 1.0
+            for i in range(30)
+            for j in range(i + 1, 30)
+            if abs(i - j) <= 2 and rng.random() < 0.8
+        }
+        extra = {(nodes[i], nodes[j]): 1.0 for i, j in rng.integers(0, 30, (6, 2)) if i != j}
+        first = palette.colour_graph(nodes, today)
+        both = today | extra
+        again = palette.keep_colours(first, both)
+        around = {n: set() for n in nodes}
+        for a, b in both:
+            around[a].add(b)
+            around[b].add(a)
+        for node in nodes:
+            clashed = any(first[o] == first[node] for o in around[node])
+            if not clashed:
+                assert again[node] == first[node]
+                kept += 1
+            else:
+                changed += again[node] != first[node]
+            choices = len((*palette.CATEGORICAL, palette.YELLOW))
+            if len({again[o] for o in around[node]}) < choices - 1:
+                assert all(again[o] != again[node] for o in around[node]), node
+    assert kept > 10 * changed
