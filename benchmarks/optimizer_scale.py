@@ -132,7 +132,13 @@ def main() -> None:
         n, m = (int(v) for v in size.split("x"))
         acc, ter = instance(n, m, int(seed))
         size = f"{size} s{seed}"
-        travel = {"visits_per_call": 0.2 if args.travel_in_workload else 0.0}
+        # no reach: the generated accounts spread out from metros with no rep within a
+        # plan's default reach, where the bands at ±5% could not hold (the scale target is
+        # the balance and the certificate, not the reach, which issue 20's tests cover)
+        travel = {
+            "visits_per_call": 0.2 if args.travel_in_workload else 0.0,
+            "reach_km": np.inf,
+        }
         opt = TerritoryOptimizer(acc, ter, tolerance=args.tolerance, disruption=0.0, **travel)
         if args.peers_only:
             began = time.perf_counter()
