@@ -58,6 +58,7 @@ class _Feasibility:
         model.highs.setOptionValue("time_limit", 20.0)
         model.highs.setOptionValue("mip_max_nodes", NODES)
         model.highs.setOptionValue("mip_rel_gap", 1.0)
+        model.highs.setOptionValue("mip_allow_restart", False)  # see polish.run_milp
         model.highs.run()
         found = model.highs.getInfo().primal_solution_status == 2
         if not found and model.highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
