@@ -232,6 +232,20 @@ def wider(floors: dict[str, tuple]) -> dict[str, tuple]:
     }
 
 
+def loosened(floors: dict) -> dict:
+    """The same territories with their limits loosened but not lifted: a territory below
+    target may lose half as much again as its limit allows, one above may go twice as far
+    over (tried before :func:`opened`, so a territory is not stripped of nearly every
+    account when a plan exists that only widens its limits)."""
+    return {
+        t: tuple(
+            (min(10.0, 2 * v + MARGIN) if j % 2 else min(1.0, v + (1 - v) / 2)) if v else v
+            for j, v in enumerate(f)
+        )
+        for t, f in floors.items()
+    }
+
+
 def opened(floors: dict) -> dict:
     """The same territories without any band (the last resort when the integer plan cannot
     be found at the floors the LP allows)."""
@@ -281,8 +295,9 @@ def solve_balancing(
     balance to what they can reach (:func:`unbalanced`) and balance the rest. Returns the
     solved optimizer with ``unbalanced_`` set (None when every band held).
 
-    When no plan is found at those floors, even a few steps wider, those territories are
-    left without bands (:func:`opened`).
+    When no plan is found at those floors, even a few steps wider, their limits are
+    loosened (:func:`loosened`), and only when that fails too are those territories left
+    without bands (:func:`opened`).
 
     With ``rounding_only`` every solve is the LP's rounding alone (fast, and it fails fast:
     no MILP), for the rounds of a view that only compares where reps are based.
@@ -303,6 +318,8 @@ def solve_balancing(
     only = {"rounding_only": rounding_only}
     solved = solve_with_floors(opt, found.floors, tries, quick, **only) if found.floors else None
     if solved is None and found.floors:  # the integer plan needs more room: no limits on them
+        solved = solve_with_floors(opt, loosened(found.floors), 1, quick, **only)
+    if solved is None and found.floors:
         solved = solve_with_floors(opt, opened(found.floors), 1, quick, **only)
     if solved is None:
         first.unbalanced = found  # for a caller that goes on (stage 4 widens the rest)
