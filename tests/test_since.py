@@ -89,26 +89,17 @@ def test_a_measure_missing_in_one_quarter_is_shown_as_unknown(tmp_path):
 def test_each_stage_compares_its_own_measures(tmp_path):
     before, now = tmp_path / "2026Q2", tmp_path / "2026Q3"
     served = {"territory_id": ["T1", "T2", "T3"]}
+    accounts = {"account_id": list("abcd"), "customer": [True, False, False, True]}
     _write(
         before,
         territory_servedness=served | {"status": ["balanced", "under-served", "balanced"]},
-        icp_scores={
-            "account_id": list("abcd"),
-            "tier": ["A", "B", "B", "D"],
-            "customer": [True, False, False, True],
-            "score": [10.0, 5.0, 5.0, 1.0],
-        },
+        icp_scores=accounts | {"tier": ["A", "B", "B", "D"], "score": [10.0, 5.0, 5.0, 1.0]},
         territory_workload=served | {"status": ["understaffed", "balanced", "balanced"]},
     )
     _write(
         now,
         territory_servedness=served | {"status": ["balanced", "balanced", "over-served"]},
-        icp_scores={
-            "account_id": list("abcd"),
-            "tier": ["A", "A", "B", "D"],
-            "customer": [True, False, False, True],
-            "score": [12.0, 6.0, 5.0, 1.0],
-        },
+        icp_scores=accounts | {"tier": ["A", "A", "B", "D"], "score": [12.0, 6.0, 5.0, 1.0]},
         territory_workload=served | {"status": ["balanced", "balanced", "balanced"]},
         proposed_alignment={"account_id": ["a", "b"], "moved": [True, False]},
     )

@@ -43,12 +43,6 @@ def _attainment(frame: pd.DataFrame | None) -> float:
     return float(_number(frame, "bookings").sum() / quota) if quota > 0 else np.nan
 
 
-def _flagged(frame: pd.DataFrame | None, label: str) -> float:
-    if frame is None or "rating" not in frame:
-        return np.nan
-    return float((frame["rating"] == label).sum())
-
-
 def moves_made(before: pd.DataFrame | None, now: pd.DataFrame | None) -> dict[str, int] | None:
     """Of the moves last quarter's proposal made (``before``: its ``proposed_alignment``), how
     many accounts now sit in the proposed territory (``made``), are still in the one they were
@@ -150,12 +144,15 @@ _OVER = Measure(
 )
 _ATTAIN = Measure("Team attainment (bookings / quota)", "rep_scorecard", _attainment, "{:.1%}")
 _RATED = [
-    Measure(f"Reps rated {label}", "rep_effects", lambda f, lab=label: _flagged(f, lab), "{:,.0f}")
+    Measure(f"Reps rated {label}", "rep_effects", _rows(label, "rating"), "{:,.0f}")
     for label in FLAGGED
 ]
+_MOVED = Measure(
+    "Accounts the proposal moves", "proposed_alignment", _rows("true", "moved"), "{:,.0f}"
+)
 
-#: What each stage's "since last quarter" section compares (stage 3's: the plan's ICP tiers,
-#: see :func:`stage_since`); the index shows :data:`INDEX`.
+#: What each stage's "since last quarter" section compares (stage 3's, which depends on the
+#: plan's top ICP tier, is built by :func:`stage_since`); the index shows :data:`INDEX`.
 STAGE_MEASURES: dict[str, list[Measure]] = {
     "01-strategic-alignment": [_UNDER, _OVER],
     "02-segmentation": [
@@ -183,9 +180,7 @@ STAGE_MEASURES: dict[str, list[Measure]] = {
             _rows("overstaffed"),
             "{:,.0f}",
         ),
-        Measure(
-            "Accounts the proposal moves", "proposed_alignment", _rows("true", "moved"), "{:,.0f}"
-        ),
+        _MOVED,
     ],
     "05-performance-review": [_ATTAIN, *_RATED],
 }
@@ -256,6 +251,9 @@ def compare(
                 f"were made in the CRM, {moves['not_made']:,} accounts are still with their rep"
                 + (f" and {moves['elsewhere']:,} went to another one" if moves["elsewhere"] else "")
             )
+            made = f"{moves['made']:,} of {moves['proposed']:,}"
+            row = {"measure": f"Moves proposed in {previous} made in the CRM", previous: "–"}
+            table = pd.concat([table, pd.DataFrame([row | {quarter: made}])], ignore_index=True)
     changes = rating_changes(*files["rep_effects"]) if "rep_effects" in names else None
     for listed in (
         _listed(served, "territory_id", "served-ness") if served is not None else "",
@@ -265,10 +263,6 @@ def compare(
             sentences.append(listed)
     if changes is not None and changes.empty and files["rep_effects"][0] is not None:
         sentences.append("no rep's rating changed")
-    if moves is not None and moves["proposed"]:
-        made = f"{moves['made']:,} of {moves['proposed']:,}"
-        row = {"measure": f"Moves proposed in {previous} made in the CRM", previous: "–"}
-        table = pd.concat([table, pd.DataFrame([row | {quarter: made}])], ignore_index=True)
     headline = (
         f"Since {previous}: " + "; ".join(sentences) + "."
         if sentences
@@ -285,10 +279,7 @@ def since_last_quarter(now: Path, before: Path, quarter: str, previous: str) -> 
     """The index's comparison (:func:`compare` on :data:`INDEX` and last quarter's proposal):
     territories under- and over-served, team attainment, reps flagged by their rating and
     whether last quarter's proposed moves were made."""
-    moves = Measure(
-        "Accounts the proposal moves", "proposed_alignment", _rows("true", "moved"), "{:,.0f}"
-    )
-    return compare(now, before, quarter, previous, [*INDEX, moves])
+    return compare(now, before, quarter, previous, [*INDEX, _MOVED])
 
 
 def stage_since(

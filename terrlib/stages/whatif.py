@@ -185,12 +185,7 @@ def scenario_request(opt: TerritoryOptimizer, changes: dict) -> TerritoryOptimiz
     changes = dict(changes)
     reps = changes.pop("reps", None)
     base = with_reps(opt, int(reps)) if reps is not None else opt
-    locked = changes.pop("locked_accounts", None)
-    if locked is not None:
-        accounts = changes.get("accounts", base.accounts).copy()
-        accounts["locked"] = accounts["account_id"].isin(list(locked)).to_numpy()
-        changes["accounts"] = accounts
-    return base.with_params(**changes)
+    return base.with_changes(**changes)  # cold: a warm start's basis cannot be sent away
 
 
 def solve_scenario(request: TerritoryOptimizer, quick: bool = True) -> dict:

@@ -247,11 +247,16 @@ class TerritoryOptimizer:
         this optimizer's last LP, reused only where it is valid for the new request: arcs
         that a new lock, a shorter reach or another region rule forbids are dropped (and the
         basis with them), so a lock always holds."""
+        return self.with_changes(locked_accounts, **changes).warm_from(self)
+
+    def with_changes(self, locked_accounts=None, **changes: Any) -> TerritoryOptimizer:
+        """A new, unsolved optimizer with ``changes`` (any parameters), not warm from this
+        one; ``locked_accounts`` (account ids) replaces the accounts' locks."""
         if locked_accounts is not None:
             accounts = changes.get("accounts", self.accounts).copy()
             accounts["locked"] = accounts["account_id"].isin(list(locked_accounts)).to_numpy()
             changes["accounts"] = accounts
-        return self.with_params(**changes).warm_from(self)
+        return self.with_params(**changes)
 
     def resolve(self, quick: bool = True, locked_accounts=None, **changes: Any):
         """A new optimizer with ``changes`` (see :meth:`changed`), solved warm from this one

@@ -306,7 +306,7 @@ def solve_by_regions(
     )
     lag = Lagrangian(p, sc, np.union1d(keys, np.arange(n) * m + assign))
     lag.set_prices(prices)
-    dense = lag._dense(4_000_000)
+    dense = lag._dense()
     passes = 40 if dense else int(np.clip(2e8 / (n * m), 2, 40))
     ascent = lag.ascend(time.perf_counter() + bound_seconds, passes=passes)
     bound = max(ascent, nearest_bound(p))
@@ -521,7 +521,7 @@ class Lagrangian:
         value = float((low - tau * np.log(total)).sum()) + const
         return value, self._slopes(x)
 
-    def _dense(self, chunk: int) -> bool:
+    def _dense(self, chunk: int = 4_000_000) -> bool:
         """Keep every free account's arc costs in memory (in ``sc`` units, inf where not
         allowed), when they fit in :data:`DENSE_BYTES` and an account's hours do not depend
         on its territory (no travel in workload): pricing then reads them instead of
