@@ -64,6 +64,19 @@ def distance(a: str, b: str) -> float:
     return float(np.linalg.norm(lab(a) - lab(b)))
 
 
+def _around(
+    nodes: Iterable[str], weights: Mapping[tuple[str, str], float]
+) -> dict[str, dict[str, float]]:
+    """Each node's neighbours among ``nodes`` with the border it shares with each (pairs
+    in either order added up)."""
+    around: dict[str, dict[str, float]] = {n: {} for n in nodes}
+    for (a, b), w in weights.items():
+        if a != b and a in around and b in around:
+            around[a][b] = around[a].get(b, 0.0) + float(w)
+            around[b][a] = around[b].get(a, 0.0) + float(w)
+    return around
+
+
 def colour_graph(
     nodes: Iterable[str],
     weights: Mapping[tuple[str, str], float],
@@ -100,11 +113,7 @@ def colour_graph(
         Node to colour, busiest node first.
     """
     nodes = list(dict.fromkeys(nodes))
-    around: dict[str, dict[str, float]] = {n: {} for n in nodes}
-    for (a, b), w in weights.items():
-        if a != b and a in around and b in around:
-            around[a][b] = around[a].get(b, 0.0) + float(w)
-            around[b][a] = around[b].get(a, 0.0) + float(w)
+    around = _around(nodes, weights)
     rank = {n: i for i, n in enumerate(nodes)}
     order = sorted(nodes, key=lambda n: (-sum(around[n].values()), rank[n]))
     colours: dict[str, str] = {}
@@ -152,11 +161,7 @@ def keep_colours(
     True
     """
     out = dict(colours)
-    around: dict[str, dict[str, float]] = {n: {} for n in out}
-    for (a, b), w in weights.items():
-        if a != b and a in around and b in around:
-            around[a][b] = around[a].get(b, 0.0) + float(w)
-            around[b][a] = around[b].get(a, 0.0) + float(w)
+    around = _around(out, weights)
     for node in sorted(out, key=lambda n: (-sum(around[n].values()), n)):
         if not any(out[o] == out[node] for o in around[node]):
             continue
