@@ -213,8 +213,8 @@ def unbalanced_text(opt: TerritoryOptimizer, names: int = 4) -> str:
     kept = (
         "none is left further from target than today, unless the rules hold it there"
         if not worse
-        else "further from target than today and than the rules need, because no plan at "
-        "their limits was found: " + ", ".join(worse)
+        else ", ".join(worse) + " end further from target than today and than the rules "
+        "need, because no plan at their limits was found"
     )
     return (
         f"{len(t)} of {opt.problem_.m} territories cannot be balanced under the plan's rules "

@@ -45,8 +45,6 @@ RULES: dict[str, dict] = {
 #: tolerance added to what the LP says a territory can be held to, and the share of it
 #: added on top (the integer plan needs a little more room than the LP's fractional one)
 MARGIN, RELATIVE = 0.03, 0.1
-#: how much further from target than today a territory that cannot be balanced may be held
-SLACK = 0.0
 
 
 @dataclass(frozen=True)
@@ -169,20 +167,20 @@ def unbalanced(problem: TerritoryProblem, explain: bool = True) -> Unbalanced:
         # accounts); under: held to what it has today (or the best it can reach, if less),
         # a little below, so it is neither handed every account within reach nor stripped
         # of the accounts it has. And a territory with accounts today is never let further
-        # from target than today (give or take SLACK), where the
-        # rules let it be as close as that
+        # from target than today, where the rules let it be as close as that
         f = np.zeros(4)
         for j in range(2):
             now = today[k, j]
             if over[j]:
                 cap = dev[j] * (1 + RELATIVE) + MARGIN
                 if now - 1 >= dev[j]:
-                    cap = min(cap, now - 1 + SLACK)
+                    cap = min(cap, now - 1)
                 f[2 * j + 1] = min(10.0, cap)
             elif under[j]:
-                keep = min(now, ratio[k][j]) * (1 - RELATIVE) - MARGIN
-                if 0 < now <= ratio[k][j]:
-                    keep = max(keep, now - SLACK)
+                if 0 < now <= ratio[k][j]:  # what it has today, which the rules allow
+                    keep = now
+                else:
+                    keep = min(now, ratio[k][j]) * (1 - RELATIVE) - MARGIN
                 f[2 * j] = float(np.clip(1.0 - keep, 0.0, 1.0))
         floors[str(p.ids[k])] = tuple(float(v) for v in f)
         sole = np.flatnonzero((options == 1) & (p.current == k))
@@ -234,9 +232,9 @@ def wider(floors: dict[str, tuple]) -> dict[str, tuple]:
 
 def loosened(floors: dict) -> dict:
     """The same territories with their limits loosened but not lifted: a territory below
-    target may lose half as much again as its limit allows, one above may go twice as far
-    over (tried before :func:`opened`, so a territory is not stripped of nearly every
-    account when a plan exists that only widens its limits)."""
+    target must keep half the workload or potential its limit kept, one above may go twice
+    as far over (tried before :func:`opened`, so a territory is not stripped of nearly
+    every account when a plan exists that only widens its limits)."""
     return {
         t: tuple(
             (min(10.0, 2 * v + MARGIN) if j % 2 else min(1.0, v + (1 - v) / 2)) if v else v
