@@ -635,9 +635,10 @@ def balance_before_after(
 
 
 @_needs_data
-def disruption_curve_plot(curve: pd.DataFrame, ax=None):
+def disruption_curve_plot(curve: pd.DataFrame, ax=None, proposal: dict | None = None):
     """The tightest workload band found (and the LP's bound on it) and the travel change
-    against the cap on the share of accounts moved."""
+    against the cap on the share of accounts moved, with ``proposal`` (the curve result's
+    ``proposal``: its cap, accounts moved and band) marked."""
     ax = _ax(ax, (8, 4.5))
     ok = curve.dropna(subset=["workload_tolerance"])
     if ok.empty:
@@ -663,6 +664,22 @@ def disruption_curve_plot(curve: pd.DataFrame, ax=None):
             (first["max_moved_share"], ceiling * 0.97),
             fontsize=SMALL, ha="left", va="top",
         )  # fmt: skip
+    said = ""
+    if proposal is not None:
+        at = proposal
+        ax.plot(
+            [at["max_moved_share"]], [at["workload_tolerance"]], "*", ms=18, color=INK,
+            label="the proposal", zorder=5,
+        )  # fmt: skip
+        ax.annotate(
+            f"proposal: {at['accounts_moved']:,.0f} moved, ±{at['workload_tolerance']:.0%}",
+            (at["max_moved_share"], at["workload_tolerance"]), xytext=(8, 10),
+            textcoords="offset points", fontsize=SMALL,
+        )  # fmt: skip
+        said = (
+            f" The proposal, marked with a star, is at the {at['max_moved_share']:.0%} cap: "
+            f"{at['accounts_moved']:,.0f} accounts moved, ±{at['workload_tolerance']:.0%}."
+        )
     ax.legend()
     last = ok.iloc[-1]
     return describe(
@@ -671,7 +688,7 @@ def disruption_curve_plot(curve: pd.DataFrame, ax=None):
         f"{len(ok):,} caps from {first['max_moved_share']:.0%} to "
         f"{last['max_moved_share']:.0%}: ±{first['workload_tolerance']:.0%} at the first, "
         f"±{last['workload_tolerance']:.0%} at the last; travel against today from "
-        f"{first['travel_vs_today']:+.0%} to {last['travel_vs_today']:+.0%}.",
+        f"{first['travel_vs_today']:+.0%} to {last['travel_vs_today']:+.0%}." + said,
     )
 
 

@@ -227,8 +227,10 @@ CHARTS = {
                 "workload_tolerance": [0.6, 0.2, 0.12, 0.08, 0.06],
                 "tightest_possible": [0.6, 0.15, 0.1, 0.07, 0.05],
                 "travel_vs_today": [0.0, -0.02, -0.04, -0.06, -0.08],
+                "accounts_moved": [0, 50, 100, 150, 150],
             }
-        )
+        ),
+        proposal={"max_moved_share": 0.1, "accounts_moved": 100, "workload_tolerance": 0.12},
     ),
 }
 
@@ -283,6 +285,10 @@ def test_descriptions_state_the_figures_numbers():
     assert "A 6.7x, B 1.1x, C 0.4x, D 0.1x" in said["tier_lift"]
     assert "2 within the band today, 4 proposed" in said["balance_before_after"]
     assert "Gini (0 is equal): accounts 0.25, potential 0.45" in said["lorenz_curves"]
+    assert (
+        "The proposal, marked with a star, is at the 10% cap: 100 accounts moved, ±12%"
+        in said["disruption_curve_plot"]
+    )
     assert len(set(said.values())) == len(said)
 
 

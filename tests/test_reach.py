@@ -243,7 +243,8 @@ def test_resolve_is_a_warm_solved_copy():
 def test_the_trade_off_curve_is_monotone(seed):
     acc, ter = company(seed)
     opt = balancing.solve_or_widen(request(acc, ter))
-    curve = balancing.disruption_curve(opt, steps=3, lp_steps=5).table
+    result = balancing.disruption_curve(opt, steps=3, lp_steps=5)
+    curve = result.table
     assert list(curve.columns[:5]) == [
         "max_moved_share", "accounts_moved", "workload_tolerance", "travel_vs_today", "gap"
     ]  # fmt: skip
@@ -254,7 +255,14 @@ def test_the_trade_off_curve_is_monotone(seed):
     assert (np.diff(ok["workload_tolerance"].to_numpy()) <= 1e-9).all()
     assert (ok["tightest_possible"] <= ok["workload_tolerance"] + 1e-9).all()
     assert (ok["accounts_moved"] <= ok["max_moved_share"] * len(acc) + 1e-6).all()
-
+    # the text places the proposal on the curve, and the chart marks it
+    at = result.proposal
+    assert at["accounts_moved"] == len(opt.moves_) and at["workload_tolerance"] == opt.tolerance
+    said = result.headline.split("The proposal is the point at")[1]
+    assert f"({at['accounts_moved']:,.0f} accounts moved, ±{at['workload_tolerance']:.0%}" in said
+    same = ok[np.isclose(ok["max_moved_share"], at["max_moved_share"])]
+    tighter = same["workload_tolerance"].iloc[0] < at["workload_tolerance"] - 0.005
+    assert ("a tighter band" in said) == tighter
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_aligning_by_postal_code_keeps_each_code_together(seed):

@@ -149,6 +149,7 @@ def test_downloads_sit_beside_the_report_and_are_linked(built):
         "proposed_alignment.csv",
         "account_moves.csv",
         "next_quarter_quotas.csv",
+        "proposed_quotas.csv",
         "rep_scorecard.csv",
         "cross_sell_leads.csv",
     ):
@@ -185,6 +186,9 @@ def test_stages_agree_on_each_territory(built):
     )
     quotas = pd.read_csv(processed / "next_quarter_quotas.csv")
     assert quotas["quota_next"].notna().all() and (quotas["quota_next"] > 0).all()
+    # the quotas on the proposal split the same team number
+    proposed = pd.read_csv(processed / "proposed_quotas.csv")
+    assert proposed["quota_next_proposed"].sum() == pytest.approx(quotas["quota_next"].sum())
 
 
 def test_run_manifest(built, small_demo):

@@ -13,6 +13,11 @@ from terrlib.results import InsufficientData
 from terrlib.stages import measures, segmentation
 
 
+def replace_step(strategy, step):
+    """The plan's strategy with another quota step."""
+    return strategy.model_copy(update={"quota_step": step})
+
+
 @pytest.fixture(scope="module")
 def stage2(small_data):
     potential = measures.account_potential(small_data, "2026Q3")
@@ -148,13 +153,61 @@ def test_next_quarter_quotas(stage2, small_data):
     assert (t["quota_next"] > 0).all()
     # all weight on potential: quotas in proportion to the realistic targets
     only = segmentation.next_quarter_quotas(small_data, "2026Q3", econ, weight=1.0).table
-    only = only.set_index("territory_id")["quota_next"]
+    only = only.set_index("territory_id")["quota_fair"]
     share = e["target_annual"] / e["target_annual"].sum()
     assert (only / only.sum()).to_numpy() == pytest.approx(share.reindex(only.index).to_numpy())
+    # the quota to set: each rep's share of the team's number within the plan's step of today's
+    step = small_data.plan.strategy.quota_step
+    today = t["quota_today"] / t["quota_today"].sum()
+    moved = t["quota_next"] / t["quota_next"].sum() / today - 1
+    assert (moved.abs() <= step + 1e-9).all()
+    # and the nearest to the fair shares within those limits: every quota short of its limit
+    # is its fair share shifted by the same amount, and one at a limit would pass it
+    shift = t["quota_next"] - t["quota_fair"]
+    start = t["quota_today"] * quotas.team_number / t["quota_today"].sum()
+    inside = (shift.abs() > 0) & ((t["quota_next"] / start - 1).abs() < step - 1e-6)
+    assert inside.any() and shift[inside].std() == pytest.approx(0, abs=1e-3)
+    at_top = (t["quota_next"] / start - 1) > step - 1e-6
+    assert (t.loc[at_top, "quota_fair"] + shift[inside].mean() >= t.loc[at_top, "quota_next"]).all()
+    free = small_data.plan.model_copy(
+        update={"strategy": replace_step(small_data.plan.strategy, None)}
+    )
+    unlimited = segmentation.next_quarter_quotas(replace(small_data, plan=free), "2026Q3", econ)
+    assert unlimited.table["quota_next"].to_numpy() == pytest.approx(
+        unlimited.table["quota_fair"].to_numpy()
+    )
     line = segmentation.quota_decision(quotas)
     assert (
         line.topic == "Quotas for next quarter" and f"{quotas.team_number / 1e6:,.2f}M" in line.text
     )
+
+
+def test_proposed_quotas_follow_the_accounts(stage2, small_data):
+    scores = stage2["scores"]
+    same = pd.Series(
+        small_data.accounts["territory_id"].to_numpy(), index=small_data.accounts["account_id"]
+    )
+    kept = segmentation.proposed_quotas(small_data, "2026Q3", scores, same).table
+    # nothing moves: the quotas are stage 2's
+    assert kept["quota_next_proposed"].to_numpy() == pytest.approx(
+        kept["quota_next_today"].to_numpy()
+    )
+    assert kept["against_today_territory"].abs().max() == pytest.approx(0, abs=1e-9)
+    # every account of the territory with the most potential goes to another
+    e = stage2["territories"].table.set_index("territory_id")
+    big, other = e["potential"].idxmax(), e["potential"].idxmin()
+    moved = same.where(same != big, other)
+    result = segmentation.proposed_quotas(small_data, "2026Q3", scores, moved)
+    t = result.table.set_index("territory_id")
+    # the team's number does not change: quota moves between reps with the accounts
+    assert t["quota_next_proposed"].sum() == pytest.approx(t["quota_next_today"].sum())
+    assert result.team_number == pytest.approx(t["quota_next_today"].sum())
+    assert t.loc[big, "quota_next_proposed"] == pytest.approx(0, abs=1e-6)
+    assert t.loc[other, "quota_next_proposed"] > t.loc[other, "quota_next_today"]
+    assert result.table["against_today_territory"].abs().is_monotonic_decreasing
+    line = segmentation.proposed_quota_decision(result)
+    assert line.topic == "Quotas for next quarter" and big in line.text and other in line.text
+    assert line.section == "Quotas on the proposed alignment"
 
 
 def test_pairs_once_and_leads_valued_per_account(stage2, small_data):

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from terrlib import optimize
+from terrlib.geo import haversine_km
 from terrlib.inputs import coverage
 from terrlib.stages import measures, workload
 
@@ -64,3 +65,27 @@ def test_scenarios_scale_the_reps_needed(small_data):
     assert f"{t['change'].max():+.1f}" in result.headline
     custom = workload.sizing_scenarios(small_data, scenarios={"today": {}, "x2": {"frequency": 2}})
     assert custom.table["change"].iloc[1] == pytest.approx(base["reps needed"])
+
+
+def test_sizing_counts_travel_from_the_proposed_reps(small_data):
+    acc = small_data.accounts
+    today = pd.Series(acc["territory_id"].to_numpy(), index=acc["account_id"])
+    plain = workload.sizing(small_data).table
+    same = workload.sizing(small_data, alignment=today)
+    assert same.table["hours"].to_numpy() == pytest.approx(plain["hours"].to_numpy())
+    assert "proposed alignment" in same.headline and "proposed rep" in same.notes
+    # every account to the rep whose home is nearest: less travel, so no more reps needed
+    reps = small_data.reps.drop_duplicates("territory_id")
+    near = haversine_km(
+        acc["latitude"].to_numpy()[:, None],
+        acc["longitude"].to_numpy()[:, None],
+        reps["home_latitude"].to_numpy()[None, :],
+        reps["home_longitude"].to_numpy()[None, :],
+    ).argmin(axis=1)
+    nearest = pd.Series(reps["territory_id"].to_numpy()[near], index=acc["account_id"])
+    closer = workload.sizing(small_data, alignment=nearest).table
+    assert closer["hours"].sum() < plain["hours"].sum()
+    assert closer["reps_needed"].sum() < plain["reps_needed"].sum()
+    # the scenarios size the same alignment
+    scen = workload.sizing_scenarios(small_data, alignment=nearest).table
+    assert scen["reps needed"].iloc[0] == pytest.approx(closer["reps_needed"].sum())

@@ -163,6 +163,31 @@ class Dataset:
             cutoff=end.normalize(),
         )
 
+    def realigned(self, assignment: pd.Series) -> Dataset:
+        """Return the data with accounts assigned as ``assignment`` says.
+
+        Parameters
+        ----------
+        assignment : Series
+            Territory per account, indexed by ``account_id`` (a proposal's
+            ``TerritoryOptimizer.assignment_``). Accounts it does not name keep their territory.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> acc = pd.DataFrame({"account_id": ["A1", "A2"], "territory_id": ["T1", "T1"]})
+        >>> data = Dataset(acc, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
+        ...     SimpleNamespace(), Path("."))
+        >>> data.realigned(pd.Series({"A2": "T2"})).accounts["territory_id"].tolist()
+        ['T1', 'T2']
+        >>> data.accounts["territory_id"].tolist()  # the original is left as it was
+        ['T1', 'T1']
+        """
+        accounts = self.accounts.copy()
+        proposed = accounts["account_id"].map(assignment)
+        accounts["territory_id"] = proposed.where(proposed.notna(), accounts["territory_id"])
+        return replace(self, accounts=accounts)
+
     def summary(self) -> pd.DataFrame:
         """Rows per table and the date range each covers."""
         rows = []

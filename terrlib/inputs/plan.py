@@ -50,6 +50,13 @@ class Strategy(_Strict):
     priority_industries: dict[str, float] = Field(default_factory=dict)
     priority_segments: dict[str, float] = Field(default_factory=dict)
     growth_goal: float = Field(0.15, ge=-1, le=5, description="Target revenue growth, year on year")
+    quota_step: float | None = Field(
+        0.25,
+        ge=0,
+        le=10,
+        description="Largest change of a rep's quota from one quarter to the next, as a share "
+        "of the quota today (quotas glide toward their fair share); null: no limit",
+    )
 
     @field_validator("priority_industries", "priority_segments")
     @classmethod

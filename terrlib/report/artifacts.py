@@ -72,6 +72,7 @@ ARTIFACTS: dict[str, Artifact] = {
         Artifact("win_rate_industry", _S3, "win rate by industry"),
         Artifact("territory_workload", _S4, "each territory's hours against capacity"),
         Artifact("sizing", _S4, "reps needed by region and segment"),
+        Artifact("proposed_quotas", _S4, "next quarter's quota per rep on the proposal"),
         Artifact("proposed_alignment", _S4, "the proposed owner of every account"),
         Artifact("account_moves", _S4, "the accounts the proposal moves, with why"),
         Artifact("territory_changes", _S4, "each territory today and proposed, with compactness"),

@@ -32,6 +32,7 @@ DOWNLOADS: tuple[tuple[str, str], ...] = (
     ("staffing_changes.csv", "staffing changes for territories the rules cannot balance"),
     ("sizing.csv", "full-time reps needed by region and segment"),
     ("next_quarter_quotas.csv", "next quarter's quota per rep, with last quarter's attainment"),
+    ("proposed_quotas.csv", "next quarter's quota per rep if the proposed alignment is adopted"),
     ("rep_scorecard.csv", "each rep's attainment, pipeline and return"),
     ("rep_effects.csv", "each rep's adjusted rating with its interval"),
     ("cross_sell_leads.csv", "accounts to offer a second product"),

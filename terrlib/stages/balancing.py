@@ -679,9 +679,13 @@ def disruption_curve(
         "tightest_possible", "note",
     ]  # fmt: skip
     table = pd.DataFrame(out).reindex(columns=columns)
-    return Result(
+    mine = _point(
+        1.0 if opt.max_moved_share is None else float(opt.max_moved_share),
+        opt, opt.tolerance, np.nan, "the proposal",
+    )  # fmt: skip
+    result = Result(
         "Disruption against balance",
-        _curve_text(table),
+        _curve_text(table, mine),
         table,
         formats=CURVE_FORMATS,
         notes="Each row is a plan found at the tightest workload tolerance its cap allowed "
@@ -692,6 +696,8 @@ def disruption_curve(
         "Gap: how far that plan could at most be from the cheapest one at its tolerance and "
         "cap.",
     )
+    result.proposal = mine  # for the chart, which marks it
+    return result
 
 
 def _attempt(
@@ -758,8 +764,9 @@ CURVE_FORMATS = {
 }
 
 
-def _curve_text(table: pd.DataFrame) -> str:
-    """What the trade-off curve shows, in a sentence or two."""
+def _curve_text(table: pd.DataFrame, proposal: dict | None = None) -> str:
+    """What the trade-off curve shows, in a sentence or two, and where ``proposal`` (a
+    :func:`_point` of the proposal) sits on it."""
     ok = table.dropna(subset=["workload_tolerance"])
     if ok.empty:
         return "No cap in the list can be met under the plan's other rules."
@@ -773,14 +780,39 @@ def _curve_text(table: pd.DataFrame) -> str:
         f"(travel {end['travel_vs_today']:+.0%} against today)."
     )
     if first["workload_tolerance"] - end["workload_tolerance"] < 0.01:
-        return text + " Moving more accounts buys no better balance here."
-    if knee.name == end.name:
-        return text + " Each looser cap still buys a tighter band."
-    return text + (
-        f" Most of that is reached by {cap(knee['max_moved_share'])} "
-        f"({knee['accounts_moved']:,.0f} accounts moved, ±{knee['workload_tolerance']:.0%}): "
-        "moving more buys little more balance."
+        text += " Moving more accounts buys no better balance here."
+    elif knee.name == end.name:
+        text += " Each looser cap still buys a tighter band."
+    else:
+        text += (
+            f" Most of that is reached by {cap(knee['max_moved_share'])} "
+            f"({knee['accounts_moved']:,.0f} accounts moved, ±{knee['workload_tolerance']:.0%}):"
+            " moving more buys little more balance."
+        )
+    if proposal is None:
+        return text
+    at = proposal
+    text += (
+        f" The proposal is the point at {cap(at['max_moved_share'])} "
+        f"({at['accounts_moved']:,.0f} accounts moved, ±{at['workload_tolerance']:.0%}, "
+        f"travel {at['travel_vs_today']:+.0%} against today)"
     )
+    same = ok[np.isclose(ok["max_moved_share"], at["max_moved_share"])]
+    if len(same) and same["workload_tolerance"].iloc[0] < at["workload_tolerance"] - 0.005:
+        other = same.iloc[0]
+        text += (
+            f": at its cap a tighter band of ±{other['workload_tolerance']:.0%} can be met "
+            f"(travel {other['travel_vs_today']:+.0%}); the proposal holds the plan's band "
+            "and spends the room on shorter travel"
+        )
+    tighter = ok[(ok["max_moved_share"] < at["max_moved_share"]) & (ok["accounts_moved"] > 0)]
+    if len(tighter):
+        less = tighter.iloc[-1]
+        text += (
+            f"; moving fewer, {less['accounts_moved']:,.0f} accounts, leaves the band at "
+            f"±{less['workload_tolerance']:.0%} (travel {less['travel_vs_today']:+.0%})"
+        )
+    return text + "."
 
 
 def territory_zip_codes(opt: TerritoryOptimizer) -> pd.DataFrame:

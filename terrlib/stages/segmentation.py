@@ -39,6 +39,7 @@ from itertools import permutations
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 from scipy.stats import spearmanr
 
 from terrlib import fitting
@@ -241,12 +242,20 @@ def cost_to_serve(data: Dataset) -> pd.DataFrame:
 
 
 def territory_economics(
-    data: Dataset, quarter: str, scores: pd.DataFrame, attainable_quantile: float = 0.75
+    data: Dataset,
+    quarter: str,
+    scores: pd.DataFrame,
+    attainable_quantile: float = 0.75,
+    attainable: float | None = None,
 ) -> Result:
     """Cost to serve, potential, bookings, ROI and a realistic target per territory, against
     today's quota (see the module text for the target method). ROI is the last four quarters'
     bookings over the rep's cost for the quarters of those four they held the territory (as
-    :func:`terrlib.stages.performance.rep_scorecard` computes ``roi_4q``)."""
+    :func:`terrlib.stages.performance.rep_scorecard` computes ``roi_4q``).
+
+    ``attainable`` fixes the attainable penetration (default: the ``attainable_quantile`` of
+    the territories' own), so that a proposal's territories are set the targets today's
+    territories set (:func:`proposed_quotas`)."""
     reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")
     costed = scores.merge(cost_to_serve(data), on="account_id")
     terr = (
@@ -271,7 +280,8 @@ def territory_economics(
     terr["penetration"] = terr["bookings_4q"] / terr["potential"]
     terr["white_space_share"] = terr["white_space"] / terr["potential"]
     terr["uncovered_share"] = terr["uncovered_potential"] / terr["potential"]
-    attainable = float(terr["penetration"].quantile(attainable_quantile))
+    if attainable is None:
+        attainable = float(terr["penetration"].quantile(attainable_quantile))
     terr["target_annual"] = np.maximum(terr["bookings_4q"], terr["potential"] * attainable)
     terr["target_quarter"] = terr["target_annual"] / 4
     goal = data.plan.strategy.growth_goal
@@ -342,8 +352,59 @@ QUOTA_POTENTIAL_WEIGHT = 0.5
 QUOTA_BIG_CHANGE = 0.25
 
 
+def glide(fair: np.ndarray, start: np.ndarray, step: float | None) -> np.ndarray:
+    """Quotas that add up to ``fair``'s total, the nearest to the fair shares (least squares)
+    that change no rep's share of the total by more than ``step``.
+
+    ``start`` is scaled to the total first (the team's growth applies to every rep); each
+    quota is then ``clip(fair + shift, start x (1 - step), start x (1 + step))`` with the one
+    ``shift`` that keeps the total, which is the nearest point to ``fair`` within those
+    limits. A rep without a start (new, or no quota) has no limit but zero (and no quota
+    without a fair share). If even every
+    quota at its limit cannot make the total, all move past their limit by the same
+    proportion.
+
+    Examples
+    --------
+    >>> glide(np.array([10.0, 30.0]), np.array([20.0, 20.0]), 0.25).round(2).tolist()
+    [15.0, 25.0]
+    >>> glide(np.array([10.0, 30.0]), np.array([20.0, 20.0]), None).tolist()
+    [10.0, 30.0]
+    >>> glide(np.array([10.0, 30.0]), np.array([10.0, 10.0]), 0.25).round(2).tolist()
+    [15.0, 25.0]
+    >>> glide(np.array([10.0, 30.0, 60.0]), np.array([20.0, 20.0, np.nan]), 0.25).round(2)
+    array([15., 25., 60.])
+    """
+    fair = np.asarray(fair, float)
+    total = float(fair.sum())
+    start = np.asarray(start, float)
+    free = ~(np.isfinite(start) & (start > 0))
+    if step is None or total <= 0 or free.all():
+        return fair.copy()
+    start = np.where(free, 0.0, start) * (total - fair[free].sum()) / start[~free].sum()
+    lo = np.where(free, 0.0, start * (1 - step))
+    hi = np.where(free, np.where(fair > 0, np.inf, 0.0), start * (1 + step))
+    floor, ceiling = float(lo.sum()), float(hi.sum())
+    if floor >= total:
+        return lo * total / floor
+    if ceiling <= total:
+        return hi * total / ceiling
+
+    def made(shift: float) -> float:
+        return float(np.clip(fair + shift, lo, hi).sum()) - total
+
+    low = float((lo - fair).min()) - 1.0
+    high = float(np.where(free, total, hi - fair).max()) + 1.0
+    return np.clip(fair + brentq(made, low, high, xtol=1e-9), lo, hi)
+
+
 def next_quarter_quotas(
-    data: Dataset, quarter: str, economics: Result, weight: float = QUOTA_POTENTIAL_WEIGHT
+    data: Dataset,
+    quarter: str,
+    economics: Result,
+    weight: float = QUOTA_POTENTIAL_WEIGHT,
+    team: float | None = None,
+    start: pd.Series | None = None,
 ) -> Result:
     """Next quarter's quota per rep: the team's number split by potential and by history.
 
@@ -363,6 +424,13 @@ def next_quarter_quotas(
         :func:`territory_economics` for ``quarter``.
     weight : float
         Weight of potential against history, between 0 and 1.
+    team : float, optional
+        The team's number (default: from the bookings, as above); :func:`proposed_quotas`
+        passes today's, so a realignment moves quota between reps without changing it.
+    start : Series, optional
+        Quota per territory the glide starts from (default today's ``quarterly_quota``):
+        each rep's quota next quarter moves from it toward the fair share by at most the
+        plan's ``strategy.quota_step`` (:func:`glide`).
 
     Examples
     --------
@@ -375,11 +443,16 @@ def next_quarter_quotas(
     ...     "hire_date": pd.to_datetime(["2020-01-01", "2020-01-01"])})
     >>> opps = pd.DataFrame({"rep_id": ["R1"], "stage": ["won"], "amount": [40.0],
     ...     "close_date": pd.to_datetime(["2024-08-01"])})
+    >>> strategy = SimpleNamespace(growth_goal=0.2, quota_step=None)
     >>> data = SimpleNamespace(reps=reps, opportunities=opps, fiscal_start=1,
-    ...     plan=SimpleNamespace(strategy=SimpleNamespace(growth_goal=0.2)))
+    ...     plan=SimpleNamespace(strategy=strategy))
     >>> q = next_quarter_quotas(data, "2024Q3", econ).table.set_index("rep_id")
     >>> q["quota_next"].round(2).tolist()  # 60 in all: 0.5 x (3/4, 1/4) + 0.5 x (1/2, 1/2)
     [37.5, 22.5]
+    >>> strategy.quota_step = 0.1  # shares move 10% at most from today's half each
+    >>> q = next_quarter_quotas(data, "2024Q3", econ).table.set_index("rep_id")
+    >>> q["quota_next"].round(2).tolist(), q["quota_fair"].round(2).tolist()
+    ([33.0, 27.0], [37.5, 22.5])
     """
     q_start, q_end = quarter_bounds(quarter, data.fiscal_start)
     reps = data.reps.drop_duplicates("territory_id").set_index("territory_id")
@@ -387,7 +460,8 @@ def next_quarter_quotas(
     held = quarters_held(reps["hire_date"], q_end, 4)
     history = (econ["bookings_4q"] * 4 / held.replace(0, np.nan)).fillna(0.0)
     goal = data.plan.strategy.growth_goal
-    team = float(history.sum()) * (1 + goal) / 4
+    if team is None:
+        team = float(history.sum()) * (1 + goal) / 4
     target_share = econ["target_annual"] / econ["target_annual"].sum()
     history_share = history / history.sum() if history.sum() > 0 else target_share
     share = np.where(held > 0, weight * target_share + (1 - weight) * history_share, np.nan)
@@ -405,20 +479,40 @@ def next_quarter_quotas(
             / reps["quarterly_quota"].replace(0, np.nan).to_numpy(),
             "bookings_4q": econ["bookings_4q"],
             "potential": econ["potential"],
-            "quota_next": team * share,
+            "quota_fair": team * share,
         },
         index=reps.index,
     )
+    step = data.plan.strategy.quota_step
+    begin = reps["quarterly_quota"] if start is None else start.reindex(reps.index)
+    table["quota_next"] = glide(table["quota_fair"].to_numpy(), begin.to_numpy(), step)
     table["change"] = table["quota_next"] / table["quota_today"].replace(0, np.nan) - 1
     table = table.reset_index(names="territory_id").sort_values("change", ascending=False)
+    today = float(reps["quarterly_quota"].sum())
+    return _quotas_result(table, team, today, goal, weight, step)
+
+
+def _quotas_result(
+    table: pd.DataFrame, team: float, today: float, goal: float, weight: float, step
+) -> Result:
+    """:func:`next_quarter_quotas`'s result: its table with the headline that says how the
+    team's number is split and phased in."""
     up = table[table["change"] > QUOTA_BIG_CHANGE]
     down = table[table["change"] < -QUOTA_BIG_CHANGE]
+    apart = table["quota_next"] / table["quota_fair"].replace(0, np.nan) - 1
+    held_back = int((apart.abs() > 0.05).sum())
+    phased = (
+        f" Each rep's share of it moves at most {step:.0%} a quarter toward their fair share, "
+        f"so {held_back} of {len(table)} reps are still more than 5% from theirs."
+        if step is not None
+        else ""
+    )
     headline = (
         f"Next quarter's number is {team / 1e6:,.2f}M (the last four quarters' bookings grown "
         f"by the plan's {goal:.0%} goal, a quarter of it) against "
-        f"{reps['quarterly_quota'].sum() / 1e6:,.2f}M of quota today, split {weight:.0%} on "
-        "each territory's realistic target and "
-        f"{1 - weight:.0%} on its bookings: {len(up)} quotas rise by more than "
+        f"{today / 1e6:,.2f}M of quota today. Each rep's fair share "
+        f"of it is {weight:.0%} on the territory's realistic target and "
+        f"{1 - weight:.0%} on its bookings.{phased} {len(up)} quotas rise by more than "
         f"{QUOTA_BIG_CHANGE:.0%} and {len(down)} fall by more than that."
     )
     result = Result(
@@ -430,34 +524,44 @@ def next_quarter_quotas(
             "attainment_last_quarter": "{:.0%}",
             "bookings_4q": "{:,.0f}",
             "potential": "{:,.0f}",
+            "quota_fair": "{:,.0f}",
             "quota_next": "{:,.0f}",
             "change": "{:+.0%}",
         },
-        notes="quota_next: the team's number x the territory's share (half its share of "
-        "realistic targets, half its share of bookings per quarter held); change: against "
-        "today's quota; attainment_last_quarter: bookings closed in the quarter reviewed / "
-        "today's quota.",
+        notes="quota_fair: the team's number x the territory's share (half its share of "
+        "realistic targets, half its share of bookings per quarter held); quota_next: the "
+        "quota to set, today's share of the team's number moved toward quota_fair by at most "
+        "the plan's quota step; change: quota_next against today's quota; "
+        "attainment_last_quarter: bookings closed in the quarter reviewed / today's quota.",
         download="next_quarter_quotas.csv",
     )
     result.team_number = team
+    result.quota_step = step
     return result
 
 
 def quota_decision(quotas: Result) -> Decision:
     """The Decisions line for next quarter's quotas, with the largest moves named."""
-    t = quotas.table
-    big = (
-        t[t["change"].abs() > QUOTA_BIG_CHANGE]
-        .reindex(t["change"].abs().sort_values(ascending=False).index)
-        .dropna(subset=["change"])
+    t = quotas.table.assign(
+        apart=(quotas.table["quota_fair"] / quotas.table["quota_next"] - 1).abs()
+    )
+    big = t[t["change"].abs() > QUOTA_BIG_CHANGE].dropna(subset=["change"])
+    big = big.assign(size=big["change"].abs().round(3)).sort_values(
+        ["size", "apart"], ascending=False
     )
     named = "; ".join(
         f"{r.rep_name} ({r.territory_id}) {r.quota_today:,.0f} to {r.quota_next:,.0f}"
+        + (f" (fair share {r.quota_fair:,.0f})" if r.apart > 0.05 else "")
         for r in big.head(3).itertuples()
     )
     text = (
         f"Set next quarter's quotas to {quotas.team_number / 1e6:,.2f}M in all, per rep from "
         "each territory's realistic target and its bookings"
+        + (
+            f", each rep's share moving at most {quotas.quota_step:.0%} toward it this quarter"
+            if quotas.quota_step is not None
+            else ""
+        )
         + (
             f"; the largest changes: {named}"
             if named
@@ -466,6 +570,127 @@ def quota_decision(quotas: Result) -> Decision:
         + "."
     )
     return Decision("Quotas for next quarter", text, "Quotas for next quarter")
+
+
+#: A rep whose quota on the proposal differs from the one on today's territories by more than
+#: this share is named in the decision.
+QUOTA_REALIGN_CHANGE = 0.10
+
+
+def proposed_quotas(
+    data: Dataset,
+    quarter: str,
+    scores: pd.DataFrame,
+    alignment: pd.Series,
+    weight: float = QUOTA_POTENTIAL_WEIGHT,
+) -> Result:
+    """Next quarter's quota per rep if a proposed alignment is adopted, beside the quota on
+    today's territories (:func:`next_quarter_quotas`).
+
+    The method is the same, on the proposal's territories: the same team number (a
+    realignment moves quota between reps, it does not change what the team must book), split
+    by each new territory's realistic target (its accounts' potential at the attainable
+    penetration of today's territories) and the bookings of its accounts. The quota that
+    follows the moved accounts changes at once: each rep's glide (:func:`glide`) starts from
+    today's quota plus the fair share the accounts they gain bring (less what the accounts
+    they give up took), and only the rest is phased in.
+
+    Parameters
+    ----------
+    data : Dataset
+        Today's alignment.
+    quarter : str
+        The quarter reviewed.
+    scores : DataFrame
+        :func:`terrlib.stages.measures.account_potential`'s account table (stage 2's
+        ``account_scores``: ``account_id``, ``territory_id``, ``potential``, ``spend_4q``...).
+    alignment : Series
+        Territory per account (``account_id`` index), e.g. ``TerritoryOptimizer.assignment_``.
+    weight : float
+        Weight of potential against history (:func:`next_quarter_quotas`).
+    """
+    econ = territory_economics(data, quarter, scores)
+    today = next_quarter_quotas(data, quarter, econ, weight)
+    moved = data.realigned(alignment)
+    new_scores = scores.assign(
+        territory_id=scores["account_id"].map(alignment).fillna(scores["territory_id"])
+    )
+    new_econ = territory_economics(
+        moved, quarter, new_scores, attainable=econ.attainable_penetration
+    )
+    # quota follows the accounts: a rep's glide starts from today's quota (on the scale of
+    # the team's number) plus the fair share the moved accounts bring or take away; a
+    # territory left without potential or bookings has no quota
+    fair = today.table.set_index("territory_id")["quota_fair"]
+    fair_new = next_quarter_quotas(moved, quarter, new_econ, weight, team=today.team_number)
+    fair_new = fair_new.table.set_index("territory_id")["quota_fair"]
+    quota = data.reps.drop_duplicates("territory_id").set_index("territory_id")["quarterly_quota"]
+    scale = today.team_number / quota.sum() if quota.sum() > 0 else 1.0
+    start = (quota * scale + fair_new - fair).clip(lower=0).where(fair_new > 0, 0.0)
+    new = next_quarter_quotas(moved, quarter, new_econ, weight, team=today.team_number, start=start)
+    table = today.table[["territory_id", "rep_id", "rep_name", "quota_today", "quota_next"]]
+    table = table.rename(columns={"quota_next": "quota_next_today"}).merge(
+        new.table[["territory_id", "quota_next"]].rename(
+            columns={"quota_next": "quota_next_proposed"}
+        ),
+        on="territory_id",
+    )
+    table["against_today_territory"] = (
+        table["quota_next_proposed"] / table["quota_next_today"].replace(0, np.nan) - 1
+    )
+    table["change"] = table["quota_next_proposed"] / table["quota_today"].replace(0, np.nan) - 1
+    table = table.reindex(
+        table["against_today_territory"].abs().sort_values(ascending=False).index
+    ).reset_index(drop=True)
+    shifted = table[table["against_today_territory"].abs() > QUOTA_REALIGN_CHANGE]
+    moved_quota = float((table["quota_next_proposed"] - table["quota_next_today"]).abs().sum())
+    headline = (
+        f"If the proposed alignment is adopted, the team's {today.team_number / 1e6:,.2f}M is "
+        f"split on the new territories: {moved_quota / 2 / 1e6:,.2f}M of quota changes rep "
+        f"with the accounts, and {len(shifted)} of {len(table)} reps' quotas differ by more "
+        f"than {QUOTA_REALIGN_CHANGE:.0%} from those on today's territories."
+    )
+    result = Result(
+        "Quotas on the proposed alignment",
+        headline,
+        table,
+        formats={
+            "quota_today": "{:,.0f}",
+            "quota_next_today": "{:,.0f}",
+            "quota_next_proposed": "{:,.0f}",
+            "against_today_territory": "{:+.0%}",
+            "change": "{:+.0%}",
+        },
+        notes="quota_next_today: next quarter's quota on today's territories (stage 2); "
+        "quota_next_proposed: the same method on the proposal's territories, same team "
+        "number; against_today_territory: the second against the first; change: the second "
+        "against today's quota.",
+        download="proposed_quotas.csv",
+    )
+    result.team_number = today.team_number
+    return result
+
+
+def proposed_quota_decision(quotas: Result) -> Decision:
+    """The Decisions line for quotas if the proposal is adopted, with the reps whose quota
+    the realignment changes most named."""
+    t = quotas.table
+    big = t[t["against_today_territory"].abs() > QUOTA_REALIGN_CHANGE]
+    named = "; ".join(
+        f"{r.rep_name} ({r.territory_id}) {r.quota_next_today:,.0f} to {r.quota_next_proposed:,.0f}"
+        for r in big.head(3).itertuples()
+    )
+    text = (
+        "If you adopt the proposed alignment, set the quotas on its territories instead "
+        f"(the same {quotas.team_number / 1e6:,.2f}M in all): "
+        + (
+            f"{len(big)} reps' quotas change by more than {QUOTA_REALIGN_CHANGE:.0%}, the "
+            f"most {named}."
+            if named
+            else f"no rep's quota changes by more than {QUOTA_REALIGN_CHANGE:.0%}."
+        )
+    )
+    return Decision("Quotas for next quarter", text, quotas.title)
 
 
 def product_ownership(data: Dataset) -> pd.DataFrame:

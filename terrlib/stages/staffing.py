@@ -251,8 +251,8 @@ def decisions(
         :func:`terrlib.stages.balancing.territory_table`'s table of ``opt`` (``territory``,
         ``rep``, ``in``, ``out``, ``workload today``, ``workload proposed``).
     sizing : DataFrame, optional
-        :func:`terrlib.stages.workload.sizing`'s table (``region``, ``reps_needed``,
-        ``fte_today``, ``reps_today``, ``gap``).
+        :func:`terrlib.stages.workload.sizing`'s table of the proposal (``region``,
+        ``reps_needed``, ``fte_today``, ``reps_today``, ``gap``).
     changes : Result, optional
         :func:`remedies` for the territories that cannot be balanced.
     named : int
@@ -303,7 +303,8 @@ def decisions(
             out.append(
                 Decision(
                     "Hires and reductions",
-                    f"{row.region}: {verb} {abs(row.gap):.1f} FTE (the coverage model needs "
+                    f"{row.region}: {verb} {abs(row.gap):.1f} FTE (on the proposed alignment "
+                    "the coverage model needs "
                     f"{row.reps_needed:.1f} full-time reps' selling hours; today "
                     f"{row.fte_today:.1f} FTE in {row.reps_today} reps)"
                     + ("" if row.gap > 0 else ": do not backfill, or move a rep to a short region")

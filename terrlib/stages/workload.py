@@ -38,9 +38,14 @@ def sizing(
     tiers: pd.DataFrame | None = None,
     frequency: float = 1.0,
     selling_hours: float = 1.0,
+    alignment: pd.Series | None = None,
 ) -> Result:
     """Workload build-up sizing per region and customer segment (size band): reps needed =
     hours the coverage model asks for / selling hours of a full-time rep, against reps today.
+
+    With ``alignment`` (a proposal) travel is counted from the home of the rep it gives each
+    account, so the hires are those the proposal needs; the headline says what today's
+    alignment would need instead.
 
     Parameters
     ----------
@@ -52,6 +57,9 @@ def sizing(
         Calls a year times this, for every account (a different coverage model).
     selling_hours : float
         A full-time rep's selling hours times this (a different capacity).
+    alignment : Series, optional
+        Territory per account (``account_id`` index), e.g. ``TerritoryOptimizer.assignment_``;
+        default today's.
 
     Returns
     -------
@@ -59,6 +67,10 @@ def sizing(
         Per region: reps today, hours, capacity today, reps needed per size band and in all,
         and the gap (needed less today).
     """
+    today_hours = None
+    if alignment is not None:
+        today_hours = _reps_needed(data, tiers, frequency, selling_hours)[0].to_numpy().sum()
+        data = data.realigned(alignment)
     hours, per_rep = _reps_needed(data, tiers, frequency, selling_hours)
     reps = data.reps.drop_duplicates("territory_id")
     capacity = reps["capacity_hours"] * (1 - data.plan.coverage.admin_share)
@@ -80,13 +92,27 @@ def sizing(
     total_gap = reg["gap"].sum()
     worst = reg.loc[reg["gap"].idxmax()]
     share = hours.sum() / max(hours.to_numpy().sum(), 1e-12)
+    basis = ""
+    if today_hours is not None:
+        basis = (
+            f" On today's alignment, with its travel, it would need "
+            f"{today_hours / per_rep:.1f} FTE."
+        )
     headline = (
-        f"At {per_rep:,.0f} selling hours per full-time rep the coverage model needs "
+        ("With the proposed alignment, a" if today_hours is not None else "A")
+        + f"t {per_rep:,.0f} selling hours per full-time rep the coverage model needs "
         f"{reg['reps_needed'].sum():.1f} full-time reps (FTE) against {reg['fte_today'].sum():.1f}"
-        f" FTE today ({reg['reps_today'].sum()} reps; {total_gap:+.1f} FTE); {worst['region']} is "
-        f"the most short-handed ({worst['gap']:+.1f} FTE). {share.idxmax()} accounts take "
-        f"{share.max():.0%} of the hours."
+        f" FTE today ({reg['reps_today'].sum()} reps; {total_gap:+.1f} FTE); "
+        + (
+            f"{worst['region']} is the most short-handed ({worst['gap']:+.1f} FTE). "
+            if worst["gap"] > 0
+            else f"no region is short-handed ({worst['region']} has the fewest to spare, "
+            f"{-worst['gap']:.1f} FTE). "
+        )
+        + f"{share.idxmax()} accounts take "
+        f"{share.max():.0%} of the hours." + basis
     )
+    home = "its proposed rep's" if today_hours is not None else "its rep's"
     formats = {
         "hours": "{:,.0f}",
         "capacity": "{:,.0f}",
@@ -99,13 +125,13 @@ def sizing(
         headline,
         reg,
         formats=formats | {"gap": "{:+.1f}"},
-        notes="hours: call time plus travel from today's rep homes a year under the plan's "
-        "coverage model (with stage 3's ICP tiers when they exist), for the accounts in the "
+        notes=f"hours: each account's call time plus travel from {home} home a year under the "
+        "plan's coverage model (with stage 3's ICP tiers when they exist), for the accounts in the "
         "region; <segment> reps: that segment's hours over a full-time rep's selling hours "
         "(the median rep's capacity less the admin share); capacity: today's reps' selling "
         "hours; fte_today: that capacity in full-time reps (a part-time rep counts for less "
-        "than one); reps_needed: full-time reps (FTE) the hours need; gap: FTE needed less FTE "
-        "today (positive: short-handed).",
+        "than one); reps_needed: full-time reps (FTE) the hours need; gap: FTE needed less "
+        "FTE today (positive: short-handed).",
     )
 
 
@@ -122,6 +148,7 @@ def sizing_scenarios(
     data: Dataset,
     tiers: pd.DataFrame | None = None,
     scenarios: dict[str, dict[str, float]] | None = None,
+    alignment: pd.Series | None = None,
 ) -> Result:
     """Reps needed, in all and per region, under other coverage models or capacities.
 
@@ -133,8 +160,12 @@ def sizing_scenarios(
     scenarios : dict, optional
         Name to ``frequency`` and/or ``selling_hours`` factors (:func:`sizing`); default
         :data:`SCENARIOS`. The first is the one the others are compared with.
+    alignment : Series, optional
+        Territory per account whose reps' homes travel is counted from (:func:`sizing`).
     """
     scenarios = SCENARIOS if scenarios is None else scenarios
+    if alignment is not None:
+        data = data.realigned(alignment)
     today = data.reps.drop_duplicates("territory_id")
     # call and travel hours are both in proportion to the calls, so one build-up serves all
     hours, selling = _reps_needed(data, tiers, 1.0, 1.0)
