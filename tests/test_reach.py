@@ -264,6 +264,7 @@ def test_the_trade_off_curve_is_monotone(seed):
     tighter = same["workload_tolerance"].iloc[0] < at["workload_tolerance"] - 0.005
     assert ("a tighter band" in said) == tighter
 
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_aligning_by_postal_code_keeps_each_code_together(seed):
     acc, ter = company(seed)
