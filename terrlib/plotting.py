@@ -556,7 +556,7 @@ def survival_curves(curves: pd.DataFrame, ax=None, max_days: int = 365):
     ax.legend(ncol=2)
     return describe(
         ax,
-        f"Kaplan-Meier curves of the share of opportunities still undecided by days since "
+        f"Curves of the share of opportunities still undecided by days since "
         f"creation, one per group; still undecided after {at} days: {', '.join(still)}.",
     )
 

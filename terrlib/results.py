@@ -20,12 +20,15 @@ import pandas as pd
 NA_REP = "–"
 
 
-def _cell(value: object, spec: str | None) -> str:
-    """One cell as display text (not yet escaped): ``spec`` applied where it fits."""
+def _cell(value: object, spec) -> str:
+    """One cell as display text (not yet escaped): ``spec`` (a format string, or a function
+    of the value) applied where it fits."""
     if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)):
         return NA_REP
     if isinstance(value, bool | np.bool_):  # a yes-or-no column in words
         return "yes" if value else "no"
+    if callable(spec):
+        return spec(value)
     if spec:
         try:
             return spec.format(value)
@@ -81,7 +84,7 @@ COLUMN_LABELS: dict[str, str] = {
     "what": "Factor",
     "median_days": "Days until half are decided",
     "p75_days": "Days until three in four are decided",
-    "hazard_ratio": "Hazard ratio",
+    "hazard_ratio": "Speed of decision (x)",
     "p_value": "P-value",
     "p_adjusted": "P-value (adjusted)",
     "p_buy": "Chance of booking (next 4 quarters)",
@@ -154,7 +157,7 @@ LONG_TABLE = 25
 SHOWN_ROWS = 10
 
 
-def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+def format_table(table: pd.DataFrame, formats: dict | None = None) -> str:
     """HTML of a table with per-column formats (``"{:,.0f}"``, ``"{:.0%}"``...).
 
     Every cell, column name and index label is turned into text first and escaped as HTML,
@@ -209,7 +212,7 @@ class Result:
     table : pandas.DataFrame
         The evidence.
     formats : dict
-        Display formats per column.
+        Display formats per column: a format string, or a function of the value.
     notes : str
         Definitions of the measures.
     hidden : list of str
@@ -223,7 +226,7 @@ class Result:
     title: str
     headline: str
     table: pd.DataFrame
-    formats: dict[str, str] = field(default_factory=dict)
+    formats: dict = field(default_factory=dict)
     notes: str = ""
     hidden: list[str] = field(default_factory=list)
     download: str = ""

@@ -3,6 +3,7 @@ and defined as the code computes it."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 
 import pandas as pd
@@ -14,7 +15,7 @@ from terrlib.stages import measures, performance, segmentation
 def test_every_term_is_on_the_page_once():
     page = glossary_html("<Demo>", "2026Q3")
     for term in GLOSSARY:
-        assert page.count(f"<dt>{term.replace('&', '&amp;')}</dt>") == 1, term
+        assert page.count(f"<dt>{html.escape(term)}</dt>") == 1, term
     assert "&lt;Demo&gt;" in page and "<Demo>" not in page
     assert 'href="index.html"' in page
 
@@ -67,3 +68,21 @@ def test_a_territory_has_one_return_on_cost(small_data):
         agree["roi"], agree["roi_4q"], check_names=False, check_index=False
     )
     assert "held the territory" in GLOSSARY["Return on cost (ROI)"]
+
+
+def test_definitions_are_in_business_words():
+    """Function names are for analysts: on hover (each names a real function), not in the
+    text a sales leader reads."""
+    import importlib
+
+    from terrlib.report.glossary import SOURCES
+
+    for term, text in GLOSSARY.items():
+        assert "terrlib" not in text and "_" not in text, term
+    assert set(SOURCES) <= set(GLOSSARY)
+    for where in SOURCES.values():
+        first = where.split(",")[0].split(" (")[0]
+        module, name = first.rsplit(".", 1)
+        assert hasattr(importlib.import_module(module), name), where
+    page = glossary_html("Demo", "2026Q3")
+    assert 'title="Computed by terrlib.stages.measures.account_workload"' in page

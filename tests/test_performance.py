@@ -210,6 +210,30 @@ def test_decisions_name_only_credible_reps(stage5):
         assert line.text.startswith(("Recognise", "Coach", "No rep"))
     named = {n for n in eff["rep_name"] if any(n in line.text for line in lines)}
     assert named == set(flagged["rep_name"])
+    # what the other pages say of a named rep is said beside it
+    order = pd.concat([eff[eff["rating"] == "top performer"], eff[eff["rating"] == "needs help"]])
+    for line, r in zip(lines[: len(order)], order.itertuples(), strict=True):
+        if r.raw_attainment_says == "flattered by the territory":
+            assert "overstates them" in line.text
+        elif r.raw_attainment_says == "hidden by the territory":
+            assert "understates them" in line.text
+    if not flagged.empty:
+        first = flagged.iloc[0]
+        effort = pd.DataFrame(
+            {
+                "rep_id": eff["rep_id"],
+                "effort_index": np.where(eff["rep_id"] == first["rep_id"], 0.1, 1.0),
+            }
+        )
+        off = performance.decisions(stage5["effects"], effort)
+        said = [line.text for line in off if first["rep_name"] in line.text][0]
+        assert ("furthest from the strategy" in said) == (first["rating"] == "top performer")
+
+
+def test_multipliers_never_read_as_one_when_they_are_not():
+    assert performance._times(1.0006) == "1.001x" and performance._times(0.9994) == "0.999x"
+    assert performance._times(1.004) == "1.004x" and performance._times(1.006) == "1.01x"
+    assert performance._times(1.2345) == "1.23x"
 
 
 def test_rep_trends_are_percentage_changes(stage5):

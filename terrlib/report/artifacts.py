@@ -47,7 +47,12 @@ ARTIFACTS: dict[str, Artifact] = {
             "each territory's workload against its rep's capacity",
             "the territory return goes on without workload",
         ),
-        Artifact("effort_vs_strategy", _S1, "where reps' time goes against the strategy"),
+        Artifact(
+            "effort_vs_strategy",
+            _S1,
+            "where reps' time goes against the strategy",
+            "the decisions do not say whose time is furthest off the strategy",
+        ),
         Artifact("realignment_verdict", _S1, "whether the territories need realigning"),
         Artifact(
             "account_scores",
@@ -95,7 +100,7 @@ LOADS: dict[str, tuple[str, ...]] = {
     _S2: (),
     _S3: (),
     _S4: ("account_scores", "icp_scores"),
-    _S5: ("account_scores", "territory_servedness"),
+    _S5: ("account_scores", "territory_servedness", "effort_vs_strategy"),
 }
 
 

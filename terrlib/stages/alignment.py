@@ -469,6 +469,17 @@ def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: 
     )
 
 
+#: Reps named as furthest off the strategy (lowest effort index), here and in stage 5.
+OFF_STRATEGY_NAMED = 3
+
+
+def furthest_off_strategy(effort: pd.DataFrame, named: int = OFF_STRATEGY_NAMED) -> pd.DataFrame:
+    """The reps whose time is furthest from the strategy's priorities: the ``named`` lowest
+    effort indices of :func:`effort_vs_strategy`'s table (stage 1's headline names them,
+    and stage 5 says so beside a rep it would recognise)."""
+    return effort.nsmallest(named, "effort_index")
+
+
 def summary(
     balance: Result, served: Result, effort: Result, verdict: Result, data: Dataset | None = None
 ) -> list[str]:
@@ -496,7 +507,7 @@ def summary(
     if missing(effort):
         strategy = effort.headline
     elif fit:
-        lowest = effort.table.nsmallest(3, "effort_index")["rep_name"].tolist()
+        lowest = furthest_off_strategy(effort.table)["rep_name"].tolist()
         strategy = (
             f"Priority industries hold {fit['market_share']:.0%} of potential but get "
             f"{fit['effort_share']:.0%} of rep time; {', '.join(lowest)} are furthest off "

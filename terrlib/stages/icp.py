@@ -739,7 +739,8 @@ def propensity_model(data: Dataset, quarter: str, seed: int = 0) -> Result:
         "industry, size band or region against the rest of them (their deal-weighted average), "
         "for "
         f"a factor of two levels against the other ({_references(full)}), for a number per "
-        "e-fold (x2.7) of a log or per unit; 95% confidence intervals. Pre-specified: "
+        "2.7 times as much (for a count or amount taken as its log) or per unit; 95% "
+        "confidence intervals. Pre-specified: "
         "the plan's priority industries and the size bands, stated whatever they show; the "
         "other terms are stated only when their p-value adjusted for testing them all "
         "(Benjamini-Hochberg, a 5% false discovery rate) is below 0.05. "
@@ -1024,16 +1025,16 @@ def _engagement_words(model, terms: list[str], first_activity, earliest: pd.Time
     for term, up, down in (
         (
             "np.log1p(activity_recent)",
-            "Low engagement precedes churn: each e-fold (x2.7) more of the planned touches "
+            "Low engagement precedes churn: each 2.7 times as many of the planned touches "
             "delivered in the last six months multiplies the odds of buying again by",
-            "More engagement goes with less buying again here: each e-fold (x2.7) more of "
+            "More engagement goes with less buying again here: each 2.7 times as many of "
             "the planned touches delivered in the last six months multiplies the odds by",
         ),
         (
             "activity_trend",
-            "Falling engagement precedes churn: each e-fold rise in touches against the six "
+            "Falling engagement precedes churn: each 2.7-fold rise in touches against the six "
             "months before multiplies the odds of buying again by",
-            "Rising engagement goes with less buying again here: each e-fold rise in touches "
+            "Rising engagement goes with less buying again here: each 2.7-fold rise in touches "
             "against the six months before multiplies the odds by",
         ),
     ):
@@ -1260,12 +1261,12 @@ def cycle_survival(data: Dataset, by: str = "size_band") -> Result:
     size_words = _direction(
         -np.log(ci[i, 1]),
         -np.log(ci[i, 0]),
-        "Larger accounts take longer: each e-fold more employees multiplies the daily chance "
+        "Larger accounts take longer: each 2.7 times the employees multiplies the daily chance "
         f"of a decision by {ratio}",
-        f"Larger accounts decide sooner: each e-fold more employees multiplies the daily "
+        f"Larger accounts decide sooner: each 2.7 times the employees multiplies the daily "
         f"chance of a decision by {ratio}",
-        f"The data does not show cycle length changing with account size: the hazard ratio "
-        f"per e-fold more employees is {ratio}",
+        f"The data does not show cycle length changing with account size: the daily chance "
+        f"of a decision changes by {ratio} per 2.7 times the employees",
     )
     shown = table[table["flag"] == ""]
     spread = (
@@ -1281,14 +1282,14 @@ def cycle_survival(data: Dataset, by: str = "size_band") -> Result:
         f"(open ones counted as still running). {size_words}{spread}."
     )
     result = Result(
-        f"Sales cycle by {by.replace('_', ' ')} (Kaplan-Meier)",
+        f"Sales cycle by {by.replace('_', ' ')}",
         headline,
         table,
         formats={"median_days": "{:.0f}", "p75_days": "{:.0f}"},
-        notes="days until half are decided: the Kaplan-Meier median of the group's "
-        "opportunities; "
-        "open opportunities are censored at the cut-off (Kaplan-Meier). Cox hazard "
-        f"ratio below 1: a slower decision. flag: fewer than {MIN_DECIDED} decided. "
+        notes="days until half are decided: the median over the group's opportunities, "
+        "open ones counted as still running at the cut-off (the Kaplan-Meier method, so an "
+        "open deal is neither dropped nor counted as closed); days until three in four "
+        f"are decided: the same at three in four. flag: fewer than {MIN_DECIDED} decided. "
         "Descriptive: not checked on time.",
     )
     result.curves = pd.concat(curves, ignore_index=True)
@@ -1303,12 +1304,14 @@ def cycle_survival(data: Dataset, by: str = "size_band") -> Result:
         }
     )
     result.drivers = Result(
-        "What shortens or lengthens cycles (Cox model)",
-        "A hazard ratio below 1 means a slower decision.",
+        "What shortens or lengthens cycles",
+        "Each factor multiplies the daily chance that an open opportunity is decided: below "
+        "1 means slower decisions, above 1 faster ones (from a proportional-hazards model, "
+        "against the industry named).",
         result.cox,
         formats={"hazard_ratio": "{:.2f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}"},
         hidden=["term"],
-        notes="hazard ratio: factor on the daily chance that an open opportunity is decided, "
+        notes="hazard_ratio: factor on the daily chance that an open opportunity is decided, "
         "per 2.7x the employees for company size, against the industry named otherwise.",
     )
     return result

@@ -49,6 +49,7 @@ from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Decision, InsufficientData, Result, missing
 from terrlib.shrinkage import Shrunk, false_sign_flags, false_sign_rate, shrink
+from terrlib.stages.alignment import furthest_off_strategy
 from terrlib.stages.measures import prior_ownership, quarters_held, territory_workload
 
 MIN_REPS = 5
@@ -502,8 +503,8 @@ def _rate(table: pd.DataFrame, panel: pd.DataFrame, quarter: str, model: RatingM
             "p_top_quartile": "{:.0%}",
             "p_above_median": "{:.0%}",
             "multiplier": "{:.2f}x",
-            "multiplier_low": "{:.2f}x",
-            "multiplier_high": "{:.2f}x",
+            "multiplier_low": _times,
+            "multiplier_high": _times,
             "attainment_4q": "{:.0%}",
             "raw_rank": "{:.0f}",
             "adjusted_rank": "{:.0f}",
@@ -709,7 +710,7 @@ def summary(card: Result, effects: Result, change: Result) -> list[str]:
         lead = (
             f"On the same kinds of deals, {best['rep_name']} books {best['multiplier']:.2f}x "
             f"what a typical rep would per decided deal (95% interval "
-            f"{best['multiplier_low']:.2f}x to {best['multiplier_high']:.2f}x, "
+            f"{_times(best['multiplier_low'])} to {_times(best['multiplier_high'])}, "
             f"{best['p_top_quartile']:.0%} likely top quartile); "
         )
         sentences = [attained, lead + counts]
@@ -729,13 +730,32 @@ def summary(card: Result, effects: Result, change: Result) -> list[str]:
     return sentences
 
 
-def decisions(effects: Result) -> list[Decision]:
+def _times(value: float, against: float = 1.0) -> str:
+    """A multiplier to two decimals, or three when two would show ``against`` (so a bound
+    of 1.0006x does not read as 1.00x).
+
+    Examples
+    --------
+    >>> _times(1.0006), _times(1.2345), _times(0.9996)
+    ('1.001x', '1.23x', '1.000x')
+    """
+    two = f"{value:.2f}"
+    return f"{value:.3f}x" if float(two) == against else f"{two}x"
+
+
+def decisions(effects: Result, effort: pd.DataFrame | None = None) -> list[Decision]:
     """Stage 5's lines for the report's Decisions: the reps to recognise and to coach, only
-    those whose rating is credible (see :func:`rep_effects`), each with how sure it is."""
+    those whose rating is credible (see :func:`rep_effects`), each with how sure it is, and
+    what other pages say of them that a reader should weigh: raw attainment that the
+    territory flatters or hides, and (with stage 1's ``effort`` table,
+    :func:`terrlib.stages.alignment.effort_vs_strategy`) time furthest off the strategy."""
     section = "Performance against what the territory allows"
     if missing(effects):
         return [Decision("Reps to recognise or coach", effects.headline, section)]
     t = effects.table
+    off = set()
+    if effort is not None and "effort_index" in effort and len(effort):
+        off = set(furthest_off_strategy(effort)["rep_id"].astype(str))
     out = []
     for rating, verb, side in (
         ("top performer", "Recognise", "more"),
@@ -743,13 +763,31 @@ def decisions(effects: Result) -> list[Decision]:
     ):
         for r in t[t["rating"] == rating].itertuples():
             sure = "over 99.9%" if r.false_sign < 0.001 else f"{1 - r.false_sign:.1%}"
+            also = ""
+            says = getattr(r, "raw_attainment_says", "")
+            if says == "flattered by the territory":
+                also += (
+                    f" Their {r.attainment_4q:.0%} of quota overstates them: the territory "
+                    "flatters them."
+                )
+            elif says == "hidden by the territory":
+                also += (
+                    f" Their {r.attainment_4q:.0%} of quota understates them: the territory "
+                    "holds them back."
+                )
+            if verb == "Recognise" and str(r.rep_id) in off:
+                also += (
+                    " Stage 1 finds their time among the furthest from the strategy's "
+                    "priority industries: recognise the selling, and steer the time."
+                )
             out.append(
                 Decision(
                     "Reps to recognise or coach",
-                    f"{verb} {r.rep_name} ({r.territory_id}): books {r.multiplier:.2f}x what a "
-                    f"typical rep would on the same deals (95% interval {r.multiplier_low:.2f}x "
-                    f"to {r.multiplier_high:.2f}x; {sure} likely to book {side} than a typical "
-                    f"rep, from {r.decided_deals:,} decided deals).",
+                    f"{verb} {r.rep_name} ({r.territory_id}): books {_times(r.multiplier)} "
+                    "what a typical rep would on the same deals (95% interval "
+                    f"{_times(r.multiplier_low)} to {_times(r.multiplier_high)}; {sure} likely "
+                    f"to book {side} than a typical rep, from {r.decided_deals:,} decided "
+                    f"deals).{also}",
                     section,
                 )
             )
