@@ -174,6 +174,33 @@ def test_unbalanceable_territories_are_named_and_the_rest_balanced(seed):
     assert "cannot be balanced" in balancing.headline(solved)
 
 
+def test_a_short_territory_the_rules_cannot_balance_keeps_its_accounts():
+    """A territory short of target that the rules cannot balance, whose accounts no other
+    territory needs, is not stripped further to shorten others' travel: it keeps every
+    account it has (and may take more). Over the seeds, at least one has such a territory."""
+    kept_any = 0
+    for seed in SEEDS:
+        acc, ter = sparse(seed)
+        solved = balancing.solve_or_widen(request(acc, ter, tolerance=0.15, reach_km=250))
+        found = solved.unbalanced_
+        s = solved.summary_.set_index("territory_id")
+        today = acc["territory_id"].astype(str).to_numpy()
+        proposed = solved.assignment_.astype(str).to_numpy()
+        held = found.keep if getattr(solved, "kept_accounts_", 0) else ()
+        for t in held:
+            assert (proposed[today == t] == t).all(), (seed, t)
+            # its hours are at least today's (against target it moves with the team's total)
+            assert s.loc[t, "hours_after"] >= s.loc[t, "hours_before"] - 1e-6, (seed, t)
+        if held:
+            kept_any += 1
+            assert solved.kept_accounts_ == int(np.isin(today, found.keep).sum())
+            rules = " ".join(balancing.rules_result(solved).table.astype(str).to_numpy().ravel())
+            assert "kept whole" in rules
+        # the plan locks nothing itself: every lock is a kept territory's
+        assert not solved.problem_.locked[~np.isin(today, held)].any()
+    assert kept_any >= 1
+
+
 def test_staffing_changes_are_tried_and_reported():
     acc, ter = sparse(1)
     solved = balancing.solve_or_widen(request(acc, ter, tolerance=0.15, reach_km=250))
@@ -181,6 +208,9 @@ def test_staffing_changes_are_tried_and_reported():
     result = staffing.remedies(solved, sizing, limit=2)
     assert len(result.table) >= 1
     assert result.table["change"].str.contains("rep|merge|relocate").all()
+    # reps relocated to fill up are each sent beside a different busy territory
+    beside = result.table["change"].str.extract(r"relocate .* beside (\S+)$")[0].dropna()
+    assert beside.is_unique
     assert {"balanced", "territories still outside the band"} <= set(result.table)
     # the Decisions: the territories that move, headcount by region, and each territory the
     # rules cannot balance with the change tried for it

@@ -216,6 +216,12 @@ def unbalanced_text(opt: TerritoryOptimizer, names: int = 4) -> str:
         else ", ".join(worse) + " end further from target than today and than the rules "
         "need, because no plan at their limits was found"
     )
+    whole = [t for t in found.keep if t not in worse] if getattr(opt, "kept_accounts_", 0) else []
+    if whole:
+        kept += (
+            f"; {', '.join(whole)}, short of target, keep every account they have and take "
+            "more where the band allows"
+        )
     return (
         f"{len(t)} of {opt.problem_.m} territories cannot be balanced under the plan's rules "
         f"(held back by {why}): {worst}{'; ...' if len(t) > names else ''}. Each is brought "
@@ -351,6 +357,7 @@ def rules_result(opt: TerritoryOptimizer) -> Result:
     """The rules the proposal keeps, in business words: the bands, reach, regions, the cap
     on moves and locks, and how distance is measured."""
     p = opt.problem_
+    kept = getattr(opt, "kept_accounts_", 0)
     derived = opt.reach_km is None
     rows = [
         ("workload band", f"±{opt.tolerance:.0%} of each territory's target"),
@@ -376,7 +383,13 @@ def rules_result(opt: TerritoryOptimizer) -> Result:
             if opt.max_moved_share is None
             else f"at most {opt.max_moved_share:.0%} of {opt.cap_by} change rep",
         ),
-        ("locked accounts", f"{int(p.locked.sum()):,} stay with today's rep"),
+        (
+            "locked accounts",
+            f"{int(p.locked.sum()) - kept:,} stay with today's rep"
+            + (
+                f" (and the {kept:,} accounts of the territories kept whole, below)" if kept else ""
+            ),
+        ),
         (
             "aligned by",
             "postal code (all of a code's accounts together, named accounts on their own)"

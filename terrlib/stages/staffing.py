@@ -64,6 +64,7 @@ def _changes(opt: TerritoryOptimizer, sizing: pd.DataFrame | None, limit: int):
     ter = opt.territories.reset_index(drop=True)
     idx = {t: k for k, t in enumerate(ter["territory_id"])}
     done: set[str] = set()
+    sites: set[str] = set()
     out = []
     for row in table.itertuples():
         if row.territory_id in done or len(out) >= limit:
@@ -79,6 +80,8 @@ def _changes(opt: TerritoryOptimizer, sizing: pd.DataFrame | None, limit: int):
                 else table["territory_id"].map(ter.set_index("territory_id")["region"]) == region
             )
         ]
+        if row.side == "over" and t in sites:
+            continue  # a rep relocated beside it already shares its work
         new_ter, acc = ter.copy(), opt.accounts.copy()
         if row.side == "over":
             lat, lon, at = split_base(opt, t)
@@ -86,6 +89,7 @@ def _changes(opt: TerritoryOptimizer, sizing: pd.DataFrame | None, limit: int):
                 u = same["territory_id"].iloc[0]
                 new_ter.loc[idx[u], ["home_latitude", "home_longitude"]] = lat, lon
                 what, about = f"relocate {u}'s base to account {at}, beside {t}", [t, u]
+                sites.add(t)
             else:
                 extra = ter.loc[idx[t]].copy()
                 extra["territory_id"] = f"NEW-{t}"
@@ -101,7 +105,9 @@ def _changes(opt: TerritoryOptimizer, sizing: pd.DataFrame | None, limit: int):
             new_ter = new_ter[new_ter["territory_id"] != t]
             what, about = f"merge {t} into {near} (its accounts go to its neighbours)", [t]
         else:
-            busiest = _busiest_peer(opt, t)
+            # one relocation per busy territory: three reps are not all sent beside one
+            busiest = _busiest_peer(opt, t, sites)
+            sites.add(busiest)
             lat, lon, at = split_base(opt, busiest)
             new_ter.loc[idx[t], ["home_latitude", "home_longitude"]] = lat, lon
             what, about = f"relocate {t}'s base to account {at}, beside {busiest}", [t]
@@ -137,9 +143,12 @@ def _nearest_peer(opt: TerritoryOptimizer, territory: str) -> str:
     return str(peers.sort_values("km")["territory_id"].iloc[0])
 
 
-def _busiest_peer(opt: TerritoryOptimizer, territory: str) -> str:
-    peers = _peers(opt, territory)
-    return str(peers.sort_values("load", ascending=False)["territory_id"].iloc[0])
+def _busiest_peer(opt: TerritoryOptimizer, territory: str, taken: set[str] = frozenset()) -> str:
+    """The most loaded other territory of ``territory``'s region, passing over those in
+    ``taken`` (already the site of another rep's relocation) while others remain."""
+    peers = _peers(opt, territory).sort_values("load", ascending=False)
+    free = peers[~peers["territory_id"].isin(taken)]
+    return str((free if len(free) else peers)["territory_id"].iloc[0])
 
 
 def remedies(opt: TerritoryOptimizer, sizing: pd.DataFrame | None = None, limit: int = 4):
