@@ -101,6 +101,8 @@ def _changes(opt: TerritoryOptimizer, sizing: pd.DataFrame | None, limit: int):
                 what, about = f"add a rep based at account {at} to share {t}", [t]
         elif gap <= SPARE:
             near = _nearest_peer(opt, t)
+            if "locked" in acc:  # a territory kept whole is merged: its accounts may go
+                acc.loc[acc["territory_id"] == t, "locked"] = False
             acc.loc[acc["territory_id"] == t, "territory_id"] = ""
             new_ter = new_ter[new_ter["territory_id"] != t]
             what, about = f"merge {t} into {near} (its accounts go to its neighbours)", [t]
