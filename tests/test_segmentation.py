@@ -230,3 +230,22 @@ def test_pairs_once_and_leads_valued_per_account(stage2, small_data):
             assert grp["expected_value"].nunique() > 1
     ordered = leads[["expected_value", "white_space"]].to_numpy()
     assert all(tuple(a) >= tuple(b) for a, b in zip(ordered[:-1], ordered[1:], strict=True))
+
+
+def test_quotas_on_a_green_field(small_data):
+    """No account has a territory today: stage 2 says quotas come from the proposal, and
+    the proposal's quotas split its own number (none NaN)."""
+    green = replace(small_data, accounts=small_data.accounts.assign(territory_id=None))
+    potential = measures.account_potential(green, "2026Q3")
+    scores = segmentation.account_scores(green, "2026Q3", potential.table)
+    econ = segmentation.territory_economics(green, "2026Q3", scores)
+    today = segmentation.next_quarter_quotas(green, "2026Q3", econ)
+    assert "proposed alignment" in segmentation.quota_decision(today).text
+    reps = small_data.reps.drop_duplicates("territory_id")["territory_id"].to_numpy()
+    ids = small_data.accounts["account_id"]
+    proposal = pd.Series(reps[np.arange(len(ids)) % len(reps)], index=ids.to_numpy())
+    result = segmentation.proposed_quotas(green, "2026Q3", scores, proposal)
+    assert result.green and result.table["quota_next_proposed"].notna().all()
+    assert result.table["quota_next_proposed"].sum() == pytest.approx(result.team_number)
+    assert result.team_number > 0 and "No account has a territory today" in result.headline
+    assert "proposal's territories" in segmentation.proposed_quota_decision(result).text

@@ -89,3 +89,17 @@ def test_sizing_counts_travel_from_the_proposed_reps(small_data):
     # the scenarios size the same alignment
     scen = workload.sizing_scenarios(small_data, alignment=nearest).table
     assert scen["reps needed"].iloc[0] == pytest.approx(closer["reps_needed"].sum())
+
+
+def test_sizing_a_green_field_says_nothing_of_today(small_data):
+    from dataclasses import replace
+
+    green = replace(small_data, accounts=small_data.accounts.assign(territory_id=None))
+    today = pd.Series(
+        small_data.accounts["territory_id"].to_numpy(), index=small_data.accounts["account_id"]
+    )
+    result = workload.sizing(green, alignment=today)
+    assert "On today's alignment" not in result.headline
+    assert result.table["hours"].to_numpy() == pytest.approx(
+        workload.sizing(small_data).table["hours"].to_numpy()
+    )

@@ -33,6 +33,7 @@ from terrlib.results import InsufficientData, Result, missing
 from terrlib.stages.measures import (
     account_workload,
     bookings,
+    furthest_off_strategy,
     size_bands,
     strategic_fit,
     territory_workload,
@@ -467,17 +468,6 @@ def realignment_verdict(data: Dataset, balance: Result, served: Result, effort: 
         "the company's.",
         download="realignment_verdict.csv",
     )
-
-
-#: Reps named as furthest off the strategy (lowest effort index), here and in stage 5.
-OFF_STRATEGY_NAMED = 3
-
-
-def furthest_off_strategy(effort: pd.DataFrame, named: int = OFF_STRATEGY_NAMED) -> pd.DataFrame:
-    """The reps whose time is furthest from the strategy's priorities: the ``named`` lowest
-    effort indices of :func:`effort_vs_strategy`'s table (stage 1's headline names them,
-    and stage 5 says so beside a rep it would recognise)."""
-    return effort.nsmallest(named, "effort_index")
 
 
 def summary(

@@ -306,3 +306,14 @@ def prior_ownership(
     out[owned["row"].to_numpy(), 0] = 1
     out[owned.loc[partner, "row"].to_numpy(), 1] = 1
     return pd.DataFrame(out, index=opps.index, columns=["prior_win", "prior_partner"])
+
+
+#: Reps named as furthest off the strategy (lowest effort index), by stages 1 and 5.
+OFF_STRATEGY_NAMED = 3
+
+
+def furthest_off_strategy(effort: pd.DataFrame, named: int = OFF_STRATEGY_NAMED) -> pd.DataFrame:
+    """The reps whose time is furthest from the strategy's priorities: the ``named`` lowest
+    effort indices of :func:`terrlib.stages.alignment.effort_vs_strategy`'s table (stage
+    1's headline names them, and stage 5 says so beside a rep it would recognise)."""
+    return effort.nsmallest(named, "effort_index")

@@ -49,8 +49,12 @@ from terrlib.inputs.dataset import Dataset
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Decision, InsufficientData, Result, missing
 from terrlib.shrinkage import Shrunk, false_sign_flags, false_sign_rate, shrink
-from terrlib.stages.alignment import furthest_off_strategy
-from terrlib.stages.measures import prior_ownership, quarters_held, territory_workload
+from terrlib.stages.measures import (
+    furthest_off_strategy,
+    prior_ownership,
+    quarters_held,
+    territory_workload,
+)
 
 MIN_REPS = 5
 ACTIVITY_TYPES = ("call", "visit", "meeting", "email")

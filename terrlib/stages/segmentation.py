@@ -379,8 +379,8 @@ def glide(fair: np.ndarray, start: np.ndarray, step: float | None) -> np.ndarray
     total = float(fair.sum())
     start = np.asarray(start, float)
     free = ~(np.isfinite(start) & (start > 0))
-    if step is None or total <= 0 or free.all():
-        return fair.copy()
+    if step is None or not np.isfinite(total) or total <= 0 or free.all():
+        return fair.copy()  # nothing to phase from (or no fair share: a green field)
     start = np.where(free, 0.0, start) * (total - fair[free].sum()) / start[~free].sum()
     lo = np.where(free, 0.0, start * (1 - step))
     hi = np.where(free, np.where(fair > 0, np.inf, 0.0), start * (1 + step))
@@ -542,6 +542,13 @@ def _quotas_result(
 
 def quota_decision(quotas: Result) -> Decision:
     """The Decisions line for next quarter's quotas, with the largest moves named."""
+    if not np.isfinite(quotas.team_number) or quotas.team_number <= 0:
+        return Decision(
+            "Quotas for next quarter",
+            "No territory has accounts or bookings today, so next quarter's quotas are set on "
+            "the proposed alignment (stage 4).",
+            "Quotas for next quarter",
+        )
     t = quotas.table.assign(
         apart=(quotas.table["quota_fair"] / quotas.table["quota_next"] - 1).abs()
     )
@@ -615,18 +622,23 @@ def proposed_quotas(
     new_scores = scores.assign(
         territory_id=scores["account_id"].map(alignment).fillna(scores["territory_id"])
     )
-    new_econ = territory_economics(
-        moved, quarter, new_scores, attainable=econ.attainable_penetration
-    )
-    # quota follows the accounts: a rep's glide starts from today's quota (on the scale of
-    # the team's number) plus the fair share the moved accounts bring or take away; a
-    # territory left without potential or bookings has no quota
     fair = today.table.set_index("territory_id")["quota_fair"]
-    fair_new = next_quarter_quotas(moved, quarter, new_econ, weight, team=today.team_number)
-    fair_new = fair_new.table.set_index("territory_id")["quota_fair"]
+    green = not np.isfinite(fair).all()  # no alignment today: the proposal's own targets
+    new_econ = territory_economics(
+        moved, quarter, new_scores, attainable=None if green else econ.attainable_penetration
+    )
     quota = data.reps.drop_duplicates("territory_id").set_index("territory_id")["quarterly_quota"]
-    scale = today.team_number / quota.sum() if quota.sum() > 0 else 1.0
-    start = (quota * scale + fair_new - fair).clip(lower=0).where(fair_new > 0, 0.0)
+    if green:  # the proposal's own number, each quota phased from the rep's today
+        today.team_number = next_quarter_quotas(moved, quarter, new_econ, weight).team_number
+        start = quota
+    else:
+        # quota follows the accounts: a rep's glide starts from today's quota (on the scale
+        # of the team's number) plus the fair share the moved accounts bring or take away; a
+        # territory left without potential or bookings has no quota
+        fair_new = next_quarter_quotas(moved, quarter, new_econ, weight, team=today.team_number)
+        fair_new = fair_new.table.set_index("territory_id")["quota_fair"]
+        scale = today.team_number / quota.sum() if quota.sum() > 0 else 1.0
+        start = (quota * scale + fair_new - fair).clip(lower=0).where(fair_new > 0, 0.0)
     new = next_quarter_quotas(moved, quarter, new_econ, weight, team=today.team_number, start=start)
     table = today.table[["territory_id", "rep_id", "rep_name", "quota_today", "quota_next"]]
     table = table.rename(columns={"quota_next": "quota_next_today"}).merge(
@@ -645,7 +657,11 @@ def proposed_quotas(
     shifted = table[table["against_today_territory"].abs() > QUOTA_REALIGN_CHANGE]
     moved_quota = float((table["quota_next_proposed"] - table["quota_next_today"]).abs().sum())
     headline = (
-        f"If the proposed alignment is adopted, the team's {today.team_number / 1e6:,.2f}M is "
+        f"No account has a territory today: these are the quotas of the proposal's "
+        f"territories, {today.team_number / 1e6:,.2f}M in all, each phased from the rep's "
+        "quota today."
+        if green
+        else f"If the proposed alignment is adopted, the team's {today.team_number / 1e6:,.2f}M is "
         f"split on the new territories: {moved_quota / 2 / 1e6:,.2f}M of quota changes rep "
         f"with the accounts, and {len(shifted)} of {len(table)} reps' quotas differ by more "
         f"than {QUOTA_REALIGN_CHANGE:.0%} from those on today's territories."
@@ -667,7 +683,7 @@ def proposed_quotas(
         "against today's quota.",
         download="proposed_quotas.csv",
     )
-    result.team_number = today.team_number
+    result.team_number, result.green = today.team_number, green
     return result
 
 
@@ -675,6 +691,13 @@ def proposed_quota_decision(quotas: Result) -> Decision:
     """The Decisions line for quotas if the proposal is adopted, with the reps whose quota
     the realignment changes most named."""
     t = quotas.table
+    if getattr(quotas, "green", False):
+        return Decision(
+            "Quotas for next quarter",
+            f"Set next quarter's quotas on the proposal's territories, "
+            f"{quotas.team_number / 1e6:,.2f}M in all (proposed_quotas.csv).",
+            quotas.title,
+        )
     big = t[t["against_today_territory"].abs() > QUOTA_REALIGN_CHANGE]
     named = "; ".join(
         f"{r.rep_name} ({r.territory_id}) {r.quota_next_today:,.0f} to {r.quota_next_proposed:,.0f}"

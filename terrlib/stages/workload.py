@@ -67,9 +67,11 @@ def sizing(
         Per region: reps today, hours, capacity today, reps needed per size band and in all,
         and the gap (needed less today).
     """
-    today_hours = None
-    if alignment is not None:
-        today_hours = _reps_needed(data, tiers, frequency, selling_hours)[0].to_numpy().sum()
+    today_hours, proposed = None, alignment is not None
+    if proposed:
+        aligned = data.accounts["territory_id"].astype("string").fillna("").ne("")
+        if aligned.all():  # what today's alignment needs (none on a green field)
+            today_hours = _reps_needed(data, tiers, frequency, selling_hours)[0].to_numpy().sum()
         data = data.realigned(alignment)
     hours, per_rep = _reps_needed(data, tiers, frequency, selling_hours)
     reps = data.reps.drop_duplicates("territory_id")
@@ -99,20 +101,19 @@ def sizing(
             f"{today_hours / per_rep:.1f} FTE."
         )
     headline = (
-        ("With the proposed alignment, a" if today_hours is not None else "A")
+        ("With the proposed alignment, a" if proposed else "A")
         + f"t {per_rep:,.0f} selling hours per full-time rep the coverage model needs "
         f"{reg['reps_needed'].sum():.1f} full-time reps (FTE) against {reg['fte_today'].sum():.1f}"
         f" FTE today ({reg['reps_today'].sum()} reps; {total_gap:+.1f} FTE); "
         + (
             f"{worst['region']} is the most short-handed ({worst['gap']:+.1f} FTE). "
-            if worst["gap"] > 0
-            else f"no region is short-handed ({worst['region']} has the fewest to spare, "
-            f"{-worst['gap']:.1f} FTE). "
+            if worst["gap"] >= 0.05
+            else "no region is short-handed by 0.1 FTE or more. "
         )
         + f"{share.idxmax()} accounts take "
         f"{share.max():.0%} of the hours." + basis
     )
-    home = "its proposed rep's" if today_hours is not None else "its rep's"
+    home = "its proposed rep's" if proposed else "its rep's"
     formats = {
         "hours": "{:,.0f}",
         "capacity": "{:,.0f}",
