@@ -183,10 +183,7 @@ class Dataset:
         >>> data.accounts["territory_id"].tolist()  # the original is left as it was
         ['T1', 'T1']
         """
-        accounts = self.accounts.copy()
-        proposed = accounts["account_id"].map(assignment)
-        accounts["territory_id"] = proposed.where(proposed.notna(), accounts["territory_id"])
-        return replace(self, accounts=accounts)
+        return replace(self, accounts=realign(self.accounts, assignment))
 
     def summary(self) -> pd.DataFrame:
         """Rows per table and the date range each covers."""
@@ -219,6 +216,14 @@ class Dataset:
     def input_hashes(self) -> dict[str, str]:
         """sha256 of every input file, for the run manifest."""
         return {p.name: sha256(p) for p in self.files.values()}
+
+
+def realign(frame: pd.DataFrame, assignment: pd.Series) -> pd.DataFrame:
+    """A copy of ``frame`` (with ``account_id`` and ``territory_id``) whose accounts have the
+    territory ``assignment`` (indexed by ``account_id``) gives them; accounts it does not
+    name keep theirs (:meth:`Dataset.realigned`)."""
+    proposed = frame["account_id"].map(assignment)
+    return frame.assign(territory_id=proposed.where(proposed.notna(), frame["territory_id"]))
 
 
 def sha256(path: Path) -> str:

@@ -44,7 +44,7 @@ from scipy.stats import spearmanr
 
 from terrlib import fitting
 from terrlib.inputs.coverage import size_bands
-from terrlib.inputs.dataset import Dataset
+from terrlib.inputs.dataset import Dataset, realign
 from terrlib.periods import quarter_bounds, trailing_bounds
 from terrlib.results import Decision, InsufficientData, Result
 from terrlib.stages.measures import (
@@ -619,27 +619,27 @@ def proposed_quotas(
     econ = territory_economics(data, quarter, scores)
     today = next_quarter_quotas(data, quarter, econ, weight)
     moved = data.realigned(alignment)
-    new_scores = scores.assign(
-        territory_id=scores["account_id"].map(alignment).fillna(scores["territory_id"])
-    )
+    new_scores = realign(scores, alignment)
     fair = today.table.set_index("territory_id")["quota_fair"]
     green = not np.isfinite(fair).all()  # no alignment today: the proposal's own targets
     new_econ = territory_economics(
         moved, quarter, new_scores, attainable=None if green else econ.attainable_penetration
     )
-    quota = data.reps.drop_duplicates("territory_id").set_index("territory_id")["quarterly_quota"]
-    if green:  # the proposal's own number, each quota phased from the rep's today
-        today.team_number = next_quarter_quotas(moved, quarter, new_econ, weight).team_number
-        start = quota
-    else:
+    # on a green field the proposal's own number, each quota phased from the rep's today
+    new = next_quarter_quotas(
+        moved, quarter, new_econ, weight, team=None if green else today.team_number
+    )
+    team = new.team_number
+    if not green:
         # quota follows the accounts: a rep's glide starts from today's quota (on the scale
         # of the team's number) plus the fair share the moved accounts bring or take away; a
         # territory left without potential or bookings has no quota
-        fair_new = next_quarter_quotas(moved, quarter, new_econ, weight, team=today.team_number)
-        fair_new = fair_new.table.set_index("territory_id")["quota_fair"]
-        scale = today.team_number / quota.sum() if quota.sum() > 0 else 1.0
+        fair_new = new.table.set_index("territory_id")["quota_fair"]
+        quota = data.reps.drop_duplicates("territory_id").set_index("territory_id")
+        quota = quota["quarterly_quota"]
+        scale = team / quota.sum() if quota.sum() > 0 else 1.0
         start = (quota * scale + fair_new - fair).clip(lower=0).where(fair_new > 0, 0.0)
-    new = next_quarter_quotas(moved, quarter, new_econ, weight, team=today.team_number, start=start)
+        new = next_quarter_quotas(moved, quarter, new_econ, weight, team=team, start=start)
     table = today.table[["territory_id", "rep_id", "rep_name", "quota_today", "quota_next"]]
     table = table.rename(columns={"quota_next": "quota_next_today"}).merge(
         new.table[["territory_id", "quota_next"]].rename(
@@ -658,10 +658,10 @@ def proposed_quotas(
     moved_quota = float((table["quota_next_proposed"] - table["quota_next_today"]).abs().sum())
     headline = (
         f"No account has a territory today: these are the quotas of the proposal's "
-        f"territories, {today.team_number / 1e6:,.2f}M in all, each phased from the rep's "
+        f"territories, {team / 1e6:,.2f}M in all, each phased from the rep's "
         "quota today."
         if green
-        else f"If the proposed alignment is adopted, the team's {today.team_number / 1e6:,.2f}M is "
+        else f"If the proposed alignment is adopted, the team's {team / 1e6:,.2f}M is "
         f"split on the new territories: {moved_quota / 2 / 1e6:,.2f}M of quota changes rep "
         f"with the accounts, and {len(shifted)} of {len(table)} reps' quotas differ by more "
         f"than {QUOTA_REALIGN_CHANGE:.0%} from those on today's territories."
@@ -683,7 +683,7 @@ def proposed_quotas(
         "against today's quota.",
         download="proposed_quotas.csv",
     )
-    result.team_number, result.green = today.team_number, green
+    result.team_number, result.green = team, green
     return result
 
 

@@ -304,9 +304,9 @@ def solve_with_floors(
 
 def held(opt, found: Unbalanced):
     """``opt`` with every account of ``found.keep``'s territories locked (beside the plan's
-    own locks), and the floors to solve it with: no lower limit on those territories (their
+    own locks), the floors to solve it with (no lower limit on those territories: their
     locked accounts keep them at today's level at least; they may still take accounts up to
-    the band). None when there is nothing to keep.
+    the band), and how many accounts that locks. None when there is nothing to keep.
 
     A short territory held to today's level by a limit alone gave up accounts for shorter
     travel whenever the integer plan needed its limits widened: on the demo's 2026Q2, seven
@@ -321,9 +321,7 @@ def held(opt, found: Unbalanced):
     for t in found.keep:
         f = floors[t]
         floors[t] = (1.0, f[1], 1.0, f[3])
-    kept = opt.with_changes(locked_accounts=list(ids))
-    kept.kept_accounts_ = int((keep & ~mine).sum())
-    return kept, floors
+    return opt.with_changes(locked_accounts=list(ids)), floors, int((keep & ~mine).sum())
 
 
 def solve_balancing(
@@ -360,9 +358,10 @@ def solve_balancing(
     only = {"rounding_only": rounding_only}
     solved, hold = None, held(opt, found)
     if hold is not None:  # first with the short territories keeping every account
-        solved = solve_with_floors(hold[0], hold[1], tries, quick, **only)
+        kept, floors, count = hold
+        solved = solve_with_floors(kept, floors, tries, quick, **only)
         if solved is not None:
-            solved.kept_accounts_ = hold[0].kept_accounts_
+            solved.kept_accounts_ = count
     if solved is not None and solved.gap_ > KEPT_GAP and found.floors:
         # the locks can leave the integer plan far from its bound: held by limits instead
         # when that certifies a better plan
