@@ -182,8 +182,8 @@ def solve_or_widen(
         trial = base.with_params(
             tolerance=widened, potential_tolerance=None if ptol is None else max(ptol, widened)
         ).warm_from(opt)
-        try:
-            trial.solve(quick=quick)
+        try:  # no diagnosis of a width that fails: the next is a quarter wider
+            trial.solve(quick=quick, explain=False)
         except InfeasibleRequest:
             tolerance = None if tolerance >= 1.0 else min(1.0, tolerance * 1.25)
             continue

@@ -58,7 +58,10 @@ class _Feasibility:
         model.highs.setOptionValue("time_limit", 20.0)
         model.highs.setOptionValue("mip_max_nodes", NODES)
         model.highs.setOptionValue("mip_rel_gap", 1.0)
-        model.highs.setOptionValue("mip_allow_restart", False)  # see polish.run_milp
+        # no restart and no presolve (see polish.run_milp): with presolve on, one of these
+        # 20-second MILPs on a 900-account green field ran past 10 minutes
+        model.highs.setOptionValue("mip_allow_restart", False)
+        model.highs.setOptionValue("presolve", "off")
         model.highs.run()
         found = model.highs.getInfo().primal_solution_status == 2
         if not found and model.highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible:

@@ -190,6 +190,14 @@ def _grow(
             p, sc, assign, point.keys, point.x, point.red, cheapest, size, limit,
             nodes=polish.EXACT_NODES, first=quick and not feasible,
         )  # fmt: skip
+        nodes = polish.EXACT_NODES
+        if run["found"] is None and size >= n and run["stopped"] and not quick:
+            nodes = polish.DEEP_NODES
+            # stopped at its nodes without a plan is no proof there is none: deeper once
+            run = polish.milp_around(
+                p, sc, assign, point.keys, point.x, point.red, cheapest, size, limit,
+                nodes=nodes,
+            )  # fmt: skip
         found = run["found"]
         if found is not None:
             if not feasible or p.evaluate(found)["objective"] < p.evaluate(assign)["objective"]:
@@ -204,7 +212,7 @@ def _grow(
                 if quick
                 else " (time limit)"
                 if run["timed_out"]
-                else f" (stopped at {polish.EXACT_NODES} nodes)"
+                else f" (stopped at {nodes} nodes)"
             )
             what = "every account" if size >= n else f"{run['free']:,} accounts"
             method = f"LP relaxation, then MILP on {what}{stop}"
