@@ -6,6 +6,7 @@ import highspy
 import numpy as np
 
 from terrlib.territory import model as lp
+from terrlib.territory import polish
 from terrlib.territory.problem import TerritoryProblem
 from terrlib.territory.relaxation import Workspace, relax
 
@@ -55,13 +56,7 @@ class _Feasibility:
         if self.ws.scales is None:
             self.ws.scales = lp.Scales.of(p, self.every)
         model = lp.build(trial, self.ws.scales, self.every, tol, integer=True)
-        model.highs.setOptionValue("time_limit", 20.0)
-        model.highs.setOptionValue("mip_max_nodes", NODES)
-        model.highs.setOptionValue("mip_rel_gap", 1.0)
-        # no restart and no presolve (see polish.run_milp): with presolve on, one of these
-        # 20-second MILPs on a 900-account green field ran past 10 minutes
-        model.highs.setOptionValue("mip_allow_restart", False)
-        model.highs.setOptionValue("presolve", "off")
+        polish.capped(model.highs, 20.0, NODES, 1.0)  # any plan will do
         model.highs.run()
         found = model.highs.getInfo().primal_solution_status == 2
         if not found and model.highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible:

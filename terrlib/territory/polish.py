@@ -35,6 +35,23 @@ DEEP_NODES = 1000
 MEND_ACCOUNTS = 2_500
 
 
+def capped(hs: highspy.Highs, limit: float, nodes: int | None, gap: float) -> None:
+    """Set a MILP's limits: ``limit`` seconds, at most ``nodes`` branch-and-bound nodes
+    (None: no cap), stop within ``gap`` of its bound; and no presolve nor restart. HiGHS
+    1.16's presolve (strengthenInequalities, also in a restart and in the RENS heuristic's
+    sub-MIP) can run for many minutes without checking the time limit: a 30 s mend on a
+    900-account green-field plan ran past 10 minutes, and so did one of the diagnosis's
+    20-second MILPs (HiGHS issues 2226, 1501). These node-capped MILPs are small; on the
+    demo the plan and its gap are the same without it, and that green-field stage 4 takes
+    135 s."""
+    hs.setOptionValue("time_limit", float(limit))
+    hs.setOptionValue("mip_rel_gap", float(gap))
+    hs.setOptionValue("mip_allow_restart", False)
+    hs.setOptionValue("presolve", "off")
+    if nodes is not None:
+        hs.setOptionValue("mip_max_nodes", int(nodes))
+
+
 def run_milp(
     problem: TerritoryProblem,
     sc: lp.Scales,
@@ -51,17 +68,7 @@ def run_milp(
     stops at the first feasible solution. Returns the assignment found when it keeps every
     rule, else None; the model's HiGHS object still holds the status and bound."""
     p, hs = problem, model.highs
-    hs.setOptionValue("time_limit", float(limit))
-    hs.setOptionValue("mip_rel_gap", 1e-4)
-    # no presolve and no restart: HiGHS 1.16's presolve (strengthenInequalities, also in a
-    # restart and in the RENS heuristic's sub-MIP) can run for many minutes without checking
-    # the time limit: a 30 s mend on a 900-account green-field plan ran past 10 minutes
-    # (HiGHS issues 2226, 1501). These node-capped MILPs are small; on the demo the plan and
-    # its gap are the same without it, and that green-field stage 4 takes 135 s
-    hs.setOptionValue("mip_allow_restart", False)
-    hs.setOptionValue("presolve", "off")
-    if nodes is not None:
-        hs.setOptionValue("mip_max_nodes", int(nodes))
+    capped(hs, limit, nodes, 1e-4)
     if first:
         hs.setOptionValue("mip_max_improving_sols", 1)
     sol = highspy.HighsSolution()

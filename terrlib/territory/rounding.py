@@ -186,11 +186,11 @@ def _grow(
     bound = point.bound
     while True:
         # a quick solve takes the first plan that keeps every rule
+        nodes = polish.EXACT_NODES
         run = polish.milp_around(
             p, sc, assign, point.keys, point.x, point.red, cheapest, size, limit,
-            nodes=polish.EXACT_NODES, first=quick and not feasible,
+            nodes=nodes, first=quick and not feasible,
         )  # fmt: skip
-        nodes = polish.EXACT_NODES
         if run["found"] is None and size >= n and run["stopped"] and not quick:
             nodes = polish.DEEP_NODES
             # stopped at its nodes without a plan is no proof there is none: deeper once
