@@ -39,7 +39,8 @@ def from_dataset(
     Calls a year come from the plan's coverage model by size band, times the plan's
     ``tier_multipliers`` for stage 3's ICP tier when ``tiers`` (``account_id``, ``tier``) is
     given, times ``frequency`` (a what-if on the whole coverage model). Potential comes from
-    stage 2's ``scores`` (account revenue otherwise); targets are in proportion to each
+    stage 2's ``scores`` (account revenue otherwise), and so do the last four quarters'
+    bookings, which make moving a customer cost more; targets are in proportion to each
     rep's capacity; tolerance, locks, the moved cap, reach, circuity and regions come from
     the plan, and any of them can be overridden by ``options``. With the plan's
     ``align_by: postal_code`` the accounts of a postal code are grouped (they go to one
@@ -67,6 +68,9 @@ def from_dataset(
             "locked": acc["account_id"].isin(plan.balance.locked_accounts).to_numpy(),
         }
     )
+    if scores is not None and "spend_4q" in scores:  # moving a customer costs more
+        spend = scores.set_index("account_id")["spend_4q"].reindex(acc["account_id"])
+        frame["bookings"] = spend.fillna(0.0).to_numpy(float)
     if "postal_code" in acc:
         frame["postal_code"] = acc["postal_code"].astype("string").fillna("").to_numpy()
     if plan.balance.align_by == "postal_code" and "postal_code" in frame:

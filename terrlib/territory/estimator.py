@@ -76,7 +76,9 @@ class TerritoryOptimizer:
     accounts : DataFrame
         ``account_id``, ``latitude``, ``longitude``, ``calls`` (a year), ``call_hours`` (call
         time a year, without travel), ``potential`` and ``territory_id`` (current); optional
-        ``revenue`` (weight of moving it, default 1) and ``locked`` (bool).
+        ``revenue`` (weight of moving it, default 1), ``bookings`` (what it bought in the
+        last year: moving it weighs the mean of its revenue weight and its bookings weight)
+        and ``locked`` (bool).
     territories : DataFrame
         ``territory_id``, ``home_latitude``, ``home_longitude`` and ``capacity`` (relative
         size: targets are shares of the totals in proportion to it); optional
@@ -87,7 +89,8 @@ class TerritoryOptimizer:
         The same for potential (default: ``tolerance``).
     disruption : float
         Cost of moving an account, in units of the average account's travel cost to its
-        nearest home, scaled by its revenue weight.
+        nearest home, scaled by its revenue weight (with ``bookings``, by the mean of its
+        revenue and bookings weights).
     max_moved_share : float, optional
         At most this share of accounts (or of revenue, see ``cap_by``) may change territory.
     reach_km : float, optional

@@ -3,12 +3,12 @@ territory together, as a CRM's assignment rules align them; an account with no g
 locked one, is aligned on its own (a named account).
 
 :func:`grouped` turns a problem over accounts into one over units (a group, or one account):
-a unit's calls, hours, potential and revenue are its members' sums, its distance to a rep home
-is its members' mean distance weighted by their trips (so its travel hours are its members'
-when no trip is under the floor), its current territory the one that serves most of its call
-hours today, and the cap on moves counts its members. The members that today are not with
-that territory move whatever the plan (the unit goes to one territory), so they are taken off
-the cap first.
+a unit's calls, hours, potential, revenue and bookings are its members' sums, its distance
+to a rep home is its members' mean distance weighted by their trips (so its travel hours are
+its members' when no trip is under the floor), its current territory the one that serves
+most of its call hours today, and the cap on moves counts its members. The members that
+today are not with that territory move whatever the plan (the unit goes to one territory),
+so they are taken off the cap first.
 
 Examples
 --------
@@ -90,6 +90,8 @@ def grouped(problem: TerritoryProblem) -> tuple[TerritoryProblem, np.ndarray] | 
             "account_count": size,
         }
     )
+    if "bookings" in acc:
+        frame["bookings"] = add(acc["bookings"].fillna(0.0).to_numpy(float))
     if p.acc_region is not None:
         names = p.territories["region"].astype(str).drop_duplicates().to_numpy()
         reg = _plurality(unit_of, p.acc_region, p.call_time, u)

@@ -226,6 +226,15 @@ class TerritoryProblem:
         else:
             distances = np.asarray(distances, float)
         rev_weight = revenue / max(revenue.mean(), 1e-12)
+        # the cost of moving a customer: its size, and as much again what it bought in the
+        # last year (a rep's biggest customer is not handed to a rep four times farther
+        # away to fill that rep's hours: on the demo's 2026Q3 one with 36% of its rep's
+        # bookings was, its size being ordinary)
+        keep_weight = rev_weight
+        if "bookings" in acc:
+            booked = acc["bookings"].fillna(0.0).to_numpy(float).clip(min=0.0)
+            if booked.sum() > 0:
+                keep_weight = (rev_weight + booked / booked.mean()) / 2
         # an account counts once towards the cap on moves (a unit of grouped accounts, see
         # terrlib.territory.groups, as many times as it has accounts)
         count = acc["account_count"].to_numpy(float) if "account_count" in acc else np.ones(n)
@@ -271,7 +280,7 @@ class TerritoryProblem:
             problem,
             acc_region=regions[0],
             ter_region=regions[1],
-            penalty=float(disruption) * scale * rev_weight,
+            penalty=float(disruption) * scale * keep_weight,
         )
         reach = settings["reach_km"]
         reach = default_reach(problem) if reach is None else float(reach)
