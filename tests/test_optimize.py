@@ -7,6 +7,7 @@ import inspect
 import itertools
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -538,3 +539,26 @@ def test_a_relaxation_the_simplex_gives_up_on_is_solved_again(monkeypatch):
     again = relax(problem, Workspace(), problem.tolerance)
     assert again.status == "optimal"
     assert again.bound == pytest.approx(expected.bound, rel=1e-6)
+
+
+@pytest.mark.timeout(300)
+def test_a_mend_whose_heuristics_presolve_ran_for_ever_now_ends(tmp_path):
+    """The mend MILP (a 900-account plan's disruption curve, small demo 2025Q2) on which
+    HiGHS's RENS sub-MIP ran a full presolve past 20 minutes, under the limits every MILP
+    here gets (:func:`terrlib.territory.polish.capped`): it ends, and says it has no plan
+    (as it does with the heuristics off)."""
+    import gzip
+
+    import highspy
+
+    from terrlib.territory import polish
+
+    path = tmp_path / "mend.mps"
+    source = Path(__file__).parent / "fixtures" / "mend_that_hung.mps.gz"
+    path.write_bytes(gzip.decompress(source.read_bytes()))
+    hs = highspy.Highs()
+    hs.setOptionValue("output_flag", False)
+    hs.readModel(str(path))
+    polish.capped(hs, 30.0, polish.POLISH_NODES, 1e-4)
+    hs.run()
+    assert hs.getModelStatus() == highspy.HighsModelStatus.kInfeasible

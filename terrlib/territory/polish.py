@@ -37,17 +37,23 @@ MEND_ACCOUNTS = 2_500
 
 def capped(hs: highspy.Highs, limit: float, nodes: int | None, gap: float) -> None:
     """Set a MILP's limits: ``limit`` seconds, at most ``nodes`` branch-and-bound nodes
-    (None: no cap), stop within ``gap`` of its bound; and no presolve nor restart. HiGHS
-    1.16's presolve (strengthenInequalities, also in a restart and in the RENS heuristic's
-    sub-MIP) can run for many minutes without checking the time limit: a 30 s mend on a
+    (None: no cap), stop within ``gap`` of its bound; and no presolve nor restart, and
+    only a light presolve in the heuristics' sub-MIPs. HiGHS 1.16's full presolve
+    (strengthenInequalities, also in a restart and in the RENS and RINS heuristics'
+    sub-MIPs) can run for many minutes without checking the time limit: a 30 s mend on a
     900-account green-field plan ran past 10 minutes, and so did one of the diagnosis's
-    20-second MILPs (HiGHS issues 2226, 1501). These node-capped MILPs are small; on the
-    demo the plan and its gap are the same without it, and that green-field stage 4 takes
-    135 s."""
+    20-second MILPs (HiGHS issues 2226, 1501), and a mend on the small demo's 2025Q2
+    curve ran past 20 (the light presolve settles that MILP in 0.9 s). Without those
+    heuristics the demo's 2026Q3 plan took 167 s at an 11.9% gap; with the light
+    presolve 62 s at 1.2% (14 s at 2.7% with the full one)."""
     hs.setOptionValue("time_limit", float(limit))
     hs.setOptionValue("mip_rel_gap", float(gap))
     hs.setOptionValue("mip_allow_restart", False)
     hs.setOptionValue("presolve", "off")
+    # the RENS and RINS heuristics solve sub-MIPs with presolve forced on, and a full one
+    # can run for ever there: a mend on a 900-account plan's disruption curve ran past 20
+    # minutes in strengthenInequalities. Sub-MIPs copy this light presolve, which ends
+    hs.setOptionValue("presolve_mode", 2)
     if nodes is not None:
         hs.setOptionValue("mip_max_nodes", int(nodes))
 

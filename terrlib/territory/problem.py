@@ -106,6 +106,38 @@ def _region_codes(acc: pd.DataFrame, ter: pd.DataFrame):
     return a_reg, np.array([names[r] for r in t_reg])
 
 
+def _coordinates(acc: pd.DataFrame | None, ter: pd.DataFrame | None) -> dict:
+    """Accounts' and homes' degrees and radians (with the cosine of latitude) as the
+    problem's fields; every one None without frames (distances given instead)."""
+    keys = ("lat", "lon", "home_lat", "home_lon", "radians", "home_radians")
+    if acc is None or ter is None:
+        return dict.fromkeys(keys)
+    coords = {
+        "lat": acc["latitude"].to_numpy(float),
+        "lon": acc["longitude"].to_numpy(float),
+        "home_lat": ter["home_latitude"].to_numpy(float),
+        "home_lon": ter["home_longitude"].to_numpy(float),
+    }
+    for key, la, lo in (("radians", "lat", "lon"), ("home_radians", "home_lat", "home_lon")):
+        lat, lon = np.radians(coords[la]), np.radians(coords[lo])
+        coords[key] = (lat, lon, np.cos(lat))
+    return coords
+
+
+def _keep_weight(acc: pd.DataFrame, rev_weight: np.ndarray) -> np.ndarray:
+    """Each account's weight in the cost of moving it: its size (``rev_weight``, revenue
+    against the mean), and as much again what it bought in the last year (``bookings``
+    against the mean) when the accounts say. A rep's biggest customer is not handed to a
+    rep four times farther away to fill that rep's hours: on the demo's 2026Q3 one with
+    36% of its rep's bookings was, its size being ordinary."""
+    if "bookings" not in acc:
+        return rev_weight
+    booked = acc["bookings"].fillna(0.0).to_numpy(float).clip(min=0.0)
+    if booked.sum() <= 0:
+        return rev_weight
+    return (rev_weight + booked / booked.mean()) / 2
+
+
 def default_reach(problem: TerritoryProblem) -> float:
     """The plan's reach when none is given, in km (rounded up to 10): the distance within
     which today's reps serve four in five (:data:`REACH_SHARE`) of their accounts, and at
@@ -207,34 +239,10 @@ class TerritoryProblem:
         locked = (acc["locked"].to_numpy(bool) if "locked" in acc else np.zeros(n, bool)) & (
             current >= 0
         )
-        coords: dict = dict.fromkeys(
-            ("lat", "lon", "home_lat", "home_lon", "radians", "home_radians")
-        )
-        if distances is None:
-            coords = {
-                "lat": acc["latitude"].to_numpy(float),
-                "lon": acc["longitude"].to_numpy(float),
-                "home_lat": ter["home_latitude"].to_numpy(float),
-                "home_lon": ter["home_longitude"].to_numpy(float),
-            }
-            for key, la, lo in (
-                ("radians", "lat", "lon"),
-                ("home_radians", "home_lat", "home_lon"),
-            ):
-                lat, lon = np.radians(coords[la]), np.radians(coords[lo])
-                coords[key] = (lat, lon, np.cos(lat))
-        else:
+        coords = _coordinates(acc, ter) if distances is None else _coordinates(None, None)
+        if distances is not None:
             distances = np.asarray(distances, float)
         rev_weight = revenue / max(revenue.mean(), 1e-12)
-        # the cost of moving a customer: its size, and as much again what it bought in the
-        # last year (a rep's biggest customer is not handed to a rep four times farther
-        # away to fill that rep's hours: on the demo's 2026Q3 one with 36% of its rep's
-        # bookings was, its size being ordinary)
-        keep_weight = rev_weight
-        if "bookings" in acc:
-            booked = acc["bookings"].fillna(0.0).to_numpy(float).clip(min=0.0)
-            if booked.sum() > 0:
-                keep_weight = (rev_weight + booked / booked.mean()) / 2
         # an account counts once towards the cap on moves (a unit of grouped accounts, see
         # terrlib.territory.groups, as many times as it has accounts)
         count = acc["account_count"].to_numpy(float) if "account_count" in acc else np.ones(n)
@@ -280,7 +288,7 @@ class TerritoryProblem:
             problem,
             acc_region=regions[0],
             ter_region=regions[1],
-            penalty=float(disruption) * scale * keep_weight,
+            penalty=float(disruption) * scale * _keep_weight(acc, rev_weight),
         )
         reach = settings["reach_km"]
         reach = default_reach(problem) if reach is None else float(reach)
