@@ -145,6 +145,14 @@ class BalanceWeights(_Strict):
         "in average accounts' call hours: keeps small accounts with a near rep, so balance "
         "is not reached by handing reps their neighbours' small accounts (0: travel only)",
     )
+    tidy: float = Field(
+        10.0,
+        ge=0,
+        description="Cost of leaving the territory that surrounds an account (most of its six "
+        "nearest accounts), in average accounts' travel, in a last step that may raise the "
+        "plan's cost by at most 1%: gives accounts set among a neighbour's accounts to that "
+        "neighbour, so reps do not drive past each other's accounts (0: no such step)",
+    )
 
 
 class Balance(_Strict):

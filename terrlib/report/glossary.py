@@ -85,8 +85,11 @@ GLOSSARY: dict[str, str] = {
     "within which today's reps serve four in five of their accounts).",
     "Compactness (with nearest rep)": "The share of a territory's accounts whose nearest rep "
     "home is the territory's own.",
+    "Mixed in": "The share of a territory's accounts set among another territory's: most of "
+    "their six nearest accounts are that territory's, so the rep drives past a colleague's "
+    "accounts to reach them; lower is cleaner.",
     "Overlap": "The share of a territory's accounts lying inside the outline (convex hull) of "
-    "a neighbouring territory; lower is cleaner.",
+    "a neighbouring territory; lower is cleaner, but one far account can stretch an outline.",
 }
 
 
@@ -106,6 +109,7 @@ SOURCES: dict[str, str] = {
     ),
     "ICP score and tier": "terrlib.stages.icp.icp_scores",
     "Rating and multiplier": "terrlib.stages.performance.rep_effects",
+    "Mixed in": "terrlib.territory.tidy.enclaves",
 }
 
 

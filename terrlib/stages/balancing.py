@@ -108,6 +108,7 @@ def from_dataset(
         "min_travel_minutes": plan.coverage.min_travel_minutes,
         "disruption": plan.balance.weights.disruption,
         "compactness": plan.balance.weights.compactness,
+        "tidy": plan.balance.weights.tidy,
     } | options
     return TerritoryOptimizer(frame, homes, **settings)
 
@@ -461,11 +462,27 @@ def unbalanced_result(opt: TerritoryOptimizer) -> Result:
     )
 
 
+def _mixed_in(before: pd.DataFrame, after: pd.DataFrame) -> str:
+    """The sentence on accounts set among another territory's, today and proposed (empty
+    without coordinates)."""
+    share = [
+        float((t["mixed_in"] * t["accounts"]).sum() / max(t["accounts"].sum(), 1))
+        for t in (before, after)
+    ]
+    if np.isnan(share).any():
+        return ""
+    return (
+        f"Accounts set among another territory's accounts: {share[0]:.0%} today, "
+        f"{share[1]:.0%} proposed. "
+    )
+
+
 def territory_table(opt: TerritoryOptimizer) -> Result:
     """Per territory, today and proposed: accounts (and how many come in and go out),
     workload and potential against target, call-weighted travel, the farthest account, and
     compactness (:func:`terrlib.territory.outcome.compactness`: the share of its accounts
-    whose nearest rep is its own, and the share inside a neighbour's outline)."""
+    whose nearest rep is its own, the share set among another territory's accounts, and
+    the share inside a neighbour's outline)."""
     p, s = opt.problem_, opt.summary_
     cur = np.where(p.current >= 0, p.current, opt.assign_idx_)
     before, after = compactness(p, cur), compactness(p, opt.assign_idx_)
@@ -492,6 +509,8 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
             "farthest km proposed": after["farthest_km"].to_numpy(),
             "with nearest rep today": before["nearest_share"].to_numpy(),
             "with nearest rep proposed": after["nearest_share"].to_numpy(),
+            "mixed in today": before["mixed_in"].to_numpy(),
+            "mixed in proposed": after["mixed_in"].to_numpy(),
             "overlap today": before["overlap"].to_numpy(),
             "overlap proposed": after["overlap"].to_numpy(),
         }
@@ -502,11 +521,16 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
     # the territories that change most first, so a long table's first rows are the changes
     moves = table["in"] + table["out"]
     table = table.iloc[np.argsort(-moves.to_numpy(), kind="stable")].reset_index(drop=True)
-    pct = {c: "{:.0%}" for c in table if c.startswith(("workload", "potential", "with", "overlap"))}
+    pct = {
+        c: "{:.0%}"
+        for c in table
+        if c.startswith(("workload", "potential", "with", "mixed", "overlap"))
+    }
     return Result(
         "Each territory, today and proposed",
         f"Accounts served by their nearest rep: {nearest_share(before):.0%} today, "
-        f"{nearest_share(after):.0%} proposed. The farthest account of any territory is "
+        f"{nearest_share(after):.0%} proposed. {_mixed_in(before, after)}"
+        "The farthest account of any territory is "
         f"{before['farthest_km'].max():,.0f} km from its rep today and "
         f"{after['farthest_km'].max():,.0f} km proposed.",
         table,
@@ -517,8 +541,11 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
         "and out: accounts that change rep. Travel change: the territory's call-weighted "
         "distance to its rep's home. Farthest: its account farthest from the rep's home, by "
         f"road (straight line x {opt.circuity:g}). With nearest rep: share of its accounts "
-        "whose nearest rep home is this one. Overlap (in the file, not shown here): share of its "
-        "accounts inside the outline of a neighbouring territory (lower is cleaner).",
+        "whose nearest rep home is this one. Mixed in: share of its accounts set among another "
+        "territory's (most of their six nearest accounts are that territory's), which its rep "
+        "drives past a colleague's accounts to reach (lower is cleaner). Overlap (in the file, "
+        "not shown here): share of its accounts inside the outline of a neighbouring territory, "
+        "which one far account can stretch.",
         hidden=["district", "accounts proposed", "overlap today", "overlap proposed"],
         download="territory_changes.csv",
     )

@@ -130,6 +130,13 @@ class TerritoryOptimizer:
         rep, so balancing pads territories with their neighbours' small accounts; this
         term keeps every account, large or small, with a near rep (0: travel only, as the
         published benchmark problems are posed; the plan's default is 2).
+    tidy : float
+        A last step that gives accounts set among another territory's accounts to that
+        territory where every rule still holds and the plan's cost rises by at most 1%
+        (:mod:`terrlib.territory.tidy`): the cost of leaving the territory around an
+        account, in average accounts' travel (0: no such step, as the published benchmark
+        problems are posed; the plan's default is 10). Not in quick solves, nor in plans
+        solved region by region.
     balance_potential : bool
         Also keep potential within its tolerance (default True).
     time_limit : float
@@ -186,6 +193,7 @@ class TerritoryOptimizer:
         distances: np.ndarray | None = None,
         travel_weight: str = "call_hours",
         compactness: float = 0.0,
+        tidy: float = 0.0,
         balance_potential: bool = True,
         time_limit: float = 30.0,
         totals: tuple[float | None, float | None] | None = None,
@@ -208,6 +216,7 @@ class TerritoryOptimizer:
         self.distances = distances
         self.travel_weight = travel_weight
         self.compactness = compactness
+        self.tidy = tidy
         self.balance_potential = balance_potential
         self.time_limit = time_limit
         self.totals = totals

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import Delaunay, QhullError
 
+from terrlib.territory import tidy
 from terrlib.territory.problem import TerritoryProblem
 
 
@@ -88,9 +89,13 @@ def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int =
     """Per territory of ``assign``: its accounts, the share of them whose nearest rep home
     is its own (``nearest_share``), its farthest account (``farthest_km``, as the plan
     measures distance) and ``overlap``, the share of its accounts that lie inside the
-    outline (convex hull) of one of its ``neighbours`` nearest territories. A compact,
-    non-overlapping territory has a high first and a low last. Without coordinates only
-    the first two are given (``overlap`` is NaN)."""
+    outline (convex hull) of one of its ``neighbours`` nearest territories, and
+    ``mixed_in``, the share of its accounts set among another territory's (most of their
+    six nearest accounts are that territory's: :func:`terrlib.territory.tidy.enclaves`).
+    A compact, non-overlapping territory has a high first and low last two. The outline
+    is swayed by a few far accounts (one account 500 km out puts a neighbour's whole city
+    inside it); ``mixed_in`` is what a rep meets on the road: a colleague's accounts among
+    their own. Without coordinates only the first two are given (the others are NaN)."""
     p, m = problem, problem.m
     rows = np.arange(p.n)
     near_rows, near_cols = p.nearest(1)
@@ -100,7 +105,11 @@ def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int =
     own = np.bincount(assign, weights=(nearest == assign).astype(float), minlength=m)
     far = np.zeros(m)
     np.maximum.at(far, assign, p.dist(rows, assign))
-    overlap = np.full(m, np.nan)
+    overlap, mixed = np.full(m, np.nan), np.full(m, np.nan)
+    near = tidy.neighbours(p)
+    if near is not None:
+        inside = tidy.enclaves(assign, near).astype(float)
+        mixed = np.bincount(assign, weights=inside, minlength=m) / np.maximum(count, 1)
     if p.lat is not None:
         xy = _plane(p.lat, p.lon, float(np.median(p.lat)))
         hulls: dict[int, Delaunay | None] = {}
@@ -127,6 +136,7 @@ def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int =
             "nearest_share": own / np.maximum(count, 1),
             "farthest_km": far,
             "overlap": overlap,
+            "mixed_in": mixed,
         }
     )
 

@@ -13,6 +13,7 @@ from terrlib.territory.dual import dual_start
 from terrlib.territory.problem import InfeasibleRequest, TerritoryProblem
 from terrlib.territory.relaxation import Workspace, relax
 from terrlib.territory.rounding import LPPoint, integer
+from terrlib.territory.tidy import tidy
 
 # accounts x territories at or below which a solve hands every account to one MILP by
 # default (from the polished rounding, at most polish.EXACT_NODES nodes, so that the
@@ -58,13 +59,15 @@ def solve(
     quick: bool = False,
     rounding_only: bool = False,
     explain: bool = True,
+    tidy_edges: bool = True,
 ) -> Solution:
     """Solve ``problem``: the LP relaxation by column generation (from every arc when
     ``exact``, from the dual's arcs on large plans without travel in workload, else from the
     nearest homes or the workspace's warm start), then the integer assignment
     (:func:`terrlib.territory.rounding.integer`; ``rounding_only``: its first rounding or
     an :class:`InfeasibleRequest` without a diagnosis; without ``explain`` no request is
-    diagnosed).
+    diagnosed), and unless ``quick``, ``rounding_only`` or not ``tidy_edges`` its edges
+    tidied (:func:`terrlib.territory.tidy.tidy`, when the ``tidy`` setting is above 0).
 
     Raises
     ------
@@ -102,4 +105,10 @@ def solve(
         p, ws, point, exact and not quick, limit, quick, repair_arcs, rounding_only, explain
     )
     check(p, ws, rounded.assign, explain)
-    return Solution(rounded.assign, rounded.bound, rounded.method, prices, ws.scales)
+    assign, method = rounded.assign, rounded.method
+    if tidy_edges and p.settings["tidy"] > 0 and not quick and not rounding_only:
+        tidied = tidy(p, assign, strength=p.settings["tidy"], limit=limit)
+        changed = int((tidied != assign).sum())
+        if changed:
+            assign, method = tidied, f"{method}, then {changed:,} accounts at edges tidied"
+    return Solution(assign, rounded.bound, method, prices, ws.scales)

@@ -56,6 +56,7 @@ SETTINGS: dict[str, Any] = {
     "distances": None,
     "travel_weight": "call_hours",
     "compactness": 0.0,
+    "tidy": 0.0,
     "balance_potential": True,
     "totals": None,
 }
@@ -204,6 +205,10 @@ class TerritoryProblem:
     cap: float
     tolerance: float
     p_tol: float
+    #: each account's anchor territory and the cost of serving it from any other (see
+    #: :mod:`terrlib.territory.tidy`); None for no anchor
+    anchor: np.ndarray | None = None
+    anchor_cost: float = 0.0
 
     @classmethod
     def build(
@@ -280,9 +285,7 @@ class TerritoryProblem:
                 else float(tolerance if potential_tolerance is None else potential_tolerance)
             ),
         )
-        near_rows, near_cols = problem.nearest(1)
-        nearest = problem.dist(near_rows, near_cols)
-        scale = float((weight * nearest).mean()) or 1.0
+        scale = problem.typical_cost()
         regions = _region_codes(acc, ter) if not settings["cross_regions"] else (None, None)
         problem = dataclasses.replace(
             problem,
@@ -400,6 +403,12 @@ class TerritoryProblem:
             near = np.asarray(near).reshape(self.n, q)
         return np.repeat(np.arange(self.n), q), near.ravel()
 
+    def typical_cost(self) -> float:
+        """An account's weighted distance to its nearest rep home, on average: the unit
+        of the cost of moving an account (and of leaving its neighbours' territory)."""
+        rows, cols = self.nearest(1)
+        return float((self.weight[rows] * self.dist(rows, cols)).mean()) or 1.0
+
     @property
     def distance_weight(self) -> np.ndarray:
         """Each account's weight on its distance in the objective: its weight in travel
@@ -416,12 +425,15 @@ class TerritoryProblem:
         travel = self.weight[rows] * d
         cur = self.current[rows]
         moved = ((cols != cur) & (cur >= 0)).astype(float)
+        cost = travel + self.spread * d + self.penalty[rows] * moved
+        if self.anchor is not None:
+            cost = cost + self.anchor_cost * (cols != self.anchor[rows])
         return {
             "distance": d,
             "hours": hours,
             "travel": travel,
             "moved": moved * self.move_weight[rows],
-            "cost": travel + self.spread * d + self.penalty[rows] * moved,
+            "cost": cost,
         }
 
     def candidate_arcs(self, q: int) -> np.ndarray:

@@ -342,7 +342,9 @@ def solve_region(sub: TerritoryProblem, limit: float, quick: bool):
         return None
     began = time.perf_counter()
     try:
-        solved = pipeline.solve(sub, sub_ws, exact=False, limit=limit, quick=quick)
+        solved = pipeline.solve(
+            sub, sub_ws, exact=False, limit=limit, quick=quick, tidy_edges=False
+        )
     except InfeasibleRequest:
         log.info("region of %s: no plan found", what)
         return None
