@@ -96,10 +96,11 @@ def test_an_account_among_another_territorys_is_an_enclave():
 
 def test_tidying_keeps_every_rule_within_its_budget(solved):
     """On each of the five companies the tidy step, run on the plan solved without it,
-    keeps every band, lock, reach and region rule, raises the plan's cost by at most its
-    1% budget and never sets more accounts among another territory's; on at least four it
-    sets a tenth fewer or better (measured: 135 -> 98, 98 -> 79, 107 -> 89, 106 -> 77,
-    109 -> 84)."""
+    keeps every band, lock, reach and region rule, leaves every customer the plan kept
+    with its rep whose move costs more than the average account's, raises the plan's cost
+    by at most its 1% budget and never sets more accounts among another territory's; on at
+    least four it sets a tenth fewer or better (measured: 138 -> 105, 104 -> 89, 108 -> 91,
+    102 -> 88, 112 -> 87)."""
     fewer = 0
     for s in solved:
         plain = s["plain"]
@@ -109,6 +110,8 @@ def test_tidying_keeps_every_rule_within_its_budget(solved):
         score, was = p.evaluate(after), p.evaluate(before)
         assert score["breach"] <= 1e-9, s["seed"]
         assert (after[p.locked] == p.current[p.locked]).all(), s["seed"]
+        big = (before == p.current) & (p.penalty > p.penalty.mean())
+        assert (after[big] == before[big]).all(), s["seed"]  # a big customer stays put
         assert score["objective"] <= was["objective"] * (1 + tidy.BUDGET) + 1e-6, s["seed"]
         n_before, n_after = tidy.enclaves(before, near).sum(), tidy.enclaves(after, near).sum()
         assert n_after <= n_before, (s["seed"], n_before, n_after)
