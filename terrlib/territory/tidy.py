@@ -101,7 +101,7 @@ def tidy(
         np.add.at(pairs, (assign[out], anchor[out]), 1.0)
         pairs = pairs + pairs.T
         a, b = np.nonzero(np.triu(pairs))
-        order = np.lexsort((b, a, -pairs[a, b]))[:m]  # at most one pair a territory
+        order = np.lexsort((b, a, -pairs[a, b]))[:m]  # at most as many pairs as territories
         changed = False
         for k, j in zip(a[order], b[order], strict=True):
             anchor = surrounding(assign, near)
