@@ -5,7 +5,7 @@ Travel to the rep's home and the cost of moving an account do not see an account
 neighbours. Where two territories meet, the optimizer picks which accounts change rep by
 their hours and potential, so it moves scattered ones and leaves a map of salt and pepper: on
 the demo's 2026Q3 the proposal set 665 accounts among another territory's (most of their
-six nearest accounts in it), against 556 today; tidied, 561. A rep then drives past a
+six nearest accounts in it), against 556 today; tidied, 551. A rep then drives past a
 colleague's accounts to reach their own.
 
 The tidy step anchors each such account (an *enclave*) to the territory that holds most of its
@@ -35,8 +35,10 @@ MAJORITY = 4
 BUDGET = 0.01
 #: the cost of leaving an account's anchor, in :meth:`TerritoryProblem.typical_cost` units
 STRENGTH = 1.0
-#: passes over the pairs of territories that share enclaves
-ROUNDS = 2
+#: the most passes over the pairs of territories that share enclaves (it stops at a pass
+#: that changes nothing; on the demo's 2026Q3, two passes left 561 enclaves, four 551 in
+#: 15 s, and more changed nothing; on the seeded companies passes after the fourth did not)
+ROUNDS = 6
 
 
 def neighbours(problem: TerritoryProblem, k: int = NEIGHBOURS) -> np.ndarray | None:
@@ -105,6 +107,7 @@ def tidy(
         changed = False
         for k, j in zip(a[order], b[order], strict=True):
             anchor = surrounding(assign, near)
+            now = int((anchor != assign).sum())  # the enclaves of ``assign``
             pulled = dataclasses.replace(p, anchor=anchor, anchor_cost=cost)
             sc = lp.Scales.of(pulled, np.arange(p.n) * m + assign)
             group = np.array([k, j])
@@ -113,7 +116,7 @@ def tidy(
             )
             if trial is None or p.evaluate(trial)["objective"] > ceiling:
                 continue
-            if enclaves(trial, near).sum() < enclaves(assign, near).sum():
+            if enclaves(trial, near).sum() < now:
                 assign, changed = trial, True
         if not changed:
             break
