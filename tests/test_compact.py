@@ -127,7 +127,30 @@ def test_the_proposal_mixes_fewer_accounts_among_other_territories(solved):
     for s in solved:
         opt, plain = s["today"], s["plain"]
         share = [outcome.compactness(o.problem_, o.assign_idx_) for o in (opt, plain)]
-        mixed = [float((t["mixed_in"] * t["accounts"]).sum()) for t in share]
+        mixed = [outcome.nearest_share(t, column="mixed_in") for t in share]
         fewer += mixed[0] < mixed[1]
         assert opt.gap_ <= plain.gap_ + 0.015, (s["seed"], opt.gap_, plain.gap_)
     assert fewer >= 4, fewer
+
+
+def test_the_page_shows_balance_and_shape_in_two_tables(solved):
+    """Stage 4's territory table shows balance and leaves the shape columns to a second
+    table; the file has both, and the second's headline is the plan's own shares."""
+    for s in solved[:2]:
+        opt = s["today"]
+        p = opt.problem_
+        territories = balancing.territory_table(opt)
+        shape = balancing.shape_table(opt, territories)
+        balance_html, shape_html = territories._repr_html_(), shape._repr_html_()
+        assert "workload proposed" in balance_html.lower()
+        assert "mixed in" not in balance_html.lower() and "nearest rep" not in balance_html
+        assert "mixed in" in shape_html.lower() and "workload" not in shape_html.lower()
+        assert {"mixed in proposed", "workload proposed"} <= set(territories.table)
+        moved = int(((opt.assign_idx_ != p.current) & (p.current >= 0)).sum())
+        assert f"({moved:,} accounts change rep)" in territories.headline
+        for when, a in (("today", p.current), ("proposed", opt.assign_idx_)):
+            c = outcome.compactness(p, a)
+            mixed = outcome.nearest_share(c, column="mixed_in")
+            near = outcome.nearest_share(c)
+            assert f"{mixed:.0%} {when}" in shape.headline, (when, shape.headline)
+            assert f"{near:.0%} {when}" in shape.headline, (when, shape.headline)

@@ -17,6 +17,7 @@ from terrlib.exports import write_excel
 from terrlib.geo import haversine_km
 from terrlib.inputs.coverage import coverage_calls
 from terrlib.results import Result
+from terrlib.territory import tidy
 from terrlib.territory.diagnose import tightest
 from terrlib.territory.estimator import TerritoryOptimizer
 from terrlib.territory.outcome import compactness, nearest_share
@@ -465,10 +466,7 @@ def unbalanced_result(opt: TerritoryOptimizer) -> Result:
 def _mixed_in(before: pd.DataFrame, after: pd.DataFrame) -> str:
     """The sentence on accounts set among another territory's, today and proposed (empty
     without coordinates)."""
-    share = [
-        float((t["mixed_in"] * t["accounts"]).sum() / max(t["accounts"].sum(), 1))
-        for t in (before, after)
-    ]
+    share = [nearest_share(t, column="mixed_in") for t in (before, after)]
     if np.isnan(share).any():
         return ""
     return (
@@ -482,10 +480,12 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
     workload and potential against target, call-weighted travel, the farthest account, and
     compactness (:func:`terrlib.territory.outcome.compactness`: the share of its accounts
     whose nearest rep is its own, the share set among another territory's accounts, and
-    the share inside a neighbour's outline)."""
+    the share inside a neighbour's outline). The page shows the balance; the shape columns
+    are :func:`shape_table`'s, and the file (``territory_changes.csv``) holds them all."""
     p, s = opt.problem_, opt.summary_
     cur = np.where(p.current >= 0, p.current, opt.assign_idx_)
-    before, after = compactness(p, cur), compactness(p, opt.assign_idx_)
+    near = tidy.neighbours(p)
+    before, after = compactness(p, cur, near=near), compactness(p, opt.assign_idx_, near=near)
     moved = (p.current >= 0) & (opt.assign_idx_ != p.current)
     travel = {}
     for label, a in (("today", cur), ("proposed", opt.assign_idx_)):
@@ -505,48 +505,91 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
             "potential today": s["potential_vs_target_before"].to_numpy(),
             "potential proposed": s["potential_vs_target_after"].to_numpy(),
             "travel change": travel["proposed"] / np.maximum(travel["today"], 1e-12) - 1,
-            "farthest km today": before["farthest_km"].to_numpy(),
-            "farthest km proposed": after["farthest_km"].to_numpy(),
-            "with nearest rep today": before["nearest_share"].to_numpy(),
-            "with nearest rep proposed": after["nearest_share"].to_numpy(),
-            "mixed in today": before["mixed_in"].to_numpy(),
-            "mixed in proposed": after["mixed_in"].to_numpy(),
-            "overlap today": before["overlap"].to_numpy(),
-            "overlap proposed": after["overlap"].to_numpy(),
+            **{f"{c} today": before[k].to_numpy() for c, k in _SHAPE.items()},
+            **{f"{c} proposed": after[k].to_numpy() for c, k in _SHAPE.items()},
         }
     )
+    shape = [f"{c} {w}" for c in _SHAPE for w in ("today", "proposed")]
+    table = table[[c for c in table if c not in shape] + shape]
     for col in ("district", "region"):
         if col in ter:
             table.insert(2, col, ter[col].to_numpy())
     # the territories that change most first, so a long table's first rows are the changes
     moves = table["in"] + table["out"]
     table = table.iloc[np.argsort(-moves.to_numpy(), kind="stable")].reset_index(drop=True)
-    pct = {
-        c: "{:.0%}"
-        for c in table
-        if c.startswith(("workload", "potential", "with", "mixed", "overlap"))
-    }
+    changed = int((moves > 0).sum())
+    rise = table.loc[table["travel change"].idxmax()]
+    worst = (
+        f"; the largest rise is {rise['territory']}'s ({rise['travel change']:+.0%})"
+        if rise["travel change"] > 0.005
+        else ""
+    )
     return Result(
         "Each territory, today and proposed",
-        f"Accounts served by their nearest rep: {nearest_share(before):.0%} today, "
-        f"{nearest_share(after):.0%} proposed. {_mixed_in(before, after)}"
-        "The farthest account of any territory is "
-        f"{before['farthest_km'].max():,.0f} km from its rep today and "
-        f"{after['farthest_km'].max():,.0f} km proposed.",
+        f"{changed} of {p.m} territories gain or lose accounts ({int(moved.sum()):,} accounts "
+        f"change rep). Travel falls in {int((table['travel change'] < -0.005).sum())} "
+        f"territories and rises in {int((table['travel change'] > 0.005).sum())}{worst}.",
         table,
-        formats=pct
-        | {"travel change": "{:+.0%}", "farthest km today": "{:,.0f}"}
-        | {"farthest km proposed": "{:,.0f}"},
+        formats={
+            c: "{:.0%}" for c in table if c.startswith(("workload", "potential", "with", "mixed"))
+        }
+        | {"travel change": "{:+.0%}"},
         notes="Workload and potential against the territory's target (100% is on target). In "
         "and out: accounts that change rep. Travel change: the territory's call-weighted "
-        "distance to its rep's home. Farthest: its account farthest from the rep's home, by "
-        f"road (straight line x {opt.circuity:g}). With nearest rep: share of its accounts "
-        "whose nearest rep home is this one. Mixed in: share of its accounts set among another "
-        "territory's (most of their six nearest accounts are that territory's), which its rep "
-        "drives past a colleague's accounts to reach (lower is cleaner). Overlap (in the file, "
-        "not shown here): share of its accounts inside the outline of a neighbouring territory, "
-        "which one far account can stretch.",
-        hidden=["district", "accounts proposed", "overlap today", "overlap proposed"],
+        "distance to its rep's home.",
+        hidden=["district", "accounts proposed", *shape],
+        download="territory_changes.csv",
+    )
+
+
+#: the compactness columns of :func:`territory_table` (before " today" / " proposed"),
+#: from the columns of :func:`terrlib.territory.outcome.compactness`
+_SHAPE = {
+    "farthest km": "farthest_km",
+    "with nearest rep": "nearest_share",
+    "mixed in": "mixed_in",
+    "overlap": "overlap",
+}
+
+
+def shape_table(opt: TerritoryOptimizer, territories: Result | None = None) -> Result:
+    """How compact each territory of ``opt`` is, today and proposed: its farthest account,
+    the share of its accounts whose nearest rep is its own, and the share set among another
+    territory's accounts, with the plan's totals (shares weighted by accounts) in the
+    headline. ``territories`` is :func:`territory_table`'s result for ``opt`` (made here
+    when not given)."""
+    t = (territory_table(opt) if territories is None else territories).table
+    share = {}
+    for col, key in (("with nearest rep", "nearest"), ("mixed in", "mixed")):
+        for when in ("today", "proposed"):
+            w = t[f"accounts {when}"].to_numpy(float)
+            v = t[f"{col} {when}"].to_numpy(float)
+            share[key, when] = float(np.nansum(v * w) / max(w.sum(), 1))
+    mixed = (
+        f"Accounts set among another territory's accounts: {share['mixed', 'today']:.0%} "
+        f"today, {share['mixed', 'proposed']:.0%} proposed. "
+        if t["mixed in today"].notna().any()
+        else ""
+    )
+    cols = ["territory", "rep"] + [f"{c} {w}" for c in _SHAPE for w in ("today", "proposed")]
+    return Result(
+        "How compact each territory is, today and proposed",
+        f"Accounts served by their nearest rep: {share['nearest', 'today']:.0%} today, "
+        f"{share['nearest', 'proposed']:.0%} proposed. {mixed}"
+        "The farthest account of any territory is "
+        f"{t['farthest km today'].max():,.0f} km from its rep today and "
+        f"{t['farthest km proposed'].max():,.0f} km proposed.",
+        t[cols],
+        formats={c: "{:.0%}" for c in cols if c.startswith(("with", "mixed"))}
+        | {c: "{:,.0f}" for c in cols if c.startswith("farthest")},
+        notes="In the same order as the table above. Farthest: the territory's account "
+        f"farthest from its rep's home, by road (straight line x {opt.circuity:g}). With "
+        "nearest rep: share of its accounts whose nearest rep home is this one. Mixed in: share "
+        "of its accounts set among another territory's (most of their six nearest accounts are "
+        "that territory's), which its rep drives past a colleague's accounts to reach (lower is "
+        "cleaner). Overlap (in the file, not shown here): share of its accounts inside the "
+        "outline of a neighbouring territory, which one far account can stretch.",
+        hidden=["overlap today", "overlap proposed"],
         download="territory_changes.csv",
     )
 

@@ -85,7 +85,12 @@ def _plane(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
     return np.column_stack([lon * np.cos(np.radians(lat0)) * k, lat * k])
 
 
-def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int = 8):
+def compactness(
+    problem: TerritoryProblem,
+    assign: np.ndarray,
+    neighbours: int = 8,
+    near: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Per territory of ``assign``: its accounts, the share of them whose nearest rep home
     is its own (``nearest_share``), its farthest account (``farthest_km``, as the plan
     measures distance) and ``overlap``, the share of its accounts that lie inside the
@@ -95,7 +100,9 @@ def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int =
     A compact, non-overlapping territory has a high first and low last two. The outline
     is swayed by a few far accounts (one account 500 km out puts a neighbour's whole city
     inside it); ``mixed_in`` is what a rep meets on the road: a colleague's accounts among
-    their own. Without coordinates only the first two are given (the others are NaN)."""
+    their own. Without coordinates only the first two are given (the others are NaN).
+    ``near``, each account's six nearest (:func:`terrlib.territory.tidy.neighbours`), is
+    found here when not given: pass it to compare several plans of one problem."""
     p, m = problem, problem.m
     rows = np.arange(p.n)
     near_rows, near_cols = p.nearest(1)
@@ -106,7 +113,7 @@ def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int =
     far = np.zeros(m)
     np.maximum.at(far, assign, p.dist(rows, assign))
     overlap, mixed = np.full(m, np.nan), np.full(m, np.nan)
-    near = tidy.neighbours(p)
+    near = tidy.neighbours(p) if near is None else near
     if near is not None:
         inside = tidy.enclaves(assign, near).astype(float)
         mixed = np.bincount(assign, weights=inside, minlength=m) / np.maximum(count, 1)
@@ -141,7 +148,8 @@ def compactness(problem: TerritoryProblem, assign: np.ndarray, neighbours: int =
     )
 
 
-def nearest_share(table: pd.DataFrame) -> float:
+def nearest_share(table: pd.DataFrame, column: str = "nearest_share") -> float:
     """The share of all accounts whose nearest rep home is their territory's, from a
-    :func:`compactness` table (its territories' shares weighted by their accounts)."""
-    return float((table["nearest_share"] * table["accounts"]).sum() / table["accounts"].sum())
+    :func:`compactness` table (its territories' shares weighted by their accounts); with
+    ``column="mixed_in"``, the share of all accounts set among another territory's."""
+    return float((table[column] * table["accounts"]).sum() / max(table["accounts"].sum(), 1))
