@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from terrlib.geo import STATE_REGION, distance_matrix_km, zip_table
+from terrlib.geo import STATE_REGION, distance_matrix_km, haversine_km, zip_table
 from terrlib.inputs.coverage import call_hours
 from terrlib.inputs.plan import Balance, Plan, Strategy, dump_plan
 from terrlib.periods import parse_quarter
@@ -161,11 +161,14 @@ def _sample_locations(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 
 def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 25) -> np.ndarray:
-    """Plain Lloyd iterations on (lat, lon scaled) points, k-means++ start; returns labels."""
+    """Plain Lloyd iterations on (lat, lon scaled) points, k-means++ start; returns labels.
+    The k-means++ distances are kept as a running minimum (the same values as comparing
+    every point with every centre chosen so far, at a ``k``-th of the work)."""
     centers = [points[rng.integers(len(points))]]
+    d2 = ((points - centers[0]) ** 2).sum(-1)
     for _ in range(1, k):
-        d2 = np.min(((points[:, None, :] - np.array(centers)[None]) ** 2).sum(-1), axis=1)
         centers.append(points[rng.choice(len(points), p=d2 / d2.sum())])
+        d2 = np.minimum(d2, ((points - centers[-1]) ** 2).sum(-1))
     c = np.array(centers)
     for _ in range(iters):
         labels = ((points[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
@@ -478,20 +481,14 @@ def _rep_homes(d: _Draft, n_reps: int) -> None:
     alloc = _staff(demand.groupby(region_of).sum(), n_reps)
     homes = _place_homes(acc, alloc, rng)
     first = _assign_territories(acc, homes, np.ones(len(homes)), plan, band=0.1)
-    d0 = distance_matrix_km(
-        acc["latitude"], acc["longitude"], homes["home_latitude"], homes["home_longitude"]
-    )
-    total = pd.Series(call_hours(plan, employees, road * d0[np.arange(n_accounts), first]))
+    total = pd.Series(call_hours(plan, employees, road * _home_km(acc, homes, first)))
     calls_r = pd.Series(direct_hours).groupby(region_of).sum()
     travel_r = total.groupby(region_of).sum() - calls_r
     alloc = _staff_with_travel(calls_r, travel_r, alloc, n_reps)
     for _ in range(4):
         homes = _place_homes(acc, alloc, rng)
         lay = _assign_territories(acc, homes, np.ones(len(homes)), plan, band=0.1)
-        d0 = distance_matrix_km(
-            acc["latitude"], acc["longitude"], homes["home_latitude"], homes["home_longitude"]
-        )
-        hours0 = pd.Series(call_hours(plan, employees, road * d0[np.arange(n_accounts), lay]))
+        hours0 = pd.Series(call_hours(plan, employees, road * _home_km(acc, homes, lay)))
         per_rep = hours0.groupby(region_of).sum() / alloc
         if per_rep.max() / per_rep.min() < 1.1:
             break
@@ -505,6 +502,16 @@ def _rep_homes(d: _Draft, n_reps: int) -> None:
     reps["rep_name"] = rng.choice(pairs, k, replace=False)  # unique names
     reps["district"] = _districts(reps)
     d.reps = reps
+
+
+def _home_km(acc: pd.DataFrame, homes: pd.DataFrame, assign: np.ndarray) -> np.ndarray:
+    """Each account's distance to the home of its territory (row ``assign`` of ``homes``)."""
+    return haversine_km(
+        acc["latitude"].to_numpy(float),
+        acc["longitude"].to_numpy(float),
+        homes["home_latitude"].to_numpy(float)[assign],
+        homes["home_longitude"].to_numpy(float)[assign],
+    )
 
 
 def _districts(reps: pd.DataFrame, most: int = 6) -> list[str]:
@@ -542,9 +549,7 @@ def _planted_load(d: _Draft) -> None:
         util_target[i] = rng.uniform(0.50, 0.60)
     rel_capacity = np.where(part_time, 0.5, 1.0)
     assign = _assign_territories(acc, reps, util_target * rel_capacity, plan)
-    dist_home = distance_matrix_km(
-        acc["latitude"], acc["longitude"], reps["home_latitude"], reps["home_longitude"]
-    )[np.arange(d.n), assign]
+    dist_home = _home_km(acc, reps, assign)
     # hours by road, as stages 1, 4 and 5 and the optimizer count them
     hours = call_hours(plan, d.employees, dist_home * plan.balance.circuity)
     load = np.bincount(assign, weights=hours, minlength=k)
