@@ -20,7 +20,7 @@ from terrlib.results import Result
 from terrlib.territory import tidy
 from terrlib.territory.diagnose import tightest
 from terrlib.territory.estimator import TerritoryOptimizer
-from terrlib.territory.outcome import compactness, nearest_share
+from terrlib.territory.outcome import compactness
 from terrlib.territory.problem import InfeasibleRequest
 from terrlib.territory.relaxation import Workspace
 from terrlib.territory.scratch import ScratchPlan
@@ -460,18 +460,6 @@ def unbalanced_result(opt: TerritoryOptimizer) -> Result:
         "the workload of every account "
         "its rep may be given. Only it can serve: accounts no other rep may take (beyond "
         "reach of every other home in the region).",
-    )
-
-
-def _mixed_in(before: pd.DataFrame, after: pd.DataFrame) -> str:
-    """The sentence on accounts set among another territory's, today and proposed (empty
-    without coordinates)."""
-    share = [nearest_share(t, column="mixed_in") for t in (before, after)]
-    if np.isnan(share).any():
-        return ""
-    return (
-        f"Accounts set among another territory's accounts: {share[0]:.0%} today, "
-        f"{share[1]:.0%} proposed. "
     )
 
 
