@@ -20,7 +20,7 @@ from terrlib.results import Result
 from terrlib.territory import tidy
 from terrlib.territory.diagnose import tightest
 from terrlib.territory.estimator import TerritoryOptimizer
-from terrlib.territory.outcome import compactness
+from terrlib.territory.outcome import compactness, nearest_share
 from terrlib.territory.problem import InfeasibleRequest
 from terrlib.territory.relaxation import Workspace
 from terrlib.territory.scratch import ScratchPlan
@@ -463,6 +463,16 @@ def unbalanced_result(opt: TerritoryOptimizer) -> Result:
     )
 
 
+#: the compactness columns of :func:`territory_table` (before " today" / " proposed"),
+#: from the columns of :func:`terrlib.territory.outcome.compactness`
+_SHAPE = {
+    "farthest km": "farthest_km",
+    "with nearest rep": "nearest_share",
+    "mixed in": "mixed_in",
+    "overlap": "overlap",
+}
+
+
 def territory_table(opt: TerritoryOptimizer) -> Result:
     """Per territory, today and proposed: accounts (and how many come in and go out),
     workload and potential against target, call-weighted travel, the farthest account, and
@@ -493,12 +503,14 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
             "potential today": s["potential_vs_target_before"].to_numpy(),
             "potential proposed": s["potential_vs_target_after"].to_numpy(),
             "travel change": travel["proposed"] / np.maximum(travel["today"], 1e-12) - 1,
-            **{f"{c} today": before[k].to_numpy() for c, k in _SHAPE.items()},
-            **{f"{c} proposed": after[k].to_numpy() for c, k in _SHAPE.items()},
+            **{
+                f"{c} {when}": plan[k].to_numpy()
+                for c, k in _SHAPE.items()
+                for when, plan in (("today", before), ("proposed", after))
+            },
         }
     )
-    shape = [f"{c} {w}" for c in _SHAPE for w in ("today", "proposed")]
-    table = table[[c for c in table if c not in shape] + shape]
+    shape = [f"{c} {when}" for c in _SHAPE for when in ("today", "proposed")]
     for col in ("district", "region"):
         if col in ter:
             table.insert(2, col, ter[col].to_numpy())
@@ -530,16 +542,6 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
     )
 
 
-#: the compactness columns of :func:`territory_table` (before " today" / " proposed"),
-#: from the columns of :func:`terrlib.territory.outcome.compactness`
-_SHAPE = {
-    "farthest km": "farthest_km",
-    "with nearest rep": "nearest_share",
-    "mixed in": "mixed_in",
-    "overlap": "overlap",
-}
-
-
 def shape_table(opt: TerritoryOptimizer, territories: Result | None = None) -> Result:
     """How compact each territory of ``opt`` is, today and proposed: its farthest account,
     the share of its accounts whose nearest rep is its own, and the share set among another
@@ -547,12 +549,13 @@ def shape_table(opt: TerritoryOptimizer, territories: Result | None = None) -> R
     headline. ``territories`` is :func:`territory_table`'s result for ``opt`` (made here
     when not given)."""
     t = (territory_table(opt) if territories is None else territories).table
-    share = {}
-    for col, key in (("with nearest rep", "nearest"), ("mixed in", "mixed")):
-        for when in ("today", "proposed"):
-            w = t[f"accounts {when}"].to_numpy(float)
-            v = t[f"{col} {when}"].to_numpy(float)
-            share[key, when] = float(np.nansum(v * w) / max(w.sum(), 1))
+    share = {
+        (key, when): nearest_share(
+            t.rename(columns={f"accounts {when}": "accounts"}), column=f"{col} {when}"
+        )
+        for col, key in (("with nearest rep", "nearest"), ("mixed in", "mixed"))
+        for when in ("today", "proposed")
+    }
     mixed = (
         f"Accounts set among another territory's accounts: {share['mixed', 'today']:.0%} "
         f"today, {share['mixed', 'proposed']:.0%} proposed. "
