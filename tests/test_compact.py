@@ -154,3 +154,8 @@ def test_the_page_shows_balance_and_shape_in_two_tables(solved):
             near = outcome.nearest_share(c)
             assert f"{mixed:.0%} {when}" in shape.headline, (when, shape.headline)
             assert f"{near:.0%} {when}" in shape.headline, (when, shape.headline)
+
+
+def test_a_green_field_territory_table_says_there_is_no_today(solved):
+    opt = solved[0]["green"]
+    assert "drawn from scratch" in balancing.territory_table(opt).headline

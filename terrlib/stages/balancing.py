@@ -524,11 +524,17 @@ def territory_table(opt: TerritoryOptimizer) -> Result:
         if rise["travel change"] > 0.005
         else ""
     )
-    return Result(
-        "Each territory, today and proposed",
+    headline = (
         f"{changed} of {p.m} territories gain or lose accounts ({int(moved.sum()):,} accounts "
         f"change rep). Travel falls in {int((table['travel change'] < -0.005).sum())} "
-        f"territories and rises in {int((table['travel change'] > 0.005).sum())}{worst}.",
+        f"territories and rises in {int((table['travel change'] > 0.005).sum())}{worst}."
+        if (p.current >= 0).any()
+        else "No account has a territory today (a plan drawn from scratch), so the today "
+        "columns repeat the proposal: read each territory's proposed balance."
+    )
+    return Result(
+        "Each territory, today and proposed",
+        headline,
         table,
         formats={
             c: "{:.0%}" for c in table if c.startswith(("workload", "potential", "with", "mixed"))
